@@ -1,0 +1,3 @@
+from rtk_sessions.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Ingestion: events in, validated all-or-nothing, stored durably, placed into sessions."""

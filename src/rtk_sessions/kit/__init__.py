@@ -1,0 +1,1 @@
+"""Shared infrastructure; imports no resource package."""

@@ -1,0 +1,138 @@
+"""The schema: one MetaData shared by the store and Alembic.
+
+Times are whole epoch milliseconds in BIGINT columns (UTC by definition). Raw events are the
+source of truth; `meetings`, `sessions` and `peers` are derived from them and can be rebuilt.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(128), ForeignKey("accounts.id"), nullable=False),
+    Column("app_id", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "app_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(128), ForeignKey("accounts.id"), nullable=False),
+    Column("app_id", String(128), nullable=True),
+    Column("permissions", String(64), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("label", String(256), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+# Every accepted event, as received. `session_id` is its placement (NULL = pending, except for
+# meeting-level types that are never pending); `placement` says how it was placed.
+events = Table(
+    "events",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("meeting_id", String(128), nullable=False),
+    Column("peer_id", String(128), nullable=True),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("inferred", Boolean, nullable=False, default=False),
+    Column("session_id", String(36), nullable=True),
+    Column("placement", SmallInteger, nullable=False, default=0),
+    Column("body", Text, nullable=False),
+    Index(None, "app_pk", "meeting_id", "type"),
+    Index(None, "app_pk", "peer_id", "type"),
+    Index(None, "app_pk", "session_id", "type"),
+    Index(None, "app_pk", "placement"),
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("parent_meeting_id", String(128), nullable=True),
+    Column("last_received_at", BigInteger, nullable=False),
+    Index(None, "app_pk", "parent_meeting_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("meeting_id", String(128), nullable=False),
+    Column("parent_session_id", String(36), nullable=True),
+    Column("title", String(256), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("meta", Text, nullable=True),
+    Column("status", String(8), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("own_ended_at", BigInteger, nullable=True),
+    Column("max_concurrent", Integer, nullable=False),
+    Column("open_count", Integer, nullable=False),
+    Column("closed_ms", BigInteger, nullable=False),
+    Column("open_join_sum_ms", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "app_pk", "started_at"),
+    Index(None, "app_pk", "meeting_id"),
+    Index(None, "app_pk", "parent_session_id"),
+    Index(None, "app_pk", "status"),
+)
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("session_id", String(36), nullable=False),
+    Column("meeting_id", String(128), nullable=False),
+    Column("user_id", String(128), nullable=True),
+    Column("custom_participant_id", String(256), nullable=True),
+    Column("display_name", String(256), nullable=True),
+    Column("preset_name", String(128), nullable=True),
+    Column("preset_view_type", String(16), nullable=False),
+    Column("socket_session_id", String(128), nullable=True),
+    Column("joined_at", BigInteger, nullable=False),
+    Column("left_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "app_pk", "session_id", "joined_at"),
+    Index(None, "app_pk", "meeting_id"),
+)

@@ -1,0 +1,74 @@
+"""Time on the wire and in the store.
+
+The store keeps whole epoch milliseconds (UTC): exact, sortable, and free of the time-zone
+loss SQLite inflicts on `DateTime(timezone=True)`. The wire uses ISO 8601 with milliseconds
+and `Z`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+EPOCH_2000_MS = 946_684_800_000
+FUTURE_TOLERANCE_MS = 5 * 60 * 1000
+
+# RFC 3339 date-time with a mandatory offset; fractional seconds of any length.
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
+# ISO 8601 as query strings carry it: offset optional (naive = UTC).
+_ISO_QUERY = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?"
+    r"([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_iso(ms: int) -> str:
+    """`2026-06-03T10:00:00.000Z` from epoch milliseconds."""
+    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def to_iso_or_none(ms: int | None) -> str | None:
+    return None if ms is None else to_iso(ms)
+
+
+def _to_ms(parts: tuple[str | None, ...], frac: str | None, offset: str | None) -> int:
+    year, month, day, hour, minute, second = (int(p) if p else 0 for p in parts)
+    dt = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    ms = int(dt.timestamp()) * 1000
+    if frac:
+        ms += int((frac[1:] + "000")[:3])  # truncated, never rounded, to milliseconds
+    if offset and offset not in ("Z", "z"):
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        ms -= sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
+    return ms
+
+
+def parse_rfc3339_ms(text: str) -> int | None:
+    """Epoch ms of an RFC 3339 timestamp with an offset, or None if it is not one."""
+    m = _RFC3339.match(text)
+    if not m:
+        return None
+    try:
+        return _to_ms(m.groups()[:6], m.group(7), m.group(8))
+    except ValueError:
+        return None
+
+
+def parse_query_time_ms(text: str) -> int | None:
+    """Epoch ms of an ISO 8601 query value (`Z`, `±hh:mm` or naive = UTC), or None."""
+    m = _ISO_QUERY.match(text.strip())
+    if not m:
+        return None
+    try:
+        return _to_ms(m.groups()[:6], m.group(7), m.group(8))
+    except ValueError:
+        return None
