@@ -58,7 +58,9 @@ class Unavailable(RtkError):
     status = 503
 
 
-def error_body(status: int, message: str, errors_code: int, details: list[dict[str, Any]]) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, errors_code: int, details: list[dict[str, Any]]
+) -> dict[str, Any]:
     """RealtimeKit's `error` object plus Cloudflare's `errors[]`, so both SDK views are filled."""
     errors = details or [{"code": errors_code, "message": message}]
     return {"success": False, "error": {"code": status, "message": message}, "errors": errors}

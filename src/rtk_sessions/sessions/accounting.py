@@ -128,7 +128,9 @@ def parent_meeting_of(joins: Iterable[Join]) -> str | None:
     return min(named, key=lambda j: (j.occurred_at, j.event_id)).parent_meeting_id
 
 
-def _leave_of(join: Join, leaves: Sequence[Leave], ends: Sequence[MeetingEnd]) -> tuple[int | None, int]:
+def _leave_of(
+    join: Join, leaves: Sequence[Leave], ends: Sequence[MeetingEnd]
+) -> tuple[int | None, int]:
     """(left_at, received_at of the deciding event); a real leave replaces an inferred one."""
     real = [lv for lv in leaves if not lv.inferred]
     pool = real or list(leaves)
@@ -179,7 +181,8 @@ def max_concurrent(intervals: Iterable[tuple[int, int | None]]) -> int:
 
 def _latest(updates: Sequence[MeetingUpdate], until: int | None, attr: str) -> MeetingUpdate | None:
     eligible = [
-        u for u in updates
+        u
+        for u in updates
         if getattr(u, attr) is not None and (until is None or u.occurred_at <= until)
     ]
     return max(eligible, key=lambda u: (u.occurred_at, u.event_id)) if eligible else None
@@ -201,12 +204,12 @@ def _meeting_attributes(
     )
 
 
-def _session_of(app_id: str, meeting_id: str, group: list[Peer], updates: Sequence[MeetingUpdate]) -> Session:
+def _session_of(
+    app_id: str, meeting_id: str, group: list[Peer], updates: Sequence[MeetingUpdate]
+) -> Session:
     first = group[0]  # sorted by (joined_at, peer_id)
     sid = make_session_id(app_id, meeting_id, first.peer_id)
-    peers = tuple(
-        Peer(**{**p.__dict__, "session_id": sid}) for p in group
-    )
+    peers = tuple(Peer(**{**p.__dict__, "session_id": sid}) for p in group)
     open_peers = [p for p in peers if p.left_at is None]
     ended_at = None if open_peers else max(p.left_at or 0 for p in peers)
     title, kind, meta, attrs_received = _meeting_attributes(updates, ended_at)
@@ -240,7 +243,9 @@ def derive_meeting(events: MeetingEvents, grace_ms: int = 0) -> list[Session]:
             continue
         if join.meeting_title is not None:
             updates.append(
-                MeetingUpdate(join.event_id, join.occurred_at, join.received_at, title=join.meeting_title)
+                MeetingUpdate(
+                    join.event_id, join.occurred_at, join.received_at, title=join.meeting_title
+                )
             )
         left_at, updated_at = _leave_of(join, leaves_by_peer.get(join.peer_id, []), events.ends)
         peers.append(
@@ -275,10 +280,13 @@ class Span:
     ended_at: int | None  # None while LIVE
 
 
-def place_by_time(spans: Iterable[Span], at: int, tolerance_ms: int = PLACEMENT_TOLERANCE_MS) -> str | None:
+def place_by_time(
+    spans: Iterable[Span], at: int, tolerance_ms: int = PLACEMENT_TOLERANCE_MS
+) -> str | None:
     """The session whose span contains `at` (± tolerance); the earlier one if two match."""
     matches = [
-        s for s in spans
+        s
+        for s in spans
         if s.started_at - tolerance_ms <= at
         and (s.ended_at is None or at <= s.ended_at + tolerance_ms)
     ]

@@ -1,0 +1,101 @@
+"""The app factory: routes under both prefixes, the one error envelope, background sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Response, Router, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from sqlalchemy import text
+
+from rtk_sessions import __version__
+from rtk_sessions.config import Settings
+from rtk_sessions.ingest.routes import IngestController
+from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.errors import RtkError
+from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.sessions.routes import SessionsController
+from rtk_sessions.sweep import run_sweeper
+
+log = logging.getLogger("rtk_sessions")
+RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
+
+
+class Health(msgspec.Struct):
+    status: str
+    db: str
+    jobs: str
+
+
+async def _db_ok(state: AppState) -> bool:
+    try:
+        async with asyncio.timeout(1.0), state.db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # any failure to answer within 1 s means not ready
+        return False
+    return True
+
+
+@get("/healthz", operation_id="Health", include_in_schema=True, tags=["operations"])
+async def healthz(rtk: AppState) -> Response[Health]:
+    """Readiness: the database answers within 1 s and background work is running."""
+    db_ok = await _db_ok(rtk)
+    jobs_ok = all(rtk.background_ok.values())
+    health = Health(
+        "ok" if db_ok and jobs_ok else "unavailable",
+        "ok" if db_ok else "failing",
+        "ok" if jobs_ok else "failing",
+    )
+    return Response(health, status_code=200 if db_ok and jobs_ok else 503)
+
+
+@get("/openapi.json", operation_id="OpenAPI", include_in_schema=False)
+async def openapi_json(request: Any) -> dict[str, Any]:
+    """The generated OpenAPI document."""
+    schema: dict[str, Any] = request.app.openapi_schema.to_schema()
+    return schema
+
+
+def create_app(settings: Settings, *, run_sweeper_task: bool = True) -> Litestar:
+    state = AppState(settings=settings, db=Database(settings.effective_database_url))
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_sweeper(state)) if run_sweeper_task else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await state.db.dispose()
+
+    rtk_routes = [SessionsController]
+    return Litestar(
+        route_handlers=[
+            Router(path="/client/v4" + RTK_PREFIX, route_handlers=rtk_routes),
+            Router(path=RTK_PREFIX, route_handlers=rtk_routes),
+            IngestController,
+            healthz,
+            openapi_json,
+        ],
+        dependencies={"rtk": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
+        exception_handlers={
+            RtkError: rtk_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="rtk-sessions", version=__version__, path="/docs"),
+        request_max_body_size=None,
+    )

@@ -1,0 +1,103 @@
+"""Every SQL statement about accounts, apps and tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.kit.tables import accounts, api_tokens, apps
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    id: str
+    account_id: str
+    app_id: str | None
+    permissions: frozenset[str]
+    secret_sha256: str
+    revoked_at: int | None
+
+
+async def get_token(conn: AsyncConnection, token_id: str) -> StoredToken | None:
+    row = (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
+    if row is None:
+        return None
+    return StoredToken(
+        id=row.id,
+        account_id=row.account_id,
+        app_id=row.app_id,
+        permissions=frozenset(p for p in row.permissions.split(",") if p),
+        secret_sha256=row.secret_sha256,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def insert_token(
+    conn: AsyncConnection,
+    *,
+    token_id: str,
+    account_id: str,
+    app_id: str | None,
+    permissions: list[str],
+    secret_sha256: str,
+    label: str | None,
+    now: int,
+) -> None:
+    await conn.execute(
+        insert(api_tokens).values(
+            id=token_id,
+            account_id=account_id,
+            app_id=app_id,
+            permissions=",".join(sorted(set(permissions))),
+            secret_sha256=secret_sha256,
+            label=label,
+            created_at=now,
+        )
+    )
+
+
+async def revoke_token(conn: AsyncConnection, token_id: str, now: int) -> bool:
+    result = await conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def ensure_account(conn: AsyncConnection, account_id: str, now: int) -> None:
+    exists = (await conn.execute(select(accounts.c.id).where(accounts.c.id == account_id))).first()
+    if exists is None:
+        await conn.execute(insert(accounts).values(id=account_id, created_at=now))
+
+
+async def get_app_pk(conn: AsyncConnection, account_id: str, app_id: str) -> int | None:
+    return (
+        await conn.execute(
+            select(apps.c.pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)
+        )
+    ).scalar()
+
+
+async def ensure_app(conn: AsyncConnection, account_id: str, app_id: str, now: int) -> int:
+    """The app's key, creating the account and app if missing."""
+    await ensure_account(conn, account_id, now)
+    pk = await get_app_pk(conn, account_id, app_id)
+    if pk is not None:
+        return pk
+    result = await conn.execute(
+        insert(apps)
+        .values(account_id=account_id, app_id=app_id, created_at=now)
+        .returning(apps.c.pk)
+    )
+    return int(result.scalar_one())
+
+
+async def list_apps(conn: AsyncConnection) -> list[tuple[int, str, str]]:
+    """(pk, account id, app id) of every app."""
+    rows = await conn.execute(
+        select(apps.c.pk, apps.c.account_id, apps.c.app_id).order_by(apps.c.pk)
+    )
+    return [(r.pk, r.account_id, r.app_id) for r in rows]

@@ -1,0 +1,113 @@
+"""Authentication and authorization, in the order the contract fixes: 401 → 403 → 404."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.auth import repo
+from rtk_sessions.auth.tokens import PERMISSIONS, Principal, new_token, secret_matches, split_token
+from rtk_sessions.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized
+
+ONLY_BEARER = (
+    "Only `Authorization: Bearer <token>` is accepted. Note that the SDK sends "
+    "CLOUDFLARE_EMAIL/CLOUDFLARE_API_KEY (X-Auth-Email/X-Auth-Key) instead of api_token when "
+    "those environment variables are set: unset them or pass api_token explicitly."
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What the request carried; the HTTP layer fills it from headers."""
+
+    authorization: str | None
+    has_legacy_headers: bool
+
+
+async def authenticate(conn: AsyncConnection, creds: Credentials) -> Principal:
+    if creds.has_legacy_headers:
+        raise Unauthorized(
+            f"X-Auth-Email/X-Auth-Key/X-Auth-User-Service-Key are not supported. {ONLY_BEARER}"
+        )
+    if not creds.authorization:
+        raise Unauthorized(f"Missing credentials. {ONLY_BEARER}")
+    scheme, _, value = creds.authorization.partition(" ")
+    parts = split_token(value.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        raise Unauthorized(f"Malformed credentials. {ONLY_BEARER}")
+    token = await repo.get_token(conn, parts[0])
+    if (
+        token is None
+        or token.revoked_at is not None
+        or not secret_matches(parts[1], token.secret_sha256)
+    ):
+        raise Unauthorized("Invalid or revoked API token.")
+    return Principal(token.id, token.account_id, token.app_id, token.permissions)
+
+
+def authorize(principal: Principal, account_id: str, app_id: str, permission: str) -> None:
+    if principal.account_id != account_id:
+        raise Forbidden(f"This token does not belong to account {account_id}.")
+    if principal.app_id is not None and principal.app_id != app_id:
+        raise Forbidden(f"This token is limited to app {principal.app_id}.")
+    if not principal.can(permission):
+        raise Forbidden(f"This token lacks the `{permission}` permission.")
+
+
+async def resolve_app(conn: AsyncConnection, account_id: str, app_id: str) -> int:
+    """The app's key; 404 for an app the (authorized) caller's account does not have."""
+    pk = await repo.get_app_pk(conn, account_id, app_id)
+    if pk is None:
+        raise NotFound(f"No app found with id {app_id} in account {account_id}.")
+    return pk
+
+
+async def create_token(
+    conn: AsyncConnection,
+    *,
+    account_id: str,
+    app_id: str | None,
+    permissions: list[str],
+    now: int,
+    label: str | None = None,
+) -> str:
+    """Create the account (and app) if missing; return the token, shown only this once."""
+    unknown = sorted(set(permissions) - set(PERMISSIONS))
+    if unknown or not permissions:
+        raise BadRequest(
+            f"permissions must be among {', '.join(PERMISSIONS)}; got {unknown or 'none'}"
+        )
+    if app_id is None:
+        await repo.ensure_account(conn, account_id, now)
+    else:
+        await repo.ensure_app(conn, account_id, app_id, now)
+    token_id, token, secret_hash = new_token()
+    await repo.insert_token(
+        conn,
+        token_id=token_id,
+        account_id=account_id,
+        app_id=app_id,
+        permissions=permissions,
+        secret_sha256=secret_hash,
+        label=label,
+        now=now,
+    )
+    return token
+
+
+async def revoke_token(conn: AsyncConnection, token: str, now: int) -> None:
+    """Revoke by full token or by token id."""
+    parts = split_token(token)
+    token_id = parts[0] if parts else token
+    if not await repo.revoke_token(conn, token_id, now):
+        raise NotFound(f"No active token with id {token_id}.")
+
+
+async def access(
+    conn: AsyncConnection, creds: Credentials, account_id: str, app_id: str, permission: str
+) -> tuple[Principal, int]:
+    """Authenticate, authorize and find the app: (principal, app key), or 401/403/404."""
+    principal = await authenticate(conn, creds)
+    authorize(principal, account_id, app_id, permission)
+    return principal, await resolve_app(conn, account_id, app_id)

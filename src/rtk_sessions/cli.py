@@ -1,0 +1,165 @@
+"""`rtk-sessions`: serve, migrate, tokens, bulk ingest, rebuild, demo data, pending events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from rtk_sessions.config import Settings, SettingsError
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (env RTK_DATA_DIR).")
+]
+
+
+def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(data_dir=data_dir, **overrides)
+    except SettingsError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date."""
+    from rtk_sessions.kit.migrate import upgrade
+
+    settings = _settings(data_dir)
+    upgrade(settings.effective_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (env RTK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env RTK_PORT).")] = None,
+    demo_if_empty: Annotated[bool, typer.Option(help="Load demo data when no app exists.")] = False,
+) -> None:
+    """Migrate, then serve the API."""
+    import uvicorn
+
+    from rtk_sessions.app import create_app
+    from rtk_sessions.kit.migrate import upgrade
+    from rtk_sessions.operations import first_run
+
+    settings = _settings(data_dir, host=host, port=port)
+    upgrade(settings.effective_database_url)
+    if demo_if_empty:
+        _run(lambda: first_run(settings))
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+
+
+@token_app.command("create")
+def token_create(
+    account: Annotated[str, typer.Option(help="Account id; created if missing.")],
+    permission: Annotated[list[str], typer.Option(help="read, admin or ingest; repeatable.")],
+    app_id: Annotated[
+        str | None, typer.Option("--app", help="Limit the token to this app.")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="A note to recognise the token by.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a token; it is printed once, as the last line."""
+    from rtk_sessions.operations import create_token
+
+    settings = _settings(data_dir)
+    token = _run(lambda: create_token(settings, account, app_id, permission, label))
+    typer.echo(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token: Annotated[str, typer.Argument(help="The token, or its 16-character id.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    from rtk_sessions.operations import revoke_token
+
+    _run(lambda: revoke_token(_settings(data_dir), token))
+    typer.echo("revoked")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Events as JSON lines (NDJSON), or a JSON array.")],
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id; created if missing.")],
+    batch_size: Annotated[int, typer.Option(help="Events per transaction (≤ 5000).")] = 2000,
+    data_dir: DataDir = None,
+) -> None:
+    """Load events from a file through the same validation and accounting as the API."""
+    from rtk_sessions.operations import ingest_file
+
+    settings = _settings(data_dir)
+    totals = _run(lambda: ingest_file(settings, file, account, app_id, batch_size))
+    typer.echo(json.dumps(totals))
+
+
+@app.command()
+def rebuild(data_dir: DataDir = None) -> None:
+    """Re-derive every session, participant and placement from the stored raw events."""
+    from rtk_sessions.operations import rebuild_all
+
+    meetings = _run(lambda: rebuild_all(_settings(data_dir)))
+    typer.echo(f"rebuilt {meetings} meetings")
+
+
+@app.command()
+def demo(
+    account: Annotated[str, typer.Option(help="Account id.")] = "demo-account",
+    app_id: Annotated[str, typer.Option("--app", help="App id.")] = "demo-app",
+    data_dir: DataDir = None,
+) -> None:
+    """Load a few hundred realistic demo sessions through the ingestion code path."""
+    from rtk_sessions.operations import load_demo
+
+    result = _run(lambda: load_demo(_settings(data_dir), account, app_id))
+    typer.echo(json.dumps(result))
+
+
+@app.command()
+def pending(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+    limit: Annotated[int, typer.Option(help="At most this many events.")] = 100,
+    data_dir: DataDir = None,
+) -> None:
+    """List events that are not placed in a session yet, and why."""
+    from rtk_sessions.operations import pending_report
+
+    for line in _run(lambda: pending_report(_settings(data_dir), account, app_id, limit)):
+        typer.echo(line)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document."""
+    from rtk_sessions.app import create_app
+
+    litestar_app = create_app(
+        Settings(database_url="sqlite+aiosqlite:///:memory:"), run_sweeper_task=False
+    )
+    json.dump(litestar_app.openapi_schema.to_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,116 @@
+"""Ingestion routes: `POST .../events` and `GET .../pending` (ingest spec §1, decisions.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from rtk_sessions.auth import repo as auth_repo
+from rtk_sessions.auth.service import Credentials, authenticate, authorize
+from rtk_sessions.ingest import service
+from rtk_sessions.ingest.body import decode_body
+from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
+from rtk_sessions.kit.http import header_credentials, read_body_limited
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms, to_iso
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.sessions.queries import MAX_PER_PAGE
+
+
+class IngestCounts(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    pending: int
+
+
+class IngestResponse(msgspec.Struct):
+    data: IngestCounts
+    success: bool = True
+
+
+class PendingOut(msgspec.Struct):
+    id: str
+    type: str
+    meeting_id: str
+    peer_id: str | None
+    occurred_at: str
+    received_at: str
+    reason: str
+    orphaned: bool
+
+
+class PendingData(msgspec.Struct):
+    events: list[PendingOut]
+    total_count: int
+
+
+class PendingResponse(msgspec.Struct):
+    data: PendingData
+    success: bool = True
+
+
+def _credentials(request: Request[Any, Any, Any]) -> Credentials:
+    return Credentials(*header_credentials(request))
+
+
+class IngestController(Controller):
+    path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}"
+    tags = ["ingest"]
+
+    @post("/events", operation_id="IngestEvents", status_code=200)
+    async def ingest_events(
+        self, request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str
+    ) -> IngestResponse:
+        """Ingest a batch of events: all or nothing, durable before 200, idempotent by id."""
+        now = now_ms()
+        async with rtk.db.read() as conn:
+            authorize(await authenticate(conn, _credentials(request)), account_id, app_id, "ingest")
+        body = await read_body_limited(request, MAX_BATCH_BYTES, "The request body")
+        raw = decode_body(
+            body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        )
+        valid = service.check_batch(raw, now)
+        async with rtk.db.write() as conn:
+            pk = await auth_repo.ensure_app(conn, account_id, app_id, now)
+            result = await service.store(conn, AppRef(pk, app_id), valid, now, rtk.grace_ms)
+        return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
+
+    @get("/pending", operation_id="ListPendingEvents")
+    async def list_pending(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: AppState,
+        account_id: str,
+        app_id: str,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PER_PAGE)] = MAX_PER_PAGE,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> PendingResponse:
+        """Events not placed in a session yet, with the reason each is waiting."""
+        now = now_ms()
+        async with rtk.db.read() as conn:
+            principal = await authenticate(conn, _credentials(request))
+            authorize(principal, account_id, app_id, "ingest")
+            pk = await auth_repo.get_app_pk(conn, account_id, app_id)
+            max_age = int(rtk.settings.pending_max_age * 1000)
+            rows, total = (
+                await service.list_pending(conn, AppRef(pk, app_id), now, max_age, limit, offset)
+                if pk is not None
+                else ([], 0)
+            )
+        events = [
+            PendingOut(
+                r.id,
+                r.type,
+                r.meeting_id,
+                r.peer_id,
+                to_iso(r.occurred_at),
+                to_iso(r.received_at),
+                r.reason,
+                r.orphaned,
+            )
+            for r in rows
+        ]
+        return PendingResponse(PendingData(events, total))

@@ -1,0 +1,169 @@
+"""Ingestion: validate all or nothing, store new events, re-derive what they touch.
+
+The caller owns the transaction: a batch's events and everything derived from them commit
+together, so a 200 means durable and consistent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.ingest import repo
+from rtk_sessions.ingest.repo import StoredEvent
+from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
+from rtk_sessions.ingest.validation import validate_events
+from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.kit.timeutil import to_iso
+from rtk_sessions.sessions.derivation import AppRef, place_meeting_by_time, rederive
+from rtk_sessions.sessions.repo import clear_derived, open_peers_of_meeting
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    pending: int
+
+
+def check_batch(raw_events: list[Any], now: int) -> list[ValidEvent]:
+    """Validate a whole batch; any invalid event rejects it, listing every problem."""
+    valid, errors = validate_events(raw_events, now)
+    if errors:
+        count = len({e.get("index") for e in errors})
+        noun = "event" if count == 1 else "events"
+        raise BadRequest(f"{count} invalid {noun}; nothing was stored", details=errors)
+    return valid
+
+
+def _new_events(valid: Sequence[ValidEvent], known: set[str]) -> list[ValidEvent]:
+    """First occurrence of each id not stored yet (a repeat within the batch is a duplicate)."""
+    seen = set(known)
+    new = []
+    for event in valid:
+        if event.id not in seen:
+            seen.add(event.id)
+            new.append(event)
+    return new
+
+
+async def store(
+    conn: AsyncConnection, app: AppRef, valid: Sequence[ValidEvent], now: int, grace_ms: int
+) -> IngestResult:
+    """Store what is new, derive what it touches, and report the counts."""
+    await repo.lock_app(conn, app.pk)
+    known = await repo.existing_ids(conn, app.pk, [e.id for e in valid])
+    new = _new_events(valid, known)
+    await repo.insert_events(conn, app.pk, new, now)
+    await repo.touch_meetings(conn, app.pk, (e.meeting_id for e in new), now)
+    await _derive(conn, app, new, grace_ms)
+    return IngestResult(len(new), len(valid) - len(new), await repo.count_pending(conn, app.pk))
+
+
+async def _derive(
+    conn: AsyncConnection, app: AppRef, new: Sequence[ValidEvent], grace_ms: int
+) -> None:
+    lifecycle = [e for e in new if e.type in LIFECYCLE_TYPES]
+    meetings = {e.meeting_id for e in lifecycle}
+    joined = sorted({e.peer_id for e in lifecycle if e.type == "peer.joined" and e.peer_id})
+    left = sorted({e.peer_id for e in lifecycle if e.type == "peer.left" and e.peer_id})
+    meetings |= await repo.join_meetings_of_peers(conn, app.pk, joined + left)
+    await rederive(conn, app, meetings, grace_ms)
+    # Events that cannot change sessions only need a place of their own.
+    others = [e for e in new if e.type not in LIFECYCLE_TYPES]
+    peer_ids = sorted({e.peer_id for e in others if e.peer_id})
+    await repo.place_by_peer(conn, app.pk, peer_ids, everything=False)
+    for meeting_id in sorted({e.meeting_id for e in others} - meetings):
+        await place_meeting_by_time(conn, app, meeting_id)
+
+
+# --- idle sweep -------------------------------------------------------------------------
+
+
+def inferred_leave(peer_id: str, meeting_id: str, at: int) -> ValidEvent:
+    """The stored synthetic `peer.left` the sweep writes; a real leave later replaces it."""
+    event_id = f"inferred-leave:{uuid.uuid5(uuid.NAMESPACE_OID, peer_id).hex}"
+    raw = {
+        "id": event_id,
+        "type": "peer.left",
+        "meeting_id": meeting_id,
+        "peer_id": peer_id,
+        "occurred_at": to_iso(at),
+        "reason": "IDLE_TIMEOUT",
+        "inferred": True,
+    }
+    return ValidEvent(event_id, "peer.left", meeting_id, at, at, peer_id, raw)
+
+
+async def sweep_meeting(
+    conn: AsyncConnection, app: AppRef, meeting_id: str, now: int, grace_ms: int
+) -> int:
+    """Close the idle meeting's open peers at their own last event; returns how many."""
+    await repo.lock_app(conn, app.pk)
+    open_peers = [peer for peer, _ in await open_peers_of_meeting(conn, app.pk, meeting_id)]
+    last = await repo.last_event_at_of_peers(conn, app.pk, open_peers)
+    leaves = [inferred_leave(p, meeting_id, last[p]) for p in sorted(open_peers) if p in last]
+    known = await repo.existing_ids(conn, app.pk, [e.id for e in leaves])
+    leaves = [e for e in leaves if e.id not in known]
+    await repo.insert_events(conn, app.pk, leaves, now, inferred=True)
+    await rederive(conn, app, {meeting_id}, grace_ms)
+    return len(leaves)
+
+
+async def rebuild_app(conn: AsyncConnection, app: AppRef, grace_ms: int) -> int:
+    """Forget everything derived and derive it again from the stored events."""
+    await repo.lock_app(conn, app.pk)
+    await clear_derived(conn, app.pk)
+    await repo.reset_placements(conn, app.pk)
+    meetings = await repo.all_meetings(conn, app.pk)
+    await rederive(conn, app, meetings, grace_ms)
+    return len(meetings)
+
+
+# --- pending ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    id: str
+    type: str
+    meeting_id: str
+    peer_id: str | None
+    occurred_at: int
+    received_at: int
+    reason: str
+    orphaned: bool
+
+
+def pending_reason(event: StoredEvent) -> str:
+    """Why an event has no session yet, in words a producer can act on."""
+    if event.type in TIME_PLACED_TYPES:
+        return (
+            f"speaker/sender peer {event.peer_id} has not joined, and meeting {event.meeting_id} "
+            f"has no session within 60 s of {to_iso(event.place_at)}"
+        )
+    return f"waiting for the peer.joined of peer {event.peer_id}"
+
+
+async def list_pending(
+    conn: AsyncConnection, app: AppRef, now: int, max_age_ms: int, limit: int, offset: int
+) -> tuple[list[PendingEvent], int]:
+    rows = await repo.pending_events(conn, app.pk, limit, offset)
+    total = await repo.count_pending(conn, app.pk)
+    return [
+        PendingEvent(
+            e.id,
+            e.type,
+            e.meeting_id,
+            e.peer_id,
+            e.occurred_at,
+            e.received_at,
+            pending_reason(e),
+            now - e.received_at > max_age_ms,
+        )
+        for e in rows
+    ], total

@@ -1,0 +1,62 @@
+"""HTTP glue shared by every resource: credentials from headers, the error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from rtk_sessions.kit.errors import RtkError, error_body
+
+log = logging.getLogger("rtk_sessions")
+
+LEGACY_AUTH_HEADERS = ("x-auth-email", "x-auth-key", "x-auth-user-service-key")
+
+
+def header_credentials(request: Request[Any, Any, Any]) -> tuple[str | None, bool]:
+    """(Authorization header, whether Cloudflare's legacy key headers were sent)."""
+    headers = request.headers
+    return headers.get("authorization"), any(h in headers for h in LEGACY_AUTH_HEADERS)
+
+
+def _response(
+    status: int, message: str, errors_code: int, details: list[dict[str, Any]]
+) -> Response[Any]:
+    return Response(
+        error_body(status, message, errors_code, details),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def rtk_error_handler(_: Request[Any, Any, Any], exc: RtkError) -> Response[Any]:
+    return _response(exc.status, exc.message, exc.errors_code, exc.details)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    code = 10000 if status in (401, 403) else status
+    return _response(status, str(exc.detail), code, [])
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _response(500, "Internal error; the server log has the details.", 500, [])
+
+
+async def read_body_limited(request: Request[Any, Any, Any], limit: int, what: str) -> bytes:
+    """The request body, refusing (413) as soon as it exceeds `limit` bytes on the wire."""
+    from rtk_sessions.kit.errors import PayloadTooLarge
+
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"{what} is larger than {limit // (1024 * 1024)} MiB; split it into smaller requests"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,139 @@
+"""The four session read routes of the RealtimeKit Sessions API (wire spec §2.1–2.4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from rtk_sessions.auth.service import Credentials, access
+from rtk_sessions.kit.http import header_credentials
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.sessions import service
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.sessions.queries import (
+    ParticipantsRequest,
+    flag,
+    participants_request,
+    session_query,
+)
+from rtk_sessions.sessions.repo import SessionQuery
+from rtk_sessions.sessions.schemas import (
+    ParticipantData,
+    ParticipantResponse,
+    ParticipantsData,
+    ParticipantsResponse,
+    SessionResponse,
+    SessionsData,
+    SessionsResponse,
+)
+
+Q = Annotated[str | None, Parameter(required=False)]
+
+
+def _present(**values: str | None) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def provide_session_query(
+    page_no: Q = None,
+    per_page: Q = None,
+    sort_by: Annotated[str | None, Parameter(description="minutesConsumed | createdAt")] = None,
+    sort_order: Annotated[str | None, Parameter(description="ASC | DESC (default)")] = None,
+    start_time: Annotated[str | None, Parameter(description="ISO 8601; started_at ≥ this")] = None,
+    end_time: Annotated[str | None, Parameter(description="ISO 8601; started_at < this")] = None,
+    status: Annotated[str | None, Parameter(description="LIVE | ENDED")] = None,
+    search: Annotated[str | None, Parameter(description="title, meeting id or session id")] = None,
+    associated_id: Annotated[str | None, Parameter(description="meeting id")] = None,
+    meeting_id: Annotated[str | None, Parameter(description="alias of associated_id")] = None,
+    participants: Annotated[str | None, Parameter(description="MIN:MAX, MIN:, :MAX or N")] = None,
+) -> SessionQuery:
+    return session_query(_present(**locals()))
+
+
+def provide_participants_request(
+    page_no: Q = None,
+    per_page: Q = None,
+    search: Annotated[
+        str | None, Parameter(description="peer id, user id, custom id or name")
+    ] = None,
+    sort_by: Annotated[str | None, Parameter(description="joinedAt (default) | duration")] = None,
+    sort_order: Annotated[str | None, Parameter(description="ASC (default) | DESC")] = None,
+    include_peer_events: Q = None,
+    view: Annotated[str | None, Parameter(description="raw (default) | consolidated")] = None,
+) -> ParticipantsRequest:
+    return participants_request(_present(**locals()))
+
+
+async def _read_access(
+    request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str
+) -> AppRef:
+    authorization, legacy = header_credentials(request)
+    async with rtk.db.read() as conn:
+        _, pk = await access(conn, Credentials(authorization, legacy), account_id, app_id, "read")
+    return AppRef(pk, app_id)
+
+
+class SessionsController(Controller):
+    path = "/sessions"
+    tags = ["sessions"]
+    dependencies = {"app": Provide(_read_access)}  # noqa: RUF012
+
+    @get(
+        "/",
+        operation_id="GetSessions",
+        dependencies={"q": Provide(provide_session_query, sync_to_thread=False)},
+    )
+    async def get_sessions(self, rtk: AppState, app: AppRef, q: SessionQuery) -> SessionsResponse:
+        """Fetch all sessions of an App."""
+        async with rtk.db.read() as conn:
+            sessions, page = await service.list_sessions(conn, app, q, now_ms())
+        return SessionsResponse(SessionsData(sessions), page)
+
+    @get("/{session_id:str}", operation_id="GetSessionDetails")
+    async def get_session_details(
+        self, rtk: AppState, app: AppRef, session_id: str, include_breakout_rooms: Q = None
+    ) -> SessionResponse:
+        """Fetch details of a session."""
+        rooms = flag(
+            _present(include_breakout_rooms=include_breakout_rooms), "include_breakout_rooms"
+        )
+        async with rtk.db.read() as conn:
+            session = await service.get_session(conn, app, session_id, rooms, now_ms())
+        return SessionResponse(session)
+
+    @get(
+        "/{session_id:str}/participants",
+        operation_id="GetSessionParticipants",
+        dependencies={"req": Provide(provide_participants_request, sync_to_thread=False)},
+    )
+    async def get_session_participants(
+        self, rtk: AppState, app: AppRef, session_id: str, req: ParticipantsRequest
+    ) -> ParticipantsResponse:
+        """Fetch the participants of a session (raw peers, or consolidated people)."""
+        async with rtk.db.read() as conn:
+            rows, page = await service.list_participants(conn, app, session_id, req, now_ms())
+        return ParticipantsResponse(ParticipantsData(rows, page))
+
+    @get(
+        "/{session_id:str}/participants/{participant_id:str}", operation_id="GetParticipantDetails"
+    )
+    async def get_session_participant_details(
+        self,
+        rtk: AppState,
+        app: AppRef,
+        session_id: str,
+        participant_id: str,
+        include_peer_events: Q = None,
+        filters: Q = None,
+    ) -> ParticipantResponse:
+        """Fetch a participant (peer) of a session."""
+        events = flag(_present(include_peer_events=include_peer_events), "include_peer_events")
+        async with rtk.db.read() as conn:
+            row = await service.get_participant(
+                conn, app, session_id, participant_id, events, now_ms()
+            )
+        return ParticipantResponse(ParticipantData(row))

@@ -1,0 +1,45 @@
+"""The idle sweep: close LIVE sessions that have heard nothing for RTK_SESSION_IDLE_TIMEOUT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from rtk_sessions.auth.repo import list_apps
+from rtk_sessions.ingest import repo as events_repo
+from rtk_sessions.ingest.service import sweep_meeting
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.sessions.derivation import AppRef
+
+log = logging.getLogger("rtk_sessions.sweep")
+
+
+async def sweep_once(state: AppState, now: int | None = None) -> int:
+    """One pass over every app; returns the number of peers closed."""
+    now = now_ms() if now is None else now
+    cutoff = now - int(state.settings.session_idle_timeout * 1000)
+    async with state.db.read() as conn:
+        idle = await events_repo.idle_meetings(conn, cutoff)
+        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)}
+    closed = 0
+    for app_pk, meeting_id in idle:
+        async with state.db.write() as conn:
+            closed += await sweep_meeting(
+                conn, AppRef(app_pk, apps[app_pk]), meeting_id, now, state.grace_ms
+            )
+    if closed:
+        log.info("idle sweep closed %d peers in %d meetings", closed, len(idle))
+    return closed
+
+
+async def run_sweeper(state: AppState) -> None:
+    """Sweep every RTK_SWEEP_INTERVAL; a failing pass is logged and reported by /healthz."""
+    while True:
+        try:
+            await sweep_once(state)
+            state.background_ok["sweeper"] = True
+        except Exception:
+            log.exception("idle sweep failed")
+            state.background_ok["sweeper"] = False
+        await asyncio.sleep(state.settings.sweep_interval)

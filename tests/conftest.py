@@ -1,0 +1,127 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL when RTK_TEST_DATABASE_URL
+names one), a real server process on loopback, and tokens made by the real CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.migrate import upgrade
+
+PG_ENV = "RTK_TEST_DATABASE_URL"
+
+
+def _reset_postgres(url: str) -> None:
+    """Start the PostgreSQL run from an empty schema so migrations are tested too."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def drop() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rtk-data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> str:
+    """One migrated database per test run; tests keep apart by using their own app ids."""
+    url = os.environ.get(PG_ENV) or f"sqlite+aiosqlite:///{data_dir / 'rtk.db'}"
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def app_id() -> str:
+    """A fresh app per test, so tests sharing the database never see each other's data."""
+    return f"app-{uuid.uuid4().hex[:12]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "RTK_"))}
+    env.update({"RTK_DATA_DIR": str(data_dir), "RTK_DATABASE_URL": database_url, **extra})
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    """Run the real `rtk-sessions` CLI; returns stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rtk_sessions", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class Server:
+    def __init__(self, base_url: str, env: dict[str, str]) -> None:
+        self.base_url = base_url
+        self.env = env
+
+    def token(self, account: str, *permissions: str, app: str | None = None) -> str:
+        args = ["token", "create", "--account", account]
+        for p in permissions:
+            args += ["--permission", p]
+        if app:
+            args += ["--app", app]
+        return run_cli(self.env, *args).strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def server(data_dir: Path, database_url: str) -> Iterator[Server]:
+    """`rtk-sessions serve` as a real process on a free loopback port."""
+    port = _free_port()
+    env = server_env(data_dir, database_url, RTK_PORT=str(port), RTK_SWEEP_INTERVAL="3600")
+    log = (data_dir / f"server-{port}.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, (data_dir / f"server-{port}.log").read_text()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("server did not become ready in 30 s")
+        yield Server(base, env)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
