@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## migrate, load demo data if empty, serve on http://127.0.0.1:8787
 	$(BIN)/rtk-sessions serve --demo-if-empty
 
-test: $(STAMP)  ## the whole suite: SQLite, then PostgreSQL when reachable
+test: $(STAMP)  ## the whole suite: lint, SQLite, then PostgreSQL when reachable
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(BIN)/python tests/run_postgres.py
 

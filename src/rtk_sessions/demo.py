@@ -23,7 +23,7 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 HISTORY_DAYS = 21
 SESSION_GAP = 20 * MINUTE  # at least this between two sessions of one meeting
-STATS_EVERY = 10 * SECOND
+STATS_EVERY = text.STATS_INTERVAL_S * SECOND
 STATS_SESSIONS = 10
 STATS_PEERS = 6
 BREAKOUT_SESSIONS = 5
@@ -79,23 +79,6 @@ class Plan:
     end: int | None
     host_ends: bool = False
     stints: list[Stint] = field(default_factory=list)
-
-
-@dataclass
-class _Stream:
-    kind: str
-    direction: str
-    ssrc: int
-    ids: dict[str, str]
-    counters: dict[str, float] = field(default_factory=dict)
-    limits: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("cpu", "bandwidth", "none", "other"), 0.0)
-    )
-
-
-def _bump(counters: dict[str, float], **deltas: float) -> None:
-    for key, delta in deltas.items():
-        counters[key] = round(counters.get(key, 0) + delta, 3)
 
 
 def _business_days(now: int) -> list[int]:
@@ -298,8 +281,9 @@ class _Demo:
                 edited = roll < 0.06 and kind == "TEXT_MESSAGE"
                 later = rng.randint(at + SECOND, min(until, at + 2 * MINUTE))
                 suffix = text.CHAT_EDIT_SUFFIX if edited else ""
-                self.emit(later, "chat.message", s.meeting_id, **{**msg, "payload": payload + suffix},
-                          is_edited=edited, pinned=not edited)
+                self.emit(later, "chat.message", s.meeting_id,
+                          **{**msg, "payload": payload + suffix}, is_edited=edited,
+                          pinned=not edited)
 
     def transcript(self, plan: Plan) -> None:
         rng, m = self.rng, plan.meeting
@@ -362,52 +346,21 @@ class _Demo:
         for t in range(s.joined + 5 * SECOND, end + 1, STATS_EVERY):
             burst = rng.random() < 0.05
             rate = loss * (15 if burst else rng.uniform(0, 2))
-            samples = [{"timestamp": to_iso(t), "kind": st.kind, "direction": st.direction,
+            stamp = to_iso(t)
+            samples = [{"timestamp": stamp, "kind": st.kind, "direction": st.direction,
                         "source": "microphone" if st.kind == "audio" else "camera",
-                        "ssrc": st.ssrc, "pc_id": pc_id, **st.ids, **self._counters(st, rate),
+                        "ssrc": st.ssrc, "pc_id": pc_id, **st.ids, **text.advance(rng, st, rate),
                         "jitter": round(rng.uniform(0.001, 0.008) + rate / 4, 4),
                         "round_trip_time": round(rtt * rng.uniform(0.8, 2.5 if burst else 1.2), 4)}
                        for st in streams]
             self.emit(t, "peer.stats", s.meeting_id, peer_id=s.peer_id, samples=samples)
 
-    def _stream(self, kind: str, direction: str, remote: Stint) -> _Stream:
+    def _stream(self, kind: str, direction: str, remote: Stint) -> text.MediaStream:
         out = direction == "outbound"
         ids = {"mid": str(int(kind == "video") + (0 if out else 2))}
         ids |= ({"producer_id": self.uid()} if out
                 else {"consumer_id": self.uid(), "remote_peer_id": remote.peer_id})
-        return _Stream(kind, direction, self.rng.getrandbits(32), ids)
-
-    def _counters(self, st: _Stream, loss: float) -> dict[str, Any]:
-        """Advance the stream's cumulative counters by one 10 s interval."""
-        rng, c, out, video = self.rng, st.counters, st.direction == "outbound", st.kind == "video"
-        limited = video and (loss > 0.02 or rng.random() < 0.03)
-        fps = rng.uniform(12, 20) if limited else rng.uniform(24, 30)
-        kbps = rng.uniform(280, 450) if limited else rng.uniform(900, 1500) if video else 40.0
-        nbytes = int(kbps * 1250 * rng.uniform(0.97, 1.03))
-        packets = nbytes // 1100 + 1 if video else 500 + rng.randint(-4, 4)
-        nacks, frames, key = int(packets * loss), int(fps * 10), int(rng.random() < 0.1)
-        lost, side, coded = (0, "sent", "encoded") if out else (nacks, "received", "decoded")
-        _bump(c, **{f"packets_{side}": packets - lost, f"bytes_{side}": nbytes * (packets - lost)
-                    // packets})
-        if not out:
-            emitted = frames if video else 480_000
-            _bump(c, packets_lost=lost, jitter_buffer_emitted_count=emitted,
-                  jitter_buffer_delay=emitted * (0.04 + loss), concealment_events=lost // 3)
-        if not video:
-            return dict(c)
-        width, height = (640, 360) if limited else (1280, 720)
-        _bump(c, **{f"frames_{coded}": frames - lost // 8, f"key_frames_{coded}": key},
-              nack_count=nacks, pli_count=key, fir_count=0)
-        extra: dict[str, Any] = {}
-        if out:
-            reason = "bandwidth" if limited else "none"
-            st.limits[reason] += STATS_EVERY / SECOND
-            _bump(c, quality_limitation_resolution_changes=int(c.get("frame_height", height) != height))
-            extra = {"quality_limitation_reason": reason, "quality_limitation_durations": dict(st.limits)}
-        else:
-            _bump(c, frames_dropped=lost // 8)
-        c.update(frames_per_second=round(fps, 1), frame_width=width, frame_height=height)
-        return {**c, **extra}
+        return text.MediaStream(kind, direction, self.rng.getrandbits(32), ids)
 
     def with_stats(self, plans: list[Plan]) -> None:
         """10 s statistics for up to six peers of about ten sessions (two of them LIVE)."""
@@ -440,7 +393,7 @@ def generate_demo_events(now_ms: int, *, seed: int = 7, sessions: int = 300) -> 
     for plan in plans:
         demo.lifecycle(plan)
         demo.chat(plan)
-        if plan.end is None or demo.rng.random() < 0.5:
+        if plan.end is None or demo.rng.random() < 0.6:
             demo.transcript(plan)
         for stint in plan.stints:
             if demo.rng.random() < 0.15:

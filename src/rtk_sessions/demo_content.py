@@ -1,7 +1,10 @@
-"""Static word lists for the demo data generator (`rtk_sessions.demo`)."""
+"""Static content for the demo data generator (`rtk_sessions.demo`): word lists, device
+profiles, and the model that advances a media stream's cumulative `getStats()` counters."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 # kind -> (session_type, preset_view_type, host preset, participant preset, room_view_type)
@@ -296,3 +299,65 @@ PEER_EVENTS: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
 )
 LEAVE_REASONS: Final[tuple[str, ...]] = ("PEER_LEFT", "PEER_LEFT", "PEER_LEFT", "TAB_CLOSED")
 TEAMS: Final[tuple[str, ...]] = ("engineering", "design", "sales", "support", "marketing", "ops")
+
+
+# --- media counter model ------------------------------------------------------------------
+
+STATS_INTERVAL_S: Final[int] = 10
+
+
+@dataclass
+class MediaStream:
+    """One RTP stream of a peer and its cumulative counters so far."""
+
+    kind: str  # audio | video
+    direction: str  # outbound | inbound
+    ssrc: int
+    ids: dict[str, str]  # mid, producer_id / consumer_id, remote_peer_id
+    counters: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("cpu", "bandwidth", "none", "other"), 0.0)
+    )
+
+
+def _bump(counters: dict[str, float], **deltas: float) -> None:
+    for key, delta in deltas.items():
+        counters[key] = round(counters.get(key, 0) + delta, 3)
+
+
+def advance(rng: random.Random, st: MediaStream, loss: float) -> dict[str, Any]:
+    """Advance the stream's counters by one interval at packet-loss rate `loss`; the sample's
+    counter fields (audio ~40 kbps at 50 pps; video 720p ~1.2 Mbps, 360p when limited)."""
+    c, out, video = st.counters, st.direction == "outbound", st.kind == "video"
+    limited = video and (loss > 0.02 or rng.random() < 0.03)
+    fps = rng.uniform(12, 20) if limited else rng.uniform(24, 30)
+    kbps = rng.uniform(280, 450) if limited else rng.uniform(900, 1500) if video else 40.0
+    nbytes = int(kbps * 125 * STATS_INTERVAL_S * rng.uniform(0.97, 1.03))
+    packets = nbytes // 1100 + 1 if video else 50 * STATS_INTERVAL_S + rng.randint(-4, 4)
+    nacks, frames, key = int(packets * loss), int(fps * STATS_INTERVAL_S), int(rng.random() < 0.1)
+    lost, side, coded = (0, "sent", "encoded") if out else (nacks, "received", "decoded")
+    delivered = nbytes * (packets - lost) // packets
+    _bump(c, **{f"packets_{side}": packets - lost, f"bytes_{side}": delivered})
+    if not out:
+        emitted = frames if video else 48_000 * STATS_INTERVAL_S
+        _bump(c, packets_lost=lost, jitter_buffer_emitted_count=emitted,
+              jitter_buffer_delay=emitted * (0.04 + loss))
+    if not video:
+        if not out:
+            _bump(c, concealment_events=lost // 3)
+        return dict(c)
+    width, height = (640, 360) if limited else (1280, 720)
+    _bump(c, **{f"frames_{coded}": frames - lost // 8, f"key_frames_{coded}": key},
+          nack_count=nacks, pli_count=key, fir_count=0)
+    extra: dict[str, Any] = {}
+    if out:
+        reason = "bandwidth" if limited else "none"
+        st.limits[reason] += STATS_INTERVAL_S
+        changed = int(c.get("frame_height", height) != height)
+        _bump(c, quality_limitation_resolution_changes=changed)
+        extra = {"quality_limitation_reason": reason,
+                 "quality_limitation_durations": dict(st.limits)}
+    else:
+        _bump(c, frames_dropped=lost // 8)
+    c.update(frames_per_second=round(fps, 1), frame_width=width, frame_height=height)
+    return {**c, **extra}

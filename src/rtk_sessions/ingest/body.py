@@ -114,10 +114,19 @@ def _decode(data: bytes) -> Any:
     """One JSON value; raises ValueError with a readable reason."""
     try:
         return _JSON_DECODER.decode(data)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not valid UTF-8 (byte {exc.start})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"not valid UTF-8{_bad_utf8_at(data)}") from None
     except msgspec.DecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from None
+
+
+def _bad_utf8_at(data: bytes) -> str:
+    """` (byte N)`: msgspec's own offset is relative to the string, not to the input."""
+    try:
+        data.decode()
+    except UnicodeDecodeError as exc:
+        return f" (byte {exc.start})"
+    return ""
 
 
 def _parse_json(data: bytes) -> list[Any]:
