@@ -80,7 +80,11 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
 def run_cli(env: dict[str, str], *args: str) -> str:
     """Run the real `rtk-sessions` CLI; returns stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "rtk_sessions", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "rtk_sessions", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -106,7 +110,9 @@ def server(data_dir: Path, database_url: str) -> Iterator[Server]:
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), RTK_SWEEP_INTERVAL="3600")
     log = (data_dir / f"server-{port}.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:

@@ -25,14 +25,21 @@ def reachable(host: str = "127.0.0.1", port: int = 5432) -> bool:
 def main() -> int:
     if not reachable():
         if os.environ.get("CI"):
-            print("PostgreSQL is not reachable at 127.0.0.1:5432, and CI requires it.", file=sys.stderr)
+            print(
+                "PostgreSQL is not reachable at 127.0.0.1:5432, and CI requires it.",
+                file=sys.stderr,
+            )
             return 1
-        print("\n*** NOTICE: PostgreSQL is not reachable at 127.0.0.1:5432; the PostgreSQL run is SKIPPED. ***\n")
+        print(
+            "\n*** NOTICE: PostgreSQL is not reachable at 127.0.0.1:5432; the PostgreSQL run is SKIPPED. ***\n"
+        )
         return 0
     print(f"\n=== second run: PostgreSQL ({URL}) ===")
     env = {**os.environ, "RTK_TEST_DATABASE_URL": URL}
     # Pure unit tests do not touch the database; running them twice proves nothing.
-    return subprocess.call([sys.executable, "-m", "pytest", "tests/integration", "tests/e2e"], env=env)
+    return subprocess.call(
+        [sys.executable, "-m", "pytest", "tests/integration", "tests/e2e"], env=env
+    )
 
 
 if __name__ == "__main__":

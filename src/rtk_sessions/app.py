@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Response, Router, get
-from litestar.di import Provide
+from litestar import Litestar, Request, Response, Router, get
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy import text
@@ -46,7 +46,7 @@ async def _db_ok(state: AppState) -> bool:
 
 
 @get("/healthz", operation_id="Health", include_in_schema=True, tags=["operations"])
-async def healthz(rtk: AppState) -> Response[Health]:
+async def healthz(rtk: NamedDependency[AppState]) -> Response[Health]:
     """Readiness: the database answers within 1 s and background work is running."""
     db_ok = await _db_ok(rtk)
     jobs_ok = all(rtk.background_ok.values())
@@ -59,7 +59,7 @@ async def healthz(rtk: AppState) -> Response[Health]:
 
 
 @get("/openapi.json", operation_id="OpenAPI", include_in_schema=False)
-async def openapi_json(request: Any) -> dict[str, Any]:
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The generated OpenAPI document."""
     schema: dict[str, Any] = request.app.openapi_schema.to_schema()
     return schema
@@ -84,7 +84,8 @@ def create_app(settings: Settings, *, run_sweeper_task: bool = True) -> Litestar
     return Litestar(
         route_handlers=[
             Router(path="/client/v4" + RTK_PREFIX, route_handlers=rtk_routes),
-            Router(path=RTK_PREFIX, route_handlers=rtk_routes),
+            # The same routes without /client/v4, for base_url="http://host:port"; documented once.
+            Router(path=RTK_PREFIX, route_handlers=rtk_routes, include_in_schema=False),
             IngestController,
             healthz,
             openapi_json,

@@ -9,7 +9,6 @@ of about ten sessions. Pure: all randomness comes from `random.Random(seed)`.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +22,6 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 HISTORY_DAYS = 21
 SESSION_GAP = 20 * MINUTE  # at least this between two sessions of one meeting
-STATS_EVERY = text.STATS_INTERVAL_S * SECOND
 STATS_SESSIONS = 10
 STATS_PEERS = 6
 BREAKOUT_SESSIONS = 5
@@ -96,7 +94,7 @@ class _Demo:
         self.out: list[tuple[int, int, Event]] = []
 
     def uid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return text.random_uuid(self.rng)
 
     def emit(self, at: int, kind: str, meeting_id: str, **fields: Any) -> None:
         self.out.append((at, len(self.out), {"type": kind, "meeting_id": meeting_id, **fields}))
@@ -104,8 +102,12 @@ class _Demo:
     def finish(self) -> list[Event]:
         ordered = sorted(self.out, key=lambda item: (item[0], item[1]))
         return [
-            {"id": f"demo-{self.seed}-{n:06d}", "type": body.pop("type"),
-             "occurred_at": to_iso(at), **body}
+            {
+                "id": f"demo-{self.seed}-{n:06d}",
+                "type": body.pop("type"),
+                "occurred_at": to_iso(at),
+                **body,
+            }
             for n, (at, _, body) in enumerate(ordered)
         ]
 
@@ -117,8 +119,13 @@ class _Demo:
         names = [*text.SPECIAL_NAMES, *rng.sample(combos, count - len(text.SPECIAL_NAMES))]
         rng.shuffle(names)
         return [
-            Person(self.uid(), f"emp-{1001 + i}", name, rng.randrange(len(text.DEVICES)),
-                   f"{rng.choice(('203.0.113', '198.51.100'))}.{rng.randint(1, 254)}")
+            Person(
+                self.uid(),
+                f"emp-{1001 + i}",
+                name,
+                rng.randrange(len(text.DEVICES)),
+                f"{rng.choice(('203.0.113', '198.51.100'))}.{rng.randint(1, 254)}",
+            )
             for i, name in enumerate(names)
         ]
 
@@ -142,8 +149,10 @@ class _Demo:
             for m in self.rng.sample(meetings, live)
         ]
         days = _business_days(self.now)
-        weights = [3.0 if "standup" in m.title else 1.0 if m.kind == "group_call" else 0.5
-                   for m in meetings]
+        weights = [
+            2.0 if "standup" in m.title else 1.0 if m.kind == "group_call" else 0.5
+            for m in meetings
+        ]
         taken: dict[str, list[tuple[int, int]]] = {m.id: [] for m in meetings}
         for _ in range(100 * sessions):
             if len(plans) >= sessions:
@@ -155,8 +164,9 @@ class _Demo:
                 plans.append(Plan(meeting, *window, host_ends=self.rng.random() < 0.25))
         raise ValueError(f"cannot fit {sessions} sessions into {HISTORY_DAYS} days")
 
-    def _window(self, m: Meeting, days: list[int], taken: list[tuple[int, int]]
-                ) -> tuple[int, int] | None:
+    def _window(
+        self, m: Meeting, days: list[int], taken: list[tuple[int, int]]
+    ) -> tuple[int, int] | None:
         rng = self.rng
         for attempt in range(40):
             slot = m.slot if attempt < 20 else rng.randrange(8 * 4, 17 * 4) * 15
@@ -179,8 +189,9 @@ class _Demo:
         for i, person in enumerate(people):
             joined, left, says_left = self._times(plan, i)
             chosen = host_preset if i == 0 or (i == 1 and m.kind == "webinar") else preset
-            plan.stints.append(Stint(self.uid(), self.uid(), person, m.id, chosen,
-                                     joined, left, says_left))
+            plan.stints.append(
+                Stint(self.uid(), self.uid(), person, m.id, chosen, joined, left, says_left)
+            )
         for stint in list(plan.stints[1:]):
             if rng.random() < 0.1 and len(plan.stints) < 40:
                 self._reconnect(plan, stint)
@@ -220,20 +231,38 @@ class _Demo:
         rooms = rng.randint(2, 3)
         opens = plan.start + int(span * rng.uniform(0.2, 0.35))
         closes = opens + int(span * rng.uniform(0.3, 0.45))
-        movers = [s for s in plan.stints[1:]
-                  if s.joined < opens - 10 * SECOND and s.until(self.now) > closes + 2 * MINUTE]
+        movers = [
+            s
+            for s in plan.stints[1:]
+            if s.joined < opens - 10 * SECOND and s.until(self.now) > closes + 2 * MINUTE
+        ]
         if len(movers) < rooms:
             return
         room_ids = [self.uid() for _ in range(rooms)]
         for i, stint in enumerate(movers):
             room = i % rooms
-            plan.stints.append(replace(
-                stint, peer_id=self.uid(), socket=self.uid(), meeting_id=room_ids[room],
-                joined=opens + rng.randint(SECOND, 4 * SECOND), reason="PEER_LEFT",
-                left=closes + rng.randrange(5 * SECOND), says_left=True,
-                parent_id=plan.meeting.id, title=f"{plan.meeting.title} — Room {room + 1}"))
-            plan.stints.append(replace(stint, peer_id=self.uid(), socket=self.uid(),
-                                       joined=closes + rng.randint(6 * SECOND, 15 * SECOND)))
+            plan.stints.append(
+                replace(
+                    stint,
+                    peer_id=self.uid(),
+                    socket=self.uid(),
+                    meeting_id=room_ids[room],
+                    joined=opens + rng.randint(SECOND, 4 * SECOND),
+                    reason="PEER_LEFT",
+                    left=closes + rng.randrange(5 * SECOND),
+                    says_left=True,
+                    parent_id=plan.meeting.id,
+                    title=f"{plan.meeting.title} — Room {room + 1}",
+                )
+            )
+            plan.stints.append(
+                replace(
+                    stint,
+                    peer_id=self.uid(),
+                    socket=self.uid(),
+                    joined=closes + rng.randint(6 * SECOND, 15 * SECOND),
+                )
+            )
             stint.left, stint.says_left, stint.reason = opens, True, "MOVED_TO_BREAKOUT_ROOM"
 
     # --- events -----------------------------------------------------------------------
@@ -242,8 +271,14 @@ class _Demo:
         rng, first = self.rng, self.now - (HISTORY_DAYS + 1) * DAY
         for m in meetings:
             meta = {"team": rng.choice(text.TEAMS), "recurring": True, "source": "demo"}
-            self.emit(first + rng.randrange(HOUR), "meeting.updated", m.id, title=m.title,
-                      session_type=text.KINDS[m.kind][0], meta=meta)
+            self.emit(
+                first + rng.randrange(HOUR),
+                "meeting.updated",
+                m.id,
+                title=m.title,
+                session_type=text.KINDS[m.kind][0],
+                meta=meta,
+            )
         for m in rng.sample([m for m in meetings if m.kind == "group_call"], 3):
             m.title = f"{m.title} (new format)"
             self.emit(self.now - 10 * DAY, "meeting.updated", m.id, title=m.title)
@@ -253,10 +288,19 @@ class _Demo:
         for s in plan.stints:
             who = s.person
             extra = {"parent_meeting_id": s.parent_id, "meeting_title": s.title}
-            self.emit(s.joined, "peer.joined", s.meeting_id, peer_id=s.peer_id,
-                      user_id=who.user_id, custom_participant_id=who.custom_participant_id,
-                      display_name=who.name, preset_name=s.preset, preset_view_type=view,
-                      socket_session_id=s.socket, **(extra if s.parent_id else {}))
+            self.emit(
+                s.joined,
+                "peer.joined",
+                s.meeting_id,
+                peer_id=s.peer_id,
+                user_id=who.user_id,
+                custom_participant_id=who.custom_participant_id,
+                display_name=who.name,
+                preset_name=s.preset,
+                preset_view_type=view,
+                socket_session_id=s.socket,
+                **(extra if s.parent_id else {}),
+            )
             if s.left is not None and s.says_left:
                 self.emit(s.left, "peer.left", s.meeting_id, peer_id=s.peer_id, reason=s.reason)
         if plan.host_ends and plan.end is not None:
@@ -271,26 +315,42 @@ class _Demo:
             at = rng.randint(s.joined + 5 * SECOND, until - 5 * SECOND)
             kind, payload = rng.choice(
                 [("TEXT_MESSAGE", rng.choice(text.CHAT_MESSAGES))] * 18
-                + [("IMAGE_MESSAGE", rng.choice(text.CHAT_IMAGES)),
-                   ("FILE_MESSAGE", rng.choice(text.CHAT_FILES))])
-            msg = {"message_id": f"msg-{self.uid()}", "peer_id": s.peer_id,
-                   "payload_type": kind, "payload": payload}
+                + [
+                    ("IMAGE_MESSAGE", rng.choice(text.CHAT_IMAGES)),
+                    ("FILE_MESSAGE", rng.choice(text.CHAT_FILES)),
+                ]
+            )
+            msg = {
+                "message_id": f"msg-{self.uid()}",
+                "peer_id": s.peer_id,
+                "payload_type": kind,
+                "payload": payload,
+            }
             self.emit(at, "chat.message", s.meeting_id, **msg)
             roll = rng.random()
             if roll < 0.1:  # a later edit, or a pin, of the same message
                 edited = roll < 0.06 and kind == "TEXT_MESSAGE"
                 later = rng.randint(at + SECOND, min(until, at + 2 * MINUTE))
                 suffix = text.CHAT_EDIT_SUFFIX if edited else ""
-                self.emit(later, "chat.message", s.meeting_id,
-                          **{**msg, "payload": payload + suffix}, is_edited=edited,
-                          pinned=not edited)
+                self.emit(
+                    later,
+                    "chat.message",
+                    s.meeting_id,
+                    **{**msg, "payload": payload + suffix},
+                    is_edited=edited,
+                    pinned=not edited,
+                )
 
     def transcript(self, plan: Plan) -> None:
         rng, m = self.rng, plan.meeting
         end = self.now - 5 * SECOND if plan.end is None else plan.end
         host_preset = text.KINDS[m.kind][2]
-        speakers = [s for s in plan.stints if s.meeting_id == m.id
-                    and (m.kind in ("group_call", "audio_room") or s.preset == host_preset)]
+        speakers = [
+            s
+            for s in plan.stints
+            if s.meeting_id == m.id
+            and (m.kind in ("group_call", "audio_room") or s.preset == host_preset)
+        ]
         step = max(20 * SECOND, (end - plan.start) // 50)
         t = plan.start + rng.randint(10 * SECOND, 40 * SECOND)
         while t < end:
@@ -304,26 +364,59 @@ class _Demo:
         sentence = self.rng.choice(text.TRANSCRIPT_SENTENCES)
         if self.rng.random() < 0.1:  # an interim result first
             words = sentence.split()
-            self.emit(t + length // 2, "transcript.segment", s.meeting_id, peer_id=s.peer_id,
-                      text=" ".join(words[: max(1, len(words) // 2)]), started_at=to_iso(t),
-                      ended_at=to_iso(t + length // 2), language="en-US", is_partial=True)
-        self.emit(min(self.now, t + length + self.rng.randint(200, 900)), "transcript.segment",
-                  s.meeting_id, peer_id=s.peer_id, text=sentence, started_at=to_iso(t),
-                  ended_at=to_iso(t + length), language="en-US")
+            self.emit(
+                t + length // 2,
+                "transcript.segment",
+                s.meeting_id,
+                peer_id=s.peer_id,
+                text=" ".join(words[: max(1, len(words) // 2)]),
+                started_at=to_iso(t),
+                ended_at=to_iso(t + length // 2),
+                language="en-US",
+                is_partial=True,
+            )
+        self.emit(
+            min(self.now, t + length + self.rng.randint(200, 900)),
+            "transcript.segment",
+            s.meeting_id,
+            peer_id=s.peer_id,
+            text=sentence,
+            started_at=to_iso(t),
+            ended_at=to_iso(t + length),
+            language="en-US",
+        )
 
     def metadata(self, s: Stint, room_view_type: str) -> None:
         rng = self.rng
         agent, device = text.DEVICES[s.person.device]
         at = min(s.joined + rng.randint(500, 3000), s.until(self.now))
-        pc = {"effective_network_type": rng.choice(text.NETWORK_TYPES),
-              "reflexive_connectivity": True, "relay_connectivity": True,
-              "turn_connectivity": rng.random() < 0.9, "sdp": []}
-        mic = {"device_id": self.uid().replace("-", ""), "kind": "audioinput",
-               "label": rng.choice(text.AUDIO_DEVICES)}
-        self.emit(at, "peer.metadata", s.meeting_id, peer_id=s.peer_id, user_agent=agent,
-                  device_info=dict(device), ip=s.person.ip, sdk_name="web-core", sdk_type="web",
-                  sdk_version="1.21.1", room_view_type=room_view_type, pc_metadata=pc,
-                  selected_device=mic)
+        pc = {
+            "effective_network_type": rng.choice(text.NETWORK_TYPES),
+            "reflexive_connectivity": True,
+            "relay_connectivity": True,
+            "turn_connectivity": rng.random() < 0.9,
+            "sdp": [],
+        }
+        mic = {
+            "device_id": self.uid().replace("-", ""),
+            "kind": "audioinput",
+            "label": rng.choice(text.AUDIO_DEVICES),
+        }
+        self.emit(
+            at,
+            "peer.metadata",
+            s.meeting_id,
+            peer_id=s.peer_id,
+            user_agent=agent,
+            device_info=dict(device),
+            ip=s.person.ip,
+            sdk_name="web-core",
+            sdk_type="web",
+            sdk_version="1.21.1",
+            room_view_type=room_view_type,
+            pc_metadata=pc,
+            selected_device=mic,
+        )
 
     def peer_events(self, s: Stint) -> None:
         until = s.until(self.now)
@@ -331,46 +424,40 @@ class _Demo:
             return
         for _ in range(self.rng.randint(1, 4)):
             name, meta = self.rng.choice(text.PEER_EVENTS)
-            self.emit(self.rng.randint(s.joined + SECOND, until - SECOND), "peer.event",
-                      s.meeting_id, peer_id=s.peer_id, name=name, metadata=dict(meta))
+            self.emit(
+                self.rng.randint(s.joined + SECOND, until - SECOND),
+                "peer.event",
+                s.meeting_id,
+                peer_id=s.peer_id,
+                name=name,
+                metadata=dict(meta),
+            )
 
     # --- media statistics -------------------------------------------------------------
 
     def stats(self, s: Stint, remote: Stint) -> None:
-        rng = self.rng
-        pc_id, loss = f"pc-{self.uid()}", rng.choice((0.0005, 0.002, 0.01, 0.04))
-        rtt = rng.uniform(0.02, 0.25)
-        streams = [self._stream(kind, direction, remote)
-                   for kind in ("audio", "video") for direction in ("outbound", "inbound")]
-        end = min(s.until(self.now), self.now - SECOND)
-        for t in range(s.joined + 5 * SECOND, end + 1, STATS_EVERY):
-            burst = rng.random() < 0.05
-            rate = loss * (15 if burst else rng.uniform(0, 2))
-            stamp = to_iso(t)
-            samples = [{"timestamp": stamp, "kind": st.kind, "direction": st.direction,
-                        "source": "microphone" if st.kind == "audio" else "camera",
-                        "ssrc": st.ssrc, "pc_id": pc_id, **st.ids, **text.advance(rng, st, rate),
-                        "jitter": round(rng.uniform(0.001, 0.008) + rate / 4, 4),
-                        "round_trip_time": round(rtt * rng.uniform(0.8, 2.5 if burst else 1.2), 4)}
-                       for st in streams]
+        last = min(s.until(self.now), self.now - SECOND)
+        series = text.stats_series(self.rng, s.joined + 5 * SECOND, last, remote.peer_id)
+        for t, samples in series:
             self.emit(t, "peer.stats", s.meeting_id, peer_id=s.peer_id, samples=samples)
-
-    def _stream(self, kind: str, direction: str, remote: Stint) -> text.MediaStream:
-        out = direction == "outbound"
-        ids = {"mid": str(int(kind == "video") + (0 if out else 2))}
-        ids |= ({"producer_id": self.uid()} if out
-                else {"consumer_id": self.uid(), "remote_peer_id": remote.peer_id})
-        return text.MediaStream(kind, direction, self.rng.getrandbits(32), ids)
 
     def with_stats(self, plans: list[Plan]) -> None:
         """10 s statistics for up to six peers of about ten sessions (two of them LIVE)."""
         live = [p for p in plans if p.end is None][:2]
-        ended = [p for p in plans if p.end is not None and p.meeting.kind == "group_call"
-                 and p.end - p.start >= 40 * MINUTE]
+        ended = [
+            p
+            for p in plans
+            if p.end is not None
+            and p.meeting.kind == "group_call"
+            and p.end - p.start >= 40 * MINUTE
+        ]
         chosen = live + self.rng.sample(ended, min(len(ended), STATS_SESSIONS - len(live)))
         for plan in chosen:
-            peers = [s for s in plan.stints if s.meeting_id == plan.meeting.id
-                     and s.until(self.now) - s.joined >= 5 * MINUTE][:STATS_PEERS]
+            peers = [
+                s
+                for s in plan.stints
+                if s.meeting_id == plan.meeting.id and s.until(self.now) - s.joined >= 5 * MINUTE
+            ][:STATS_PEERS]
             for s in peers if len(peers) >= 2 else []:
                 self.metadata(s, text.KINDS[plan.meeting.kind][4])
                 self.stats(s, peers[1] if s is peers[0] else peers[0])
@@ -386,8 +473,14 @@ def generate_demo_events(now_ms: int, *, seed: int = 7, sessions: int = 300) -> 
     plans = demo.schedule(meetings, sessions)
     for plan in plans:
         demo.populate(plan)
-    roomy = [p for p in plans if p.end is not None and p.meeting.kind == "group_call"
-             and p.end - p.start >= 30 * MINUTE and len(p.stints) >= 6]
+    roomy = [
+        p
+        for p in plans
+        if p.end is not None
+        and p.meeting.kind == "group_call"
+        and p.end - p.start >= 30 * MINUTE
+        and len(p.stints) >= 6
+    ]
     for plan in demo.rng.sample(roomy, min(len(roomy), BREAKOUT_SESSIONS)):
         demo.breakouts(plan)
     for plan in plans:
@@ -409,4 +502,4 @@ def iter_batches(events: Sequence[Event], size: int = 2000) -> Iterator[list[Eve
     if size < 1:
         raise ValueError("size must be at least 1")
     for start in range(0, len(events), size):
-        yield list(events[start:start + size])
+        yield list(events[start : start + size])

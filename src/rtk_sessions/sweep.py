@@ -25,9 +25,8 @@ async def sweep_once(state: AppState, now: int | None = None) -> int:
     closed = 0
     for app_pk, meeting_id in idle:
         async with state.db.write() as conn:
-            closed += await sweep_meeting(
-                conn, AppRef(app_pk, apps[app_pk]), meeting_id, now, state.grace_ms
-            )
+            app = AppRef(app_pk, apps[app_pk])
+            closed += await sweep_meeting(conn, app, meeting_id, now, cutoff, state.grace_ms)
     if closed:
         log.info("idle sweep closed %d peers in %d meetings", closed, len(idle))
     return closed

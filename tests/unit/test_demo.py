@@ -55,14 +55,20 @@ def _derive(events: list[Event]) -> dict[str, list[Session]]:
     joins: dict[str, list[Join]] = defaultdict(list)
     leaves: dict[str, list[Leave]] = defaultdict(list)
     ends: dict[str, list[MeetingEnd]] = defaultdict(list)
-    meeting_of: dict[str, str] = {}
     for e in events:
         at = _ms(e["occurred_at"])
         if e["type"] == "peer.joined":
-            meeting_of[e["peer_id"]] = e["meeting_id"]
-            joins[e["meeting_id"]].append(Join(
-                e["id"], e["peer_id"], e["meeting_id"], at, 0, user_id=e.get("user_id"),
-                parent_meeting_id=e.get("parent_meeting_id")))
+            joins[e["meeting_id"]].append(
+                Join(
+                    e["id"],
+                    e["peer_id"],
+                    e["meeting_id"],
+                    at,
+                    0,
+                    user_id=e.get("user_id"),
+                    parent_meeting_id=e.get("parent_meeting_id"),
+                )
+            )
         elif e["type"] == "peer.left":
             leaves[e["peer_id"]].append(Leave(e["id"], e["peer_id"], at, 0))
         elif e["type"] == "meeting.ended":
@@ -71,14 +77,20 @@ def _derive(events: list[Event]) -> dict[str, list[Session]]:
     for meeting_id, meeting_joins in joins.items():
         peers = {j.peer_id for j in meeting_joins}
         meeting_leaves = [lv for p in peers for lv in leaves.get(p, [])]
-        out[meeting_id] = derive_meeting(MeetingEvents(
-            "app", meeting_id, meeting_joins, meeting_leaves, ends.get(meeting_id, [])))
+        out[meeting_id] = derive_meeting(
+            MeetingEvents(
+                "app", meeting_id, meeting_joins, meeting_leaves, ends.get(meeting_id, [])
+            )
+        )
     return out
 
 
 def _breakout_parents(events: list[Event]) -> dict[str, str]:
-    return {e["meeting_id"]: e["parent_meeting_id"] for e in events
-            if e["type"] == "peer.joined" and e.get("parent_meeting_id")}
+    return {
+        e["meeting_id"]: e["parent_meeting_id"]
+        for e in events
+        if e["type"] == "peer.joined" and e.get("parent_meeting_id")
+    }
 
 
 def test_deterministic_for_a_seed() -> None:

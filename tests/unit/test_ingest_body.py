@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import struct
-import time
 import tracemalloc
 import zlib
 from typing import Any
@@ -60,7 +59,12 @@ def test_json_bodies(content_type: str | None, shape: str) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-ndjson; charset=utf-8"],
+    [
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-ndjson; charset=utf-8",
+    ],
 )
 def test_ndjson_bodies(content_type: str) -> None:
     assert decode_body(_ndjson(EVENTS), content_type, None) == EVENTS
@@ -106,7 +110,9 @@ def test_gzip_multi_member_and_zero_padding() -> None:
     assert decode_body(body, "application/json", "gzip") == [EVENTS[0]]
 
 
-@pytest.mark.parametrize("encoding", ["br", "deflate", "compress", "zstd", "gzip, br", "gzip, gzip"])
+@pytest.mark.parametrize(
+    "encoding", ["br", "deflate", "compress", "zstd", "gzip, br", "gzip, gzip"]
+)
 def test_unsupported_encoding_is_415(encoding: str) -> None:
     with pytest.raises(UnsupportedMedia) as exc:
         decode_body(_json(EVENTS), "application/json", encoding)
@@ -166,19 +172,16 @@ def test_bomb_construction_is_valid_gzip() -> None:
 
 
 @pytest.mark.parametrize("members", [1, 4], ids=["single-member", "multi-member"])
-def test_gzip_bomb_of_1_gib_is_refused_quickly_in_bounded_memory(members: int) -> None:
+def test_gzip_bomb_of_1_gib_is_refused_in_bounded_memory(members: int) -> None:
     bomb = _gzip_bomb(1024 // members) * members  # 1 GiB of zeros in total
     assert len(bomb) < 2 << 20
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         with pytest.raises(PayloadTooLarge):
             decode_body(bomb, "application/json", "gzip")
-        elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < 2.0
     assert peak < 3 * MAX_BATCH_BYTES  # output buffer plus one chunk, never the gigabyte
 
 
@@ -244,6 +247,14 @@ def test_wrong_shape_is_400_naming_both_shapes(value: Any, got: str) -> None:
         decode_body(_json(value), "application/json", None)
     assert exc.value.message == (
         f'body must be a JSON array of events, or an object {{"events": [...]}}; got {got}'
+    )
+
+
+def test_ndjson_sent_as_json_gets_a_hint() -> None:
+    with pytest.raises(BadRequest) as exc:
+        decode_body(_ndjson(EVENTS), "application/json", None)
+    assert exc.value.message.endswith(
+        "; for one event per line send Content-Type: application/x-ndjson"
     )
 
 

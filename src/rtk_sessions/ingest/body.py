@@ -135,7 +135,10 @@ def _parse_json(data: bytes) -> list[Any]:
     try:
         value = _decode(data)
     except ValueError as exc:
-        raise BadRequest(f"body is {exc}") from None
+        hint = ""
+        if "trailing characters" in str(exc):
+            hint = "; for one event per line send Content-Type: application/x-ndjson"
+        raise BadRequest(f"body is {exc}{hint}") from None
     if isinstance(value, list):
         return value
     if isinstance(value, dict) and isinstance(value.get("events"), list):

@@ -262,6 +262,19 @@ async def idle_meetings(conn: AsyncConnection, cutoff: int) -> list[tuple[int, s
     return [(r.app_pk, r.id) for r in rows]
 
 
+async def meeting_idle_since(
+    conn: AsyncConnection, app_pk: int, meeting_id: str, cutoff: int
+) -> bool:
+    last = (
+        await conn.execute(
+            select(meetings.c.last_received_at).where(
+                meetings.c.app_pk == app_pk, meetings.c.id == meeting_id
+            )
+        )
+    ).scalar()
+    return last is not None and last < cutoff
+
+
 async def all_meetings(conn: AsyncConnection, app_pk: int) -> list[str]:
     rows = await conn.execute(
         select(events.c.meeting_id)

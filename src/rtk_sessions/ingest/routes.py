@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth.service import Credentials, authenticate, authorize
@@ -62,7 +63,11 @@ class IngestController(Controller):
 
     @post("/events", operation_id="IngestEvents", status_code=200)
     async def ingest_events(
-        self, request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
     ) -> IngestResponse:
         """Ingest a batch of events: all or nothing, durable before 200, idempotent by id."""
         now = now_ms()
@@ -82,9 +87,9 @@ class IngestController(Controller):
     async def list_pending(
         self,
         request: Request[Any, Any, Any],
-        rtk: AppState,
-        account_id: str,
-        app_id: str,
+        rtk: NamedDependency[AppState],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
         limit: Annotated[int, Parameter(ge=1, le=MAX_PER_PAGE)] = MAX_PER_PAGE,
         offset: Annotated[int, Parameter(ge=0)] = 0,
     ) -> PendingResponse:

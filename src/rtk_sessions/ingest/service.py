@@ -100,10 +100,16 @@ def inferred_leave(peer_id: str, meeting_id: str, at: int) -> ValidEvent:
 
 
 async def sweep_meeting(
-    conn: AsyncConnection, app: AppRef, meeting_id: str, now: int, grace_ms: int
+    conn: AsyncConnection, app: AppRef, meeting_id: str, now: int, cutoff: int, grace_ms: int
 ) -> int:
-    """Close the idle meeting's open peers at their own last event; returns how many."""
+    """Close the idle meeting's open peers at their own last event; returns how many.
+
+    Idleness is checked again here, inside the write transaction, because an event may have
+    arrived since the sweep looked.
+    """
     await repo.lock_app(conn, app.pk)
+    if not await repo.meeting_idle_since(conn, app.pk, meeting_id, cutoff):
+        return 0
     open_peers = [peer for peer, _ in await open_peers_of_meeting(conn, app.pk, meeting_id)]
     last = await repo.last_event_at_of_peers(conn, app.pk, open_peers)
     leaves = [inferred_leave(p, meeting_id, last[p]) for p in sorted(open_peers) if p in last]

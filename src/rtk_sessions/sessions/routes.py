@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.service import Credentials, access
 from rtk_sessions.kit.http import header_credentials
@@ -69,7 +69,10 @@ def provide_participants_request(
 
 
 async def _read_access(
-    request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str
+    request: Request[Any, Any, Any],
+    rtk: NamedDependency[AppState],
+    account_id: FromPath[str],
+    app_id: FromPath[str],
 ) -> AppRef:
     authorization, legacy = header_credentials(request)
     async with rtk.db.read() as conn:
@@ -80,14 +83,19 @@ async def _read_access(
 class SessionsController(Controller):
     path = "/sessions"
     tags = ["sessions"]
-    dependencies = {"app": Provide(_read_access)}  # noqa: RUF012
+    dependencies = {"app": Provide(_read_access)}
 
     @get(
         "/",
         operation_id="GetSessions",
         dependencies={"q": Provide(provide_session_query, sync_to_thread=False)},
     )
-    async def get_sessions(self, rtk: AppState, app: AppRef, q: SessionQuery) -> SessionsResponse:
+    async def get_sessions(
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        q: NamedDependency[SessionQuery],
+    ) -> SessionsResponse:
         """Fetch all sessions of an App."""
         async with rtk.db.read() as conn:
             sessions, page = await service.list_sessions(conn, app, q, now_ms())
@@ -95,7 +103,11 @@ class SessionsController(Controller):
 
     @get("/{session_id:str}", operation_id="GetSessionDetails")
     async def get_session_details(
-        self, rtk: AppState, app: AppRef, session_id: str, include_breakout_rooms: Q = None
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        session_id: FromPath[str],
+        include_breakout_rooms: Q = None,
     ) -> SessionResponse:
         """Fetch details of a session."""
         rooms = flag(
@@ -111,7 +123,11 @@ class SessionsController(Controller):
         dependencies={"req": Provide(provide_participants_request, sync_to_thread=False)},
     )
     async def get_session_participants(
-        self, rtk: AppState, app: AppRef, session_id: str, req: ParticipantsRequest
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        session_id: FromPath[str],
+        req: NamedDependency[ParticipantsRequest],
     ) -> ParticipantsResponse:
         """Fetch the participants of a session (raw peers, or consolidated people)."""
         async with rtk.db.read() as conn:
@@ -123,10 +139,10 @@ class SessionsController(Controller):
     )
     async def get_session_participant_details(
         self,
-        rtk: AppState,
-        app: AppRef,
-        session_id: str,
-        participant_id: str,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        session_id: FromPath[str],
+        participant_id: FromPath[str],
         include_peer_events: Q = None,
         filters: Q = None,
     ) -> ParticipantResponse:
