@@ -11,10 +11,12 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade
@@ -22,19 +24,26 @@ from rtk_sessions.kit.migrate import upgrade
 PG_ENV = "RTK_TEST_DATABASE_URL"
 
 
-def _reset_postgres(url: str) -> None:
-    """Start the PostgreSQL run from an empty schema so migrations are tested too."""
+async def _admin(url: str, statement: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    async def drop() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
 
-    asyncio.run(drop())
+
+@contextmanager
+def fresh_postgres_database(url: str) -> Iterator[str]:
+    """A new, empty database beside the one `url` names, dropped afterwards, so concurrent
+    runs never share state and every run tests the migrations from scratch."""
+    name = f"rtk_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(make_url(url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +52,17 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(data_dir: Path) -> str:
+def database_url(data_dir: Path) -> Iterator[str]:
     """One migrated database per test run; tests keep apart by using their own app ids."""
-    url = os.environ.get(PG_ENV) or f"sqlite+aiosqlite:///{data_dir / 'rtk.db'}"
-    if url.startswith("postgresql"):
-        _reset_postgres(url)
-    upgrade(url)
-    return url
+    url = os.environ.get(PG_ENV)
+    if not url:
+        sqlite_url = f"sqlite+aiosqlite:///{data_dir / 'rtk.db'}"
+        upgrade(sqlite_url)
+        yield sqlite_url
+        return
+    with fresh_postgres_database(url) as pg_url:
+        upgrade(pg_url)
+        yield pg_url
 
 
 @pytest.fixture

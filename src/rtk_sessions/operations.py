@@ -24,6 +24,10 @@ from rtk_sessions.sessions.derivation import AppRef
 ALL_PERMISSIONS = ["read", "admin", "ingest"]
 
 
+def _grace(settings: Settings) -> int:
+    return int(settings.session_end_grace * 1000)
+
+
 async def _open(settings: Settings) -> Database:
     await upgrade_async(settings.effective_database_url)
     return Database(settings.effective_database_url)
@@ -84,6 +88,7 @@ async def ingest_events(
     events: Sequence[Any],
     batch_size: int,
     *,
+    grace_ms: int,
     progress: bool,
 ) -> dict[str, int]:
     """Validate and store `events` batch by batch; each batch is one transaction."""
@@ -96,8 +101,7 @@ async def ingest_events(
             now = now_ms()
             valid = ingest_service.check_batch(list(batch), now)
             async with db.write() as conn:
-                pk = await auth_repo.ensure_app(conn, account, app_id, now)
-                result = await ingest_service.store(conn, AppRef(pk, app_id), valid, now, 0)
+                result = await ingest_service.accept(conn, account, app_id, valid, now, grace_ms)
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["pending"] = result.pending
@@ -122,7 +126,7 @@ async def ingest_file(
 
 async def rebuild_all(settings: Settings) -> int:
     db = await _open(settings)
-    grace_ms = int(settings.session_end_grace * 1000)
+    grace_ms = _grace(settings)
     try:
         async with db.read() as conn:
             apps = await auth_repo.list_apps(conn)
@@ -141,7 +145,9 @@ async def load_demo(settings: Settings, account: str, app_id: str) -> dict[str, 
     db = await _open(settings)
     try:
         events = generate_demo_events(now_ms())
-        return await ingest_events(db, account, app_id, events, 2000, progress=True)
+        return await ingest_events(
+            db, account, app_id, events, 2000, grace_ms=_grace(settings), progress=True
+        )
     finally:
         await db.dispose()
 
@@ -175,7 +181,9 @@ async def first_run(settings: Settings) -> None:
             empty = not await auth_repo.list_apps(conn)
         if empty:
             events = generate_demo_events(now_ms())
-            await ingest_events(db, DEMO_ACCOUNT, DEMO_APP, events, 2000, progress=True)
+            await ingest_events(
+                db, DEMO_ACCOUNT, DEMO_APP, events, 2000, grace_ms=_grace(settings), progress=True
+            )
         async with db.write() as conn:
             token = await auth_service.create_token(
                 conn,

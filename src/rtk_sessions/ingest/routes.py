@@ -79,8 +79,7 @@ class IngestController(Controller):
         )
         valid = service.check_batch(raw, now)
         async with rtk.db.write() as conn:
-            pk = await auth_repo.ensure_app(conn, account_id, app_id, now)
-            result = await service.store(conn, AppRef(pk, app_id), valid, now, rtk.grace_ms)
+            result = await service.accept(conn, account_id, app_id, valid, now, rtk.grace_ms)
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
     @get("/pending", operation_id="ListPendingEvents")

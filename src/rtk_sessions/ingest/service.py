@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rtk_sessions.auth.repo import ensure_app
 from rtk_sessions.ingest import repo
 from rtk_sessions.ingest.repo import StoredEvent
 from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
@@ -62,6 +63,19 @@ async def store(
     await repo.touch_meetings(conn, app.pk, (e.meeting_id for e in new), now)
     await _derive(conn, app, new, grace_ms)
     return IngestResult(len(new), len(valid) - len(new), await repo.count_pending(conn, app.pk))
+
+
+async def accept(
+    conn: AsyncConnection,
+    account_id: str,
+    app_id: str,
+    valid: Sequence[ValidEvent],
+    now: int,
+    grace_ms: int,
+) -> IngestResult:
+    """Store a validated batch for an app, creating the app on its first events."""
+    pk = await ensure_app(conn, account_id, app_id, now)
+    return await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
 
 
 async def _derive(
