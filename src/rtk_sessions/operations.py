@@ -115,7 +115,13 @@ async def ingest_file(
     db = await _open(settings)
     try:
         return await ingest_events(
-            db, account, app_id, read_events_file(path), batch_size, progress=True
+            db,
+            account,
+            app_id,
+            read_events_file(path),
+            batch_size,
+            grace_ms=_grace(settings),
+            progress=True,
         )
     except RtkError as exc:
         details = "".join(f"\n  {d.get('message')}" for d in exc.details[:20])
