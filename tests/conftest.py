@@ -108,6 +108,10 @@ class Server:
         self.base_url = base_url
         self.env = env
 
+    def cli(self, *args: str) -> str:
+        """Run the real CLI against this server's database; returns stdout."""
+        return run_cli(self.env, *args)
+
     def token(self, account: str, *permissions: str, app: str | None = None) -> str:
         args = ["token", "create", "--account", account]
         for p in permissions:
