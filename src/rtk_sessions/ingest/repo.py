@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import and_, case, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest.schemas import (
@@ -33,16 +35,6 @@ async def lock_app(conn: AsyncConnection, app_pk: int) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + app_pk})
 
 
-async def existing_ids(conn: AsyncConnection, app_pk: int, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        rows = await conn.execute(
-            select(events.c.id).where(events.c.app_pk == app_pk, events.c.id.in_(chunk))
-        )
-        found.update(r.id for r in rows)
-    return found
-
-
 def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, Any]:
     return {
         "app_pk": app_pk,
@@ -62,11 +54,28 @@ def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, 
     }
 
 
-async def insert_events(
-    conn: AsyncConnection, app_pk: int, new: Sequence[ValidEvent], now: int, inferred: bool = False
-) -> None:
-    if new:
-        await conn.execute(insert(events), [_row(app_pk, e, now, inferred) for e in new])
+def _insert_ignoring_duplicates(conn: AsyncConnection) -> Any:
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(events).on_conflict_do_nothing(index_elements=["app_pk", "id"])
+
+
+async def insert_new_events(
+    conn: AsyncConnection,
+    app_pk: int,
+    batch: Sequence[ValidEvent],
+    now: int,
+    inferred: bool = False,
+) -> set[str]:
+    """Insert the events whose id this app has not stored yet; returns the ids inserted.
+
+    One round trip per chunk, and correct even if two writers race on the same id.
+    """
+    inserted: set[str] = set()
+    for chunk in _chunks(batch):
+        rows = [_row(app_pk, e, now, inferred) for e in chunk]
+        result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
+        inserted.update(result.scalars())
+    return inserted
 
 
 async def touch_meetings(
@@ -165,31 +174,49 @@ async def lifecycle_events(
     return list(found.values())
 
 
+async def sessions_of_peers(
+    conn: AsyncConnection, app_pk: int, peer_ids: Sequence[str]
+) -> dict[str, str]:
+    """The session of each known peer (unknown peers are absent)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(peer_ids):
+        rows = await conn.execute(
+            select(peers.c.id, peers.c.session_id).where(
+                peers.c.app_pk == app_pk, peers.c.id.in_(chunk)
+            )
+        )
+        found.update({r.id: r.session_id for r in rows})
+    return found
+
+
 async def place_by_peer(
     conn: AsyncConnection, app_pk: int, peer_ids: Sequence[str], everything: bool
 ) -> None:
-    """Give events of these peers their peer's session (or make them pending).
+    """Give events of these peers their peer's session, or make them pending.
 
     With `everything` False only events not yet placed by peer are touched: enough when no
-    known peer changed session.
+    known peer changed session. The session is a literal per group of peers rather than a
+    correlated subquery, which PostgreSQL plans badly on freshly loaded tables.
     """
-    session = (
-        select(peers.c.session_id)
-        .where(peers.c.app_pk == events.c.app_pk, peers.c.id == events.c.peer_id)
-        .scalar_subquery()
-    )
-    for chunk in _chunks(peer_ids):
-        where = [events.c.app_pk == app_pk, events.c.peer_id.in_(chunk)]
-        if not everything:
-            where.append(events.c.placement != Placement.BY_PEER)
-        await conn.execute(
-            update(events)
-            .where(*where)
-            .values(
-                session_id=session,
-                placement=case((session.is_not(None), Placement.BY_PEER), else_=Placement.PENDING),
+    known = await sessions_of_peers(conn, app_pk, peer_ids)
+    groups: dict[str | None, list[str]] = {}
+    for peer in peer_ids:
+        groups.setdefault(known.get(peer), []).append(peer)
+    for session_id, members in groups.items():
+        placement = Placement.PENDING if session_id is None else Placement.BY_PEER
+        for chunk in _chunks(members):
+            where = [
+                events.c.app_pk == app_pk,
+                events.c.peer_id.in_(chunk),
+                # Rewrite only rows whose placement really changes: cheap on PostgreSQL's MVCC.
+                events.c.session_id.is_distinct_from(session_id)
+                | (events.c.placement != placement),
+            ]
+            if not everything:
+                where.append(events.c.placement != Placement.BY_PEER)
+            await conn.execute(
+                update(events).where(*where).values(session_id=session_id, placement=placement)
             )
-        )
 
 
 async def time_placeable(

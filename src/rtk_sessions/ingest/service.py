@@ -41,15 +41,15 @@ def check_batch(raw_events: list[Any], now: int) -> list[ValidEvent]:
     return valid
 
 
-def _new_events(valid: Sequence[ValidEvent], known: set[str]) -> list[ValidEvent]:
-    """First occurrence of each id not stored yet (a repeat within the batch is a duplicate)."""
-    seen = set(known)
-    new = []
+def _first_of_each_id(valid: Sequence[ValidEvent]) -> list[ValidEvent]:
+    """A repeat of an id within the batch is a duplicate: the first occurrence counts."""
+    seen: set[str] = set()
+    first = []
     for event in valid:
         if event.id not in seen:
             seen.add(event.id)
-            new.append(event)
-    return new
+            first.append(event)
+    return first
 
 
 async def store(
@@ -57,9 +57,9 @@ async def store(
 ) -> IngestResult:
     """Store what is new, derive what it touches, and report the counts."""
     await repo.lock_app(conn, app.pk)
-    known = await repo.existing_ids(conn, app.pk, [e.id for e in valid])
-    new = _new_events(valid, known)
-    await repo.insert_events(conn, app.pk, new, now)
+    candidates = _first_of_each_id(valid)
+    inserted = await repo.insert_new_events(conn, app.pk, candidates, now)
+    new = [e for e in candidates if e.id in inserted]
     await repo.touch_meetings(conn, app.pk, (e.meeting_id for e in new), now)
     await _derive(conn, app, new, grace_ms)
     return IngestResult(len(new), len(valid) - len(new), await repo.count_pending(conn, app.pk))
@@ -127,11 +127,9 @@ async def sweep_meeting(
     open_peers = [peer for peer, _ in await open_peers_of_meeting(conn, app.pk, meeting_id)]
     last = await repo.last_event_at_of_peers(conn, app.pk, open_peers)
     leaves = [inferred_leave(p, meeting_id, last[p]) for p in sorted(open_peers) if p in last]
-    known = await repo.existing_ids(conn, app.pk, [e.id for e in leaves])
-    leaves = [e for e in leaves if e.id not in known]
-    await repo.insert_events(conn, app.pk, leaves, now, inferred=True)
+    inserted = await repo.insert_new_events(conn, app.pk, leaves, now, inferred=True)
     await rederive(conn, app, {meeting_id}, grace_ms)
-    return len(leaves)
+    return len(inserted)
 
 
 async def rebuild_app(conn: AsyncConnection, app: AppRef, grace_ms: int) -> int:

@@ -93,9 +93,9 @@ async def rederive_meeting(
     old_map = await repo.peer_sessions_of_meeting(conn, app.pk, meeting_id)
     await repo.replace_meeting(conn, app.pk, meeting_id, derived, new_parent)
     new_map = {p.peer_id: s.id for s in derived for p in s.peers}
-    changed = any(old_map.get(peer) != sid for peer, sid in new_map.items()) or bool(
-        set(old_map) - set(new_map)
-    )
+    # New peers' events are unplaced anyway; only peers that moved or vanished need a sweep.
+    moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
+    changed = moved or bool(set(old_map) - set(new_map))
     await events_repo.place_by_peer(
         conn, app.pk, sorted(set(old_map) | set(new_map)), everything=changed
     )
