@@ -162,9 +162,9 @@ async def pending_report(settings: Settings, account: str, app_id: str, limit: i
     db = await _open(settings)
     try:
         async with db.read() as conn:
-            pk = await auth_service.resolve_app(conn, account, app_id)
+            await auth_service.resolve_app(conn, account, app_id)
             rows, total = await ingest_service.list_pending(
-                conn, AppRef(pk, app_id), now_ms(), int(settings.pending_max_age * 1000), limit, 0
+                conn, account, app_id, now_ms(), int(settings.pending_max_age * 1000), limit, 0
             )
     finally:
         await db.dispose()

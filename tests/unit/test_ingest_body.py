@@ -13,6 +13,7 @@ import pytest
 
 from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from rtk_sessions.ingest.validation import validate_events
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
 EVENTS = [{"id": "e1", "type": "meeting.ended"}, {"id": "e2", "type": "peer.left"}]
@@ -258,22 +259,23 @@ def test_ndjson_sent_as_json_gets_a_hint() -> None:
     )
 
 
-def test_ndjson_bad_lines_are_each_reported_with_line_number_and_index() -> None:
+def test_ndjson_bad_lines_become_placeholders_in_their_place() -> None:
     body = b'{"id": "a"}\n\n{"id": \n{"id": "c"}\n\nnot json\n'
-    with pytest.raises(BadRequest) as exc:
-        decode_body(body, "application/x-ndjson", None)
-    assert exc.value.message.startswith("2 NDJSON lines are not valid JSON (line 3: not valid JSON")
-    details = exc.value.details
-    assert [d["index"] for d in details] == [1, 3]  # index among non-blank lines
-    assert [d["code"] for d in details] == [400, 400]
-    assert details[0]["message"].startswith("line 3: not valid JSON: ")
-    assert details[1]["message"].startswith("line 6: not valid JSON: ")
+    decoded = decode_body(body, "application/x-ndjson", None)
+    assert [type(d).__name__ for d in decoded] == ["dict", "BadLine", "dict", "BadLine"]
+    assert decoded[1].reason.startswith("line 3: not valid JSON: ")
+    assert decoded[3].reason.startswith("line 6: not valid JSON: ")
 
 
-def test_ndjson_single_bad_line_and_bad_utf8() -> None:
+def test_ndjson_bad_lines_are_reported_with_the_invalid_events() -> None:
+    body = b'{"id": "a"}\n"\xff"\n'
+    _, errors = validate_events(decode_body(body, "application/x-ndjson", None), 0)
+    bad_line = {"code": 400, "message": "events[1]: line 2: not valid UTF-8 (byte 1)", "index": 1}
+    assert errors[-1] == bad_line
+    assert errors[0]["index"] == 0 and errors[0]["id"] == "a"  # the first line is an invalid event
+
+
+def test_deeply_nested_json_is_a_400() -> None:
     with pytest.raises(BadRequest) as exc:
-        decode_body(b'{"id": "a"}\n"\xff"\n', "application/x-ndjson", None)
-    assert exc.value.message == "1 NDJSON line is not valid JSON (line 2: not valid UTF-8 (byte 1))"
-    assert exc.value.details == [
-        {"code": 400, "message": "line 2: not valid UTF-8 (byte 1)", "index": 1}
-    ]
+        decode_body(b"[" * 100_000, "application/json", None)
+    assert "not valid JSON" in exc.value.message

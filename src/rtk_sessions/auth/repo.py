@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.tables import accounts, api_tokens, apps
@@ -67,10 +70,16 @@ async def revoke_token(conn: AsyncConnection, token_id: str, now: int) -> bool:
     return bool(result.rowcount)
 
 
+def _insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING: two first requests for one app must not race."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(table).on_conflict_do_nothing()
+
+
 async def ensure_account(conn: AsyncConnection, account_id: str, now: int) -> None:
-    exists = (await conn.execute(select(accounts.c.id).where(accounts.c.id == account_id))).first()
-    if exists is None:
-        await conn.execute(insert(accounts).values(id=account_id, created_at=now))
+    await conn.execute(
+        _insert_ignoring_conflicts(conn, accounts).values(id=account_id, created_at=now)
+    )
 
 
 async def get_app_pk(conn: AsyncConnection, account_id: str, app_id: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +43,7 @@ async def authenticate(conn: AsyncConnection, creds: Credentials) -> Principal:
         or token.revoked_at is not None
         or not secret_matches(parts[1], token.secret_sha256)
     ):
-        raise Unauthorized("Invalid or revoked API token.")
+        raise Unauthorized(f"Invalid or revoked API token. {ONLY_BEARER}")
     return Principal(token.id, token.account_id, token.app_id, token.permissions)
 
 
@@ -63,6 +64,18 @@ async def resolve_app(conn: AsyncConnection, account_id: str, app_id: str) -> in
     return pk
 
 
+_ID_CHARS = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def check_ids(**ids: str | None) -> None:
+    """Account and app ids: 1–128 of A-Z a-z 0-9 . _ : - (like every id of the ingest API)."""
+    for name, value in ids.items():
+        if value is not None and not _ID_CHARS.fullmatch(value):
+            raise BadRequest(
+                f"{name} {value[:64]!r} is not valid: use 1–128 of A-Z a-z 0-9 . _ : -"
+            )
+
+
 async def create_token(
     conn: AsyncConnection,
     *,
@@ -73,6 +86,7 @@ async def create_token(
     label: str | None = None,
 ) -> str:
     """Create the account (and app) if missing; return the token, shown only this once."""
+    check_ids(account_id=account_id, app_id=app_id)
     unknown = sorted(set(permissions) - set(PERMISSIONS))
     if unknown or not permissions:
         raise BadRequest(

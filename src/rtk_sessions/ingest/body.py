@@ -8,9 +8,9 @@ hard output cap, so a decompression bomb never allocates more than `MAX_BATCH_BY
 bytes of output before it is refused with 413.
 
 Errors: 415 `UnsupportedMedia` (type or encoding), 413 `PayloadTooLarge` (bytes or event
-count), 400 `BadRequest` (gzip, UTF-8, JSON or shape). For NDJSON every bad line is listed in
-`details` as `{"code": 400, "message": "line 3: ...", "index": i}` where `i` is the index among
-non-blank lines (the event index the line would have had).
+count), 400 `BadRequest` (gzip, UTF-8, JSON or shape). An NDJSON line that is not JSON becomes
+a `BadLine` in its place (index among non-blank lines), which validation reports beside the
+batch's invalid events: `events[3]: line 4: not valid JSON ...`.
 """
 
 from __future__ import annotations
@@ -118,6 +118,8 @@ def _decode(data: bytes) -> Any:
         raise ValueError(f"not valid UTF-8{_bad_utf8_at(data)}") from None
     except msgspec.DecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
 
 
 def _bad_utf8_at(data: bytes) -> str:
@@ -148,20 +150,25 @@ def _parse_json(data: bytes) -> list[Any]:
     raise BadRequest(f"body must be {_SHAPES}; got {got}")
 
 
+class BadLine:
+    """An NDJSON line that is not JSON; validation reports it beside the invalid events, so a
+    producer sees every problem of the batch at once."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 def _parse_ndjson(data: bytes) -> list[Any]:
     lines = [(n, line) for n, line in enumerate(data.split(b"\n"), 1) if line.strip()]
     _check_count(len(lines))
     events: list[Any] = []
-    details: list[dict[str, Any]] = []
-    for index, (lineno, line) in enumerate(lines):
+    for lineno, line in lines:
         try:
             events.append(_decode(line))
         except ValueError as exc:
-            details.append({"code": 400, "message": f"line {lineno}: {exc}", "index": index})
-    if details:
-        first = details[0]["message"]
-        noun = "line is" if len(details) == 1 else "lines are"
-        raise BadRequest(f"{len(details)} NDJSON {noun} not valid JSON ({first})", details=details)
+            events.append(BadLine(f"line {lineno}: {exc}"))
     return events
 
 

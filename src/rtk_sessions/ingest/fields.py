@@ -35,7 +35,7 @@ _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_SHOWN = 60
 _MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _FAST_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
@@ -94,6 +94,8 @@ def string(
     def check(value: Any, now_ms: int) -> Problems:
         if not isinstance(value, str):
             return wrong_type("a string", value)
+        if "\x00" in value:
+            return [("", "must not contain NUL (U+0000) characters")]
         n = len(value)
         if n < min_chars:
             return [("", "must not be empty")]

@@ -9,7 +9,6 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth.service import Credentials, authenticate, authorize
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.body import decode_body
@@ -17,8 +16,7 @@ from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
 from rtk_sessions.kit.http import header_credentials, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.sessions.derivation import AppRef
-from rtk_sessions.sessions.queries import MAX_PER_PAGE
+from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
 
 
 class IngestCounts(msgspec.Struct):
@@ -51,6 +49,19 @@ class PendingData(msgspec.Struct):
 class PendingResponse(msgspec.Struct):
     data: PendingData
     success: bool = True
+
+
+def _pending_out(r: service.PendingEvent) -> PendingOut:
+    return PendingOut(
+        r.id,
+        r.type,
+        r.meeting_id,
+        r.peer_id,
+        to_iso(r.occurred_at),
+        to_iso(r.received_at),
+        r.reason,
+        r.orphaned,
+    )
 
 
 def _credentials(request: Request[Any, Any, Any]) -> Credentials:
@@ -89,32 +100,21 @@ class IngestController(Controller):
         rtk: NamedDependency[AppState],
         account_id: FromPath[str],
         app_id: FromPath[str],
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PER_PAGE)] = MAX_PER_PAGE,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[str | None, Parameter(description="1–100, default 100")] = None,
+        offset: Annotated[str | None, Parameter(description="≥ 0, default 0")] = None,
     ) -> PendingResponse:
         """Events not placed in a session yet, with the reason each is waiting."""
         now = now_ms()
         async with rtk.db.read() as conn:
-            principal = await authenticate(conn, _credentials(request))
-            authorize(principal, account_id, app_id, "ingest")
-            pk = await auth_repo.get_app_pk(conn, account_id, app_id)
-            max_age = int(rtk.settings.pending_max_age * 1000)
-            rows, total = (
-                await service.list_pending(conn, AppRef(pk, app_id), now, max_age, limit, offset)
-                if pk is not None
-                else ([], 0)
+            authorize(await authenticate(conn, _credentials(request)), account_id, app_id, "ingest")
+            page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
+            rows, total = await service.list_pending(
+                conn,
+                account_id,
+                app_id,
+                now,
+                int(rtk.settings.pending_max_age * 1000),
+                whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
+                whole_number(page, "offset", 0, 0, None),
             )
-        events = [
-            PendingOut(
-                r.id,
-                r.type,
-                r.meeting_id,
-                r.peer_id,
-                to_iso(r.occurred_at),
-                to_iso(r.received_at),
-                r.reason,
-                r.orphaned,
-            )
-            for r in rows
-        ]
-        return PendingResponse(PendingData(events, total))
+        return PendingResponse(PendingData([_pending_out(r) for r in rows], total))

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.auth.repo import ensure_app
+from rtk_sessions.auth.repo import ensure_app, get_app_pk
+from rtk_sessions.auth.service import check_ids
 from rtk_sessions.ingest import repo
 from rtk_sessions.ingest.repo import StoredEvent
 from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
@@ -74,6 +75,7 @@ async def accept(
     grace_ms: int,
 ) -> IngestResult:
     """Store a validated batch for an app, creating the app on its first events."""
+    check_ids(account_id=account_id, app_id=app_id)
     pk = await ensure_app(conn, account_id, app_id, now)
     return await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
 
@@ -168,10 +170,20 @@ def pending_reason(event: StoredEvent) -> str:
 
 
 async def list_pending(
-    conn: AsyncConnection, app: AppRef, now: int, max_age_ms: int, limit: int, offset: int
+    conn: AsyncConnection,
+    account_id: str,
+    app_id: str,
+    now: int,
+    max_age_ms: int,
+    limit: int,
+    offset: int,
 ) -> tuple[list[PendingEvent], int]:
-    rows = await repo.pending_events(conn, app.pk, limit, offset)
-    total = await repo.count_pending(conn, app.pk)
+    """A page of the app's pending events (an app with no events yet has none)."""
+    pk = await get_app_pk(conn, account_id, app_id)
+    if pk is None:
+        return [], 0
+    rows = await repo.pending_events(conn, pk, limit, offset)
+    total = await repo.count_pending(conn, pk)
     return [
         PendingEvent(
             e.id,

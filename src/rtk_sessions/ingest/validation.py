@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rtk_sessions.ingest.body import BadLine
 from rtk_sessions.ingest.fields import (
     Check,
     Problem,
@@ -196,6 +197,8 @@ def validate_events(
 
 
 def _check_event(raw: Any, now_ms: int) -> tuple[ValidEvent | None, list[Problem]]:
+    if isinstance(raw, BadLine):
+        return None, [("", raw.reason)]
     if not isinstance(raw, dict):
         return None, wrong_type("a JSON object", raw)
     problems: list[Problem] = []

@@ -36,9 +36,15 @@ def rtk_error_handler(_: Request[Any, Any, Any], exc: RtkError) -> Response[Any]
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Framework errors (unknown route, wrong method, parameter validation) in our envelope."""
     status = exc.status_code
     code = 10000 if status in (401, 403) else status
-    return _response(status, str(exc.detail), code, [])
+    message = str(exc.detail)
+    if isinstance(exc.extra, list) and exc.extra:  # say which parameter, and what is wrong
+        message += ": " + "; ".join(
+            f"{e.get('key', '')}: {e.get('message', '')}" for e in exc.extra if isinstance(e, dict)
+        )
+    return _response(status, message, code, [])
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

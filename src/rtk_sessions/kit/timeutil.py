@@ -16,12 +16,13 @@ FUTURE_TOLERANCE_MS = 5 * 60 * 1000
 
 # RFC 3339 date-time with a mandatory offset; fractional seconds of any length.
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 # ISO 8601 as query strings carry it: offset optional (naive = UTC).
 _ISO_QUERY = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?"
-    r"([Zz]|[+-]\d{2}:?\d{2})?$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(\.[0-9]+)?)?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
 )
 
 
@@ -48,13 +49,16 @@ def _to_ms(parts: tuple[str | None, ...], frac: str | None, offset: str | None) 
     if offset and offset not in ("Z", "z"):
         sign = 1 if offset[0] == "+" else -1
         digits = offset[1:].replace(":", "")
-        ms -= sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise ValueError("offset out of range")
+        ms -= sign * (hours * 60 + minutes) * 60_000
     return ms
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch ms of an RFC 3339 timestamp with an offset, or None if it is not one."""
-    m = _RFC3339.match(text)
+    m = _RFC3339.fullmatch(text)
     if not m:
         return None
     try:
@@ -65,7 +69,7 @@ def parse_rfc3339_ms(text: str) -> int | None:
 
 def parse_query_time_ms(text: str) -> int | None:
     """Epoch ms of an ISO 8601 query value (`Z`, `±hh:mm` or naive = UTC), or None."""
-    m = _ISO_QUERY.match(text.strip())
+    m = _ISO_QUERY.fullmatch(text.strip())
     if not m:
         return None
     try:

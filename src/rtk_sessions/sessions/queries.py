@@ -24,7 +24,9 @@ def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...], defa
     return value
 
 
-def _number(params: Mapping[str, str], name: str, default: int, low: int, high: int | None) -> int:
+def whole_number(
+    params: Mapping[str, str], name: str, default: int, low: int, high: int | None
+) -> int:
     """A whole number; `2.0` is accepted because the SDK types page_no as float."""
     raw = params.get(name)
     if raw is None or raw == "":
@@ -52,8 +54,8 @@ def flag(params: Mapping[str, str], name: str) -> bool:
 
 
 def _page(params: Mapping[str, str]) -> tuple[int, int]:
-    page_no = _number(params, "page_no", 1, 0, None) or 1
-    per_page = _number(params, "per_page", 25, 1, MAX_PER_PAGE)
+    page_no = whole_number(params, "page_no", 1, 0, None) or 1
+    per_page = whole_number(params, "per_page", 25, 1, MAX_PER_PAGE)
     return page_no, per_page
 
 

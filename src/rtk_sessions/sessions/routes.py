@@ -39,6 +39,7 @@ def _present(**values: str | None) -> dict[str, str]:
 
 
 def provide_session_query(
+    app: NamedDependency[AppRef],
     page_no: Q = None,
     per_page: Q = None,
     sort_by: Annotated[str | None, Parameter(description="minutesConsumed | createdAt")] = None,
@@ -51,10 +52,12 @@ def provide_session_query(
     meeting_id: Annotated[str | None, Parameter(description="alias of associated_id")] = None,
     participants: Annotated[str | None, Parameter(description="MIN:MAX, MIN:, :MAX or N")] = None,
 ) -> SessionQuery:
+    del app  # only there so that authentication (401/403) comes before query errors (400)
     return session_query(_present(**locals()))
 
 
 def provide_participants_request(
+    app: NamedDependency[AppRef],
     page_no: Q = None,
     per_page: Q = None,
     search: Annotated[
@@ -65,6 +68,7 @@ def provide_participants_request(
     include_peer_events: Q = None,
     view: Annotated[str | None, Parameter(description="raw (default) | consolidated")] = None,
 ) -> ParticipantsRequest:
+    del app  # only there so that authentication (401/403) comes before query errors (400)
     return participants_request(_present(**locals()))
 
 

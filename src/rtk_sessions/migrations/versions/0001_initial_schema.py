@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:51:27.469364
+Create Date: 2026-11-24 07:10:16.583823
 """
 
 from __future__ import annotations
@@ -108,12 +108,12 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=128), nullable=False),
         sa.Column("session_id", sa.String(length=36), nullable=False),
         sa.Column("meeting_id", sa.String(length=128), nullable=False),
-        sa.Column("user_id", sa.String(length=128), nullable=True),
+        sa.Column("user_id", sa.String(length=256), nullable=True),
         sa.Column("custom_participant_id", sa.String(length=256), nullable=True),
         sa.Column("display_name", sa.String(length=256), nullable=True),
         sa.Column("preset_name", sa.String(length=128), nullable=True),
         sa.Column("preset_view_type", sa.String(length=16), nullable=False),
-        sa.Column("socket_session_id", sa.String(length=128), nullable=True),
+        sa.Column("socket_session_id", sa.String(length=256), nullable=True),
         sa.Column("joined_at", sa.BigInteger(), nullable=False),
         sa.Column("left_at", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
