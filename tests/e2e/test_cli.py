@@ -18,7 +18,13 @@ pytestmark = pytest.mark.e2e
 def _events(meeting: str) -> list[dict[str, Any]]:
     def ev(eid: str, kind: str, minute: int, peer: str) -> dict[str, Any]:
         when = f"2026-10-01T10:{minute:02d}:00Z"
-        return {"id": eid, "type": kind, "meeting_id": meeting, "occurred_at": when, "peer_id": peer}
+        return {
+            "id": eid,
+            "type": kind,
+            "meeting_id": meeting,
+            "occurred_at": when,
+            "peer_id": peer,
+        }
 
     return [
         ev("j1", "peer.joined", 0, "p1"),
