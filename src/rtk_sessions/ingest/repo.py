@@ -212,7 +212,11 @@ async def place_by_peer(
                 events.c.session_id.is_distinct_from(session_id)
                 | (events.c.placement != placement),
             ]
-            if not everything:
+            if session_id is None:
+                # A peer that is unknown (again) only un-places what its peer had placed;
+                # events placed by time stay until time placement decides again.
+                where.append(events.c.placement == Placement.BY_PEER)
+            elif not everything:
                 where.append(events.c.placement != Placement.BY_PEER)
             await conn.execute(
                 update(events).where(*where).values(session_id=session_id, placement=placement)

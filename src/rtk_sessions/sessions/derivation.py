@@ -91,6 +91,10 @@ async def rederive_meeting(
     old_parent = await repo.parent_meeting(conn, app.pk, meeting_id)
     new_parent = parent_meeting_of(j for j in inputs.joins if j.meeting_id == meeting_id)
     old_map = await repo.peer_sessions_of_meeting(conn, app.pk, meeting_id)
+    # A peer whose earliest join moved here from another meeting has events placed there.
+    old_map |= await events_repo.sessions_of_peers(
+        conn, app.pk, [p.peer_id for s in derived for p in s.peers]
+    )
     await repo.replace_meeting(conn, app.pk, meeting_id, derived, new_parent)
     new_map = {p.peer_id: s.id for s in derived for p in s.peers}
     # New peers' events are unplaced anyway; only peers that moved or vanished need a sweep.
