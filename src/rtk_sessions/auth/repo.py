@@ -92,16 +92,16 @@ async def get_app_pk(conn: AsyncConnection, account_id: str, app_id: str) -> int
 
 async def ensure_app(conn: AsyncConnection, account_id: str, app_id: str, now: int) -> int:
     """The app's key, creating the account and app if missing."""
-    await ensure_account(conn, account_id, now)
     pk = await get_app_pk(conn, account_id, app_id)
     if pk is not None:
         return pk
-    result = await conn.execute(
-        insert(apps)
-        .values(account_id=account_id, app_id=app_id, created_at=now)
-        .returning(apps.c.pk)
-    )
-    return int(result.scalar_one())
+    await ensure_account(conn, account_id, now)
+    values = {"account_id": account_id, "app_id": app_id, "created_at": now}
+    await conn.execute(_insert_ignoring_conflicts(conn, apps).values(**values))
+    pk = await get_app_pk(conn, account_id, app_id)
+    if pk is None:  # cannot happen: inserted just now, or by a concurrent request
+        raise RuntimeError(f"app {account_id}/{app_id} vanished while being created")
+    return pk
 
 
 async def list_apps(conn: AsyncConnection) -> list[tuple[int, str, str]]:

@@ -22,6 +22,7 @@ from rtk_sessions.sessions.accounting import (
     MeetingUpdate,
     Span,
     derive_meeting,
+    earliest_joins,
     effective_end,
     parent_meeting_of,
     parent_session_for,
@@ -89,7 +90,8 @@ async def rederive_meeting(
     inputs = meeting_events(app.app_id, meeting_id, stored)
     derived = derive_meeting(inputs, grace_ms)
     old_parent = await repo.parent_meeting(conn, app.pk, meeting_id)
-    new_parent = parent_meeting_of(j for j in inputs.joins if j.meeting_id == meeting_id)
+    counting = earliest_joins(inputs.joins).values()  # a join that does not count names nothing
+    new_parent = parent_meeting_of(j for j in counting if j.meeting_id == meeting_id)
     old_map = await repo.peer_sessions_of_meeting(conn, app.pk, meeting_id)
     # A peer whose earliest join moved here from another meeting has events placed there.
     old_map |= await events_repo.sessions_of_peers(
