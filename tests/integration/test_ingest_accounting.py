@@ -374,6 +374,26 @@ async def test_a_late_leave_splits_a_session(stack: Stack, app_id: str) -> None:
     assert (placed["c-a"], placed["c-q"], placed["left-b"]) == (a_id, b_id, b_id)
 
 
+@pytest.mark.parametrize("target", ["m-0", "m-2"])  # sorting before and after M1
+async def test_a_late_earlier_join_elsewhere_moves_the_peer_and_its_events(
+    stack: Stack, app_id: str, target: str
+) -> None:
+    first = [joined("p", 0, eid="join-p-m1"), chat("c-p", "p", 1 * MIN), left("p", 5 * MIN)]
+    await stack.send(first)
+    old_id = sid("p", app_id, M1)
+    assert set((await stack.placements()).values()) == {old_id}
+
+    assert await stack.send([joined("p", -1 * MIN, meeting=target, eid="join-p-x")]) == (1, 0, 0)
+    new_id = sid("p", app_id, target)
+    (s,) = await stack.sessions()
+    assert (s.id, s.associated_id) == (new_id, target)
+    assert figures(s) == ("ENDED", iso(-1 * MIN), iso(5 * MIN), 0, 1, 6.0)
+    with pytest.raises(NotFound):
+        await stack.session(old_id)
+    placed = await stack.placements()
+    assert placed == {"join-p-m1": new_id, "c-p": new_id, "left-p": new_id, "join-p-x": new_id}
+
+
 # --- breakout rooms -----------------------------------------------------------------------
 
 
@@ -445,6 +465,52 @@ async def test_a_breakout_room_before_its_parent_is_reparented(stack: Stack, app
     assert figures(parent) == ("ENDED", iso(0), iso(30 * MIN), 0, 1, 30.0)
     people = await stack.participants(parent_id, consolidated=True)
     assert [p.id for p in people] == ["a", "b"]
+
+
+async def test_a_join_that_does_not_count_makes_no_breakout_room(stack: Stack, app_id: str) -> None:
+    await stack.send(
+        [
+            joined("a", 0, meeting="P"),
+            left("a", 60 * MIN, meeting="P"),
+            joined("c", 10 * MIN, meeting="C"),
+            left("c", 20 * MIN, meeting="C"),
+            joined("b", 0, meeting="M"),
+            # b's earliest join is in M: this later one changes nothing, its parent included.
+            joined("b", 15 * MIN, meeting="C", eid="join2-b", parent_meeting_id="P"),
+        ]
+    )
+    assert (await stack.session(sid("a", app_id, "P"), rooms=True)).breakout_rooms == []
+    assert [p.id for p in await stack.participants(sid("c", app_id, "C"))] == ["c"]
+
+
+async def test_a_chain_of_breakout_rooms_links_the_same_in_any_order(
+    db: Database, app_id: str
+) -> None:
+    rooms = [
+        [joined("g", 0, meeting="A"), left("g", 60 * MIN, meeting="A")],
+        [
+            joined("p", 5 * MIN, meeting="Z", parent_meeting_id="A"),
+            left("p", 50 * MIN, meeting="Z"),
+        ],
+        [
+            joined("c", 10 * MIN, meeting="B", parent_meeting_id="Z"),
+            left("c", 20 * MIN, meeting="B"),
+        ],
+    ]
+    outputs = []
+    for n, order in enumerate(([0, 1, 2], [0, 2, 1])):
+        async with db.write() as conn:
+            pk = await ensure_app(conn, f"acct-chain-{n}", app_id, NOW)
+        stack = Stack(db, AppRef(pk, app_id))  # one app id in two accounts: the same session ids
+        for i in order:
+            await stack.send(rooms[i])
+        outputs.append(await stack.snapshot())
+    assert outputs[0] == outputs[1]
+    # One level of nesting: Z is A's room; B, a room of a room, stands alone.
+    by_meeting = {s.associated_id: s for s in await stack.sessions()}
+    rooms = (await stack.session(by_meeting["A"].id, rooms=True)).breakout_rooms
+    assert [r.associated_id for r in rooms] == ["Z"]
+    assert (await stack.session(by_meeting["Z"].id, rooms=True)).breakout_rooms == []
 
 
 # --- the idle sweep -----------------------------------------------------------------------

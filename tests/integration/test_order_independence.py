@@ -102,8 +102,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         if draw(st.integers(0, 3)) == 0:
             add(f"end-{meeting}", "meeting.ended", meeting, draw(slot))
     for n in range(draw(st.integers(0, 3))):
-        add(f"upd-{n}", "meeting.updated", draw(st.sampled_from(rooms)), draw(slot),
-            title=f"title-{n}", **({"meta": {"n": n}} if n % 2 else {}))  # fmt: skip
+        fields = draw(st.sampled_from([
+            {"title": f"title-{n}"},
+            {"title": f"title-{n}", "meta": {"n": n}},
+            {"session_type": "livestream"},
+            {"title": f"title-{n}", "session_type": "participant"},
+        ]))  # fmt: skip
+        add(f"upd-{n}", "meeting.updated", draw(st.sampled_from(rooms)), draw(slot), **fields)
     senders = st.one_of(st.sampled_from(peers), st.sampled_from(GHOSTS))  # half never joined
     busy = st.sampled_from([m for m in BUSY if m in rooms])
     for n in range(draw(st.integers(0, 5))):

@@ -120,9 +120,23 @@ async def place_meeting_by_time(conn: AsyncConnection, app: AppRef, meeting_id: 
     )
 
 
+async def breakout_parent(conn: AsyncConnection, app: AppRef, meeting_id: str) -> str | None:
+    """The meeting this one is a breakout room of, if any.
+
+    One level of nesting: a room whose declared parent is itself a breakout room stands
+    alone (and may have breakout rooms of its own).
+    """
+    parent = await repo.parent_meeting(conn, app.pk, meeting_id)
+    if parent is None or await repo.parent_meeting(conn, app.pk, parent) is not None:
+        return None
+    return parent
+
+
 async def relink_family(conn: AsyncConnection, app: AppRef, meeting_id: str) -> None:
-    """Attach the breakout sessions of `meeting_id` (as parent) and set effective status."""
-    children = await repo.child_meetings(conn, app.pk, meeting_id)
+    """Attach the breakout sessions of `meeting_id` (a meeting that is no breakout room
+    itself) and set the effective status of its sessions."""
+    is_room = await repo.parent_meeting(conn, app.pk, meeting_id) is not None
+    children = [] if is_room else await repo.child_meetings(conn, app.pk, meeting_id)
     rows = await repo.family_sessions(conn, app.pk, [meeting_id, *children])
     parents = [r for r in rows if r.meeting_id == meeting_id]
     spans = [Span(r.id, r.started_at, r.own_ended_at) for r in parents]
@@ -145,13 +159,16 @@ async def relink_family(conn: AsyncConnection, app: AppRef, meeting_id: str) -> 
 async def rederive(
     conn: AsyncConnection, app: AppRef, meeting_ids: Iterable[str], grace_ms: int
 ) -> None:
-    """Derive these meetings again, then fix breakout links of every family they touch."""
+    """Derive these meetings again, then fix breakout links of every family they touch.
+
+    A meeting whose parent changed also changes whether its own rooms count as rooms, so
+    their families are relinked too.
+    """
     families: set[str] = set()
     for meeting_id in sorted(set(meeting_ids)):
         families |= await rederive_meeting(conn, app, meeting_id, grace_ms)
-    roots: set[str] = set()
-    for meeting_id in families:
-        parent = await repo.parent_meeting(conn, app.pk, meeting_id)
-        roots.add(parent or meeting_id)
+    for meeting_id in list(families):
+        families.update(await repo.child_meetings(conn, app.pk, meeting_id))
+    roots = {await breakout_parent(conn, app, m) or m for m in families}
     for root in sorted(roots):
         await relink_family(conn, app, root)
