@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 
 def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
@@ -80,12 +79,3 @@ class Database:
         await self.reader.dispose()
         if self.writer is not self.reader:
             await self.writer.dispose()
-
-
-def sync_url(url: str) -> str:
-    """The synchronous driver URL for tools that need one (Alembic offline, scripts)."""
-    return url.replace("+aiosqlite", "").replace("+asyncpg", "+psycopg2")
-
-
-def nullpool_engine(url: str) -> AsyncEngine:
-    return create_async_engine(url, poolclass=NullPool)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, delete, func, insert, literal, or_, select, update
@@ -165,6 +165,14 @@ async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
 
 # --- reading ----------------------------------------------------------------------------
 
+T = TypeVar("T")
+
+
+def _from_row(cls: type[T], row: Any, **overrides: Any) -> T:
+    """A read model from a result row: its fields by name, some values replaced."""
+    values = {f.name: row._mapping[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{**values, **overrides})
+
 
 @dataclass(frozen=True)
 class SessionRow:
@@ -185,22 +193,8 @@ class SessionRow:
 
 
 def _session_from(row: Any) -> SessionRow:
-    return SessionRow(
-        id=row.id,
-        meeting_id=row.meeting_id,
-        parent_session_id=row.parent_session_id,
-        title=row.title,
-        type=row.type,
-        meta=None if row.meta is None else msgspec.json.decode(row.meta),
-        status=row.status,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        max_concurrent=row.max_concurrent,
-        open_count=row.open_count,
-        closed_ms=row.closed_ms,
-        open_join_sum_ms=row.open_join_sum_ms,
-        updated_at=row.updated_at,
-    )
+    meta = None if row.meta is None else msgspec.json.decode(row.meta)
+    return _from_row(SessionRow, row, meta=meta)
 
 
 @dataclass(frozen=True)
@@ -314,19 +308,7 @@ class PeerRow:
 
 
 def _peer_from(row: Any) -> PeerRow:
-    return PeerRow(
-        id=row.id,
-        session_id=row.session_id,
-        user_id=row.user_id,
-        custom_participant_id=row.custom_participant_id,
-        display_name=row.display_name,
-        preset_name=row.preset_name,
-        preset_view_type=row.preset_view_type,
-        socket_session_id=row.socket_session_id,
-        joined_at=row.joined_at,
-        left_at=row.left_at,
-        updated_at=row.updated_at,
-    )
+    return _from_row(PeerRow, row)
 
 
 @dataclass(frozen=True)
