@@ -14,6 +14,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from rtk_sessions import __version__
@@ -45,7 +46,12 @@ async def _db_ok(state: AppState) -> bool:
     return True
 
 
-@get("/healthz", operation_id="Health", include_in_schema=True, tags=["operations"])
+@get(
+    "/healthz",
+    operation_id="Health",
+    tags=["operations"],
+    responses={503: ResponseSpec(Health, description="Not ready: the failing part is named.")},
+)
 async def healthz(rtk: NamedDependency[AppState]) -> Response[Health]:
     """Readiness: the database answers within 1 s and background work is running."""
     db_ok = await _db_ok(rtk)

@@ -13,7 +13,7 @@ from rtk_sessions.auth.service import Credentials, authenticate, authorize
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
-from rtk_sessions.kit.http import header_credentials, read_body_limited
+from rtk_sessions.kit.http import error_responses, header_credentials, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
@@ -72,7 +72,12 @@ class IngestController(Controller):
     path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}"
     tags = ["ingest"]
 
-    @post("/events", operation_id="IngestEvents", status_code=200)
+    @post(
+        "/events",
+        operation_id="IngestEvents",
+        status_code=200,
+        responses=error_responses(400, 401, 403, 413, 415),
+    )
     async def ingest_events(
         self,
         request: Request[Any, Any, Any],
@@ -93,7 +98,7 @@ class IngestController(Controller):
             result = await service.accept(conn, account_id, app_id, valid, now, rtk.grace_ms)
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
-    @get("/pending", operation_id="ListPendingEvents")
+    @get("/pending", operation_id="ListPendingEvents", responses=error_responses(400, 401, 403))
     async def list_pending(
         self,
         request: Request[Any, Any, Any],

@@ -5,14 +5,56 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 
 from rtk_sessions.kit.errors import RtkError, error_body
 
 log = logging.getLogger("rtk_sessions")
 
 LEGACY_AUTH_HEADERS = ("x-auth-email", "x-auth-key", "x-auth-user-service-key")
+
+
+class ErrorDetail(msgspec.Struct):
+    code: int
+    message: str
+
+
+class ErrorItem(msgspec.Struct, omit_defaults=True):
+    code: int
+    message: str
+    index: int | None = None
+    id: str | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error: RealtimeKit's `error` plus Cloudflare's `errors[]`."""
+
+    success: bool
+    error: ErrorDetail
+    errors: list[ErrorItem]
+
+
+_ERROR_MEANINGS = {
+    400: "A query value or event is invalid; the message says what to fix.",
+    401: "Missing, unknown, revoked or non-bearer credentials.",
+    403: "The token belongs to another account or app, or lacks the permission.",
+    404: "No such app, session or participant.",
+    413: "The batch has more than 5,000 events or 10 MiB.",
+    415: "Unsupported Content-Type or Content-Encoding.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses a route can answer."""
+    return {
+        s: ResponseSpec(
+            data_container=ErrorBody, description=_ERROR_MEANINGS[s], generate_examples=False
+        )
+        for s in statuses
+    }
 
 
 def header_credentials(request: Request[Any, Any, Any]) -> tuple[str | None, bool]:

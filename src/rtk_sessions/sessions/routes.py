@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.service import Credentials, access
-from rtk_sessions.kit.http import header_credentials
+from rtk_sessions.kit.http import error_responses, header_credentials
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions import service
@@ -32,6 +32,7 @@ from rtk_sessions.sessions.schemas import (
 )
 
 Q = Annotated[str | None, Parameter(required=False)]
+READ_ERRORS = error_responses(400, 401, 403, 404)
 
 
 def _present(**values: str | None) -> dict[str, str]:
@@ -92,6 +93,7 @@ class SessionsController(Controller):
     @get(
         "/",
         operation_id="GetSessions",
+        responses=READ_ERRORS,
         dependencies={"q": Provide(provide_session_query, sync_to_thread=False)},
     )
     async def get_sessions(
@@ -105,7 +107,7 @@ class SessionsController(Controller):
             sessions, page = await service.list_sessions(conn, app, q, now_ms())
         return SessionsResponse(SessionsData(sessions), page)
 
-    @get("/{session_id:str}", operation_id="GetSessionDetails")
+    @get("/{session_id:str}", operation_id="GetSessionDetails", responses=READ_ERRORS)
     async def get_session_details(
         self,
         rtk: NamedDependency[AppState],
@@ -124,6 +126,7 @@ class SessionsController(Controller):
     @get(
         "/{session_id:str}/participants",
         operation_id="GetSessionParticipants",
+        responses=READ_ERRORS,
         dependencies={"req": Provide(provide_participants_request, sync_to_thread=False)},
     )
     async def get_session_participants(
@@ -139,7 +142,9 @@ class SessionsController(Controller):
         return ParticipantsResponse(ParticipantsData(rows, page))
 
     @get(
-        "/{session_id:str}/participants/{participant_id:str}", operation_id="GetParticipantDetails"
+        "/{session_id:str}/participants/{participant_id:str}",
+        operation_id="GetParticipantDetails",
+        responses=READ_ERRORS,
     )
     async def get_session_participant_details(
         self,

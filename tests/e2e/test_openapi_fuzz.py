@@ -1,0 +1,60 @@
+"""Schemathesis against our own OpenAPI document and a real server: whatever it generates,
+no 5xx, and every response matches the documented status codes and schemas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_no_input_gets_a_server_error(server: Any, tmp_path: Path) -> None:
+    token = server.token("acct-fuzz", "read", "admin", "ingest", app="app-fuzz")
+    seed = [
+        {
+            "id": "j1",
+            "type": "peer.joined",
+            "meeting_id": "m1",
+            "occurred_at": "2026-10-01T10:00:00Z",
+            "peer_id": "p1",
+        }
+    ]
+    httpx.post(
+        f"{server.base_url}/ingest/v1/accounts/acct-fuzz/apps/app-fuzz/events",
+        json=seed,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ).raise_for_status()
+    config = tmp_path / "schemathesis.toml"
+    config.write_text('[parameters]\n"path.account_id" = "acct-fuzz"\n"path.app_id" = "app-fuzz"\n')
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(config),
+            "run",
+            f"{server.base_url}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--no-color",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "7 passed" in done.stdout, done.stdout[-2000:]
