@@ -274,6 +274,9 @@ def test_filters_search_and_sorting(client: Cloudflare, scenario: Scenario) -> N
     assert ids(search=scenario.m3[4:20]) == {by[scenario.m3].id}
     assert ids(search=by["A"].id[:13]) == {by["A"].id}
     assert ids(search="50%") == set()
+    assert ids(search="ly s") == {by["A"].id, by["B"].id}  # spans a word boundary
+    assert ids(search="yN") == {by["A"].id, by["B"].id}  # under 3 characters: scanned
+    assert ids(search='sync "') == set()
     assert ids(status="LIVE") == {by[scenario.m2].id}
     assert ids(participants="3") == {by["A"].id}
     assert ids(participants="2:2") == {

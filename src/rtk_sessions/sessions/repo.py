@@ -7,7 +7,19 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.tables import meetings, peers, sessions
@@ -223,7 +235,26 @@ def _contains(column: Any, term: str) -> ColumnElement[bool]:
     return func.lower(column).like(_like(term), escape="\\")
 
 
-def _session_filters(app_pk: int, q: SessionQuery) -> list[ColumnElement[bool]]:
+def _session_search(term: str, dialect: str) -> ColumnElement[bool]:
+    """Case-insensitive literal substring of title, meeting id or session id.
+
+    SQLite answers terms of 3+ characters from the FTS5 trigram index (migration 0002), a
+    quoted phrase so that `%`, `_` and quotes are literal; PostgreSQL's LIKE uses the pg_trgm
+    indexes by itself. Shorter terms scan.
+    """
+    c = sessions.c
+    if dialect == "sqlite" and len(term) >= 3:
+        phrase = '"' + term.replace('"', '""') + '"'
+        matches: Select[tuple[Any]] = (
+            select(literal_column("rowid"))
+            .select_from(table("sessions_search"))
+            .where(literal_column("sessions_search").op("MATCH")(phrase))
+        )
+        return literal_column("sessions.rowid").in_(matches)
+    return or_(_contains(c.title, term), _contains(c.meeting_id, term), _contains(c.id, term))
+
+
+def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
     c = sessions.c
     where: list[ColumnElement[bool]] = [c.app_pk == app_pk]
     if q.start_time is not None:
@@ -239,13 +270,7 @@ def _session_filters(app_pk: int, q: SessionQuery) -> list[ColumnElement[bool]]:
     if q.max_participants is not None:
         where.append(c.max_concurrent <= q.max_participants)
     if q.search:
-        where.append(
-            or_(
-                _contains(c.title, q.search),
-                _contains(c.meeting_id, q.search),
-                _contains(c.id, q.search),
-            )
-        )
+        where.append(_session_search(q.search, dialect))
     return where
 
 
@@ -258,7 +283,7 @@ def minutes_ms_expr(now: int) -> ColumnElement[Any]:
 async def list_sessions(
     conn: AsyncConnection, app_pk: int, q: SessionQuery, now: int
 ) -> tuple[list[SessionRow], int]:
-    where = _session_filters(app_pk, q)
+    where = _session_filters(app_pk, q, conn.dialect.name)
     total = int(
         (await conn.execute(select(func.count()).select_from(sessions).where(*where))).scalar_one()
     )
