@@ -3,47 +3,16 @@ names one), a real server process on loopback, and tokens made by the real CLI."
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade
-
-PG_ENV = "RTK_TEST_DATABASE_URL"
-
-
-async def _admin(url: str, statement: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(statement))
-    await engine.dispose()
-
-
-@contextmanager
-def fresh_postgres_database(url: str) -> Iterator[str]:
-    """A new, empty database beside the one `url` names, dropped afterwards, so concurrent
-    runs never share state and every run tests the migrations from scratch."""
-    name = f"rtk_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield str(make_url(url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from support import PG_ENV, Server, fresh_postgres_database, running_server
 
 
 @pytest.fixture(scope="session")
@@ -78,73 +47,8 @@ def app_id() -> str:
     return f"app-{uuid.uuid4().hex[:12]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "RTK_"))}
-    env.update({"RTK_DATA_DIR": str(data_dir), "RTK_DATABASE_URL": database_url, **extra})
-    return env
-
-
-def run_cli(env: dict[str, str], *args: str) -> str:
-    """Run the real `rtk-sessions` CLI; returns stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "rtk_sessions", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-class Server:
-    def __init__(self, base_url: str, env: dict[str, str]) -> None:
-        self.base_url = base_url
-        self.env = env
-
-    def cli(self, *args: str) -> str:
-        """Run the real CLI against this server's database; returns stdout."""
-        return run_cli(self.env, *args)
-
-    def token(self, account: str, *permissions: str, app: str | None = None) -> str:
-        args = ["token", "create", "--account", account]
-        for p in permissions:
-            args += ["--permission", p]
-        if app:
-            args += ["--app", app]
-        return run_cli(self.env, *args).strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="session")
 def server(data_dir: Path, database_url: str) -> Iterator[Server]:
-    """`rtk-sessions serve` as a real process on a free loopback port."""
-    port = _free_port()
-    env = server_env(data_dir, database_url, RTK_PORT=str(port), RTK_SWEEP_INTERVAL="3600")
-    log = (data_dir / f"server-{port}.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (data_dir / f"server-{port}.log").read_text()
-            time.sleep(0.1)
-        else:
-            raise AssertionError("server did not become ready in 30 s")
-        yield Server(base, env)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    """The shared server of the end-to-end tests (the idle sweep effectively off)."""
+    with running_server(data_dir, database_url, RTK_SWEEP_INTERVAL="3600") as srv:
+        yield srv
