@@ -8,7 +8,7 @@ derived data order-independent and `rebuild` exact (ingest spec §4).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rtk_sessions.kit.ids import session_id as make_session_id
@@ -209,7 +209,7 @@ def _session_of(
 ) -> Session:
     first = group[0]  # sorted by (joined_at, peer_id)
     sid = make_session_id(app_id, meeting_id, first.peer_id)
-    peers = tuple(Peer(**{**p.__dict__, "session_id": sid}) for p in group)
+    peers = tuple(replace(p, session_id=sid) for p in group)
     open_peers = [p for p in peers if p.left_at is None]
     ended_at = None if open_peers else max(p.left_at or 0 for p in peers)
     title, kind, meta, attrs_received = _meeting_attributes(updates, ended_at)
