@@ -258,6 +258,11 @@ def test_paging_and_default_order(client: Cloudflare, scenario: Scenario) -> Non
         past.paging.start_offset,
         past.paging.end_offset,
     ) == (5, 0, 0)
+    for huge in (1e21, 2.0**63, 10**30):  # past any end, and past a 64-bit SQL integer
+        far = sessions.get_sessions(scenario.app, account_id=ACCOUNT, page_no=huge)
+        assert _ids(far) == [] and (far.paging.total_count, far.paging.end_offset) == (5, 0)
+    wide = sessions.get_sessions(scenario.app, account_id=ACCOUNT, participants=f"0:{10**30}")
+    assert len(_ids(wide)) == 5
     ascending = sessions.get_sessions(scenario.app, account_id=ACCOUNT, sort_order="ASC")
     assert _ids(ascending) == expected[::-1]
 
@@ -326,6 +331,11 @@ def test_participants_raw(client: Cloudflare, scenario: Scenario) -> None:
         and rows[0].preset_name == "host"
         and rows[0].custom_participant_id == "c-alice"
     )
+    for view in ("raw", "consolidated"):
+        far = s.get_session_participants(
+            sid, account_id=ACCOUNT, app_id=scenario.app, page_no=1e25, view=view
+        )
+        assert far.data.participants == [] and far.to_dict()["data"]["paging"]["total_count"] == 4
     by_duration = s.get_session_participants(
         sid,
         account_id=ACCOUNT,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.timeutil import parse_query_time_ms
-from rtk_sessions.sessions.repo import ParticipantQuery, SessionQuery
+from rtk_sessions.sessions.repo import SQL_INT_CAP, ParticipantQuery, SessionQuery
 
 MAX_PER_PAGE = 100
 _RANGE = re.compile(r"^\s*(\d*)\s*(:?)\s*(\d*)\s*$")
@@ -43,7 +43,9 @@ def whole_number(
         or (high is not None and value > high)
     ):
         raise BadRequest(f"{name}={raw!r}: use a whole number {limit}")
-    return int(value)
+    # Bigger numbers are valid requests (a page past the end, an open-ended range) that do
+    # not fit a 64-bit SQL integer; clamping keeps their meaning.
+    return min(int(value), SQL_INT_CAP)
 
 
 def flag(params: Mapping[str, str], name: str) -> bool:
@@ -83,8 +85,8 @@ def participants_range(raw: str | None) -> tuple[int | None, int | None]:
     )
     if not m or (not m.group(1) and not m.group(3)):
         raise bad
-    low = int(m.group(1)) if m.group(1) else None
-    high = int(m.group(3)) if m.group(3) else None
+    low = min(int(m.group(1)), SQL_INT_CAP) if m.group(1) else None
+    high = min(int(m.group(3)), SQL_INT_CAP) if m.group(3) else None
     if not m.group(2):
         high = low
     if low is not None and high is not None and low > high:

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Session, Span
 
+SQL_INT_CAP = 2**62  # the largest offset we hand to SQL
+
 # --- writing derived rows ---------------------------------------------------------------
 
 
@@ -274,6 +276,11 @@ def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnE
     return where
 
 
+def _offset(page_no: int, per_page: int) -> int:
+    """Rows to skip; past any real table's end once it stops fitting a SQL integer."""
+    return min((page_no - 1) * per_page, SQL_INT_CAP)
+
+
 def minutes_ms_expr(now: int) -> ColumnElement[Any]:
     """Milliseconds consumed as served at `now` (open intervals run to now)."""
     c = sessions.c
@@ -294,7 +301,7 @@ async def list_sessions(
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
-        .offset((q.page_no - 1) * q.per_page)
+        .offset(_offset(q.page_no, q.per_page))
     )
     return [_session_from(r) for r in rows], total
 
@@ -375,7 +382,7 @@ async def list_peers(
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
-        .offset((q.page_no - 1) * q.per_page)
+        .offset(_offset(q.page_no, q.per_page))
     )
     return [_peer_from(r) for r in rows], total
 
