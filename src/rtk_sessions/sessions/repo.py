@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Session, Span
 
-SQL_INT_CAP = 2**62  # the largest offset we hand to SQL
+# The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
+SQL_INT_CAP = 2**31 - 1
 
 # --- writing derived rows ---------------------------------------------------------------
 
