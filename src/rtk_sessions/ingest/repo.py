@@ -241,15 +241,23 @@ async def time_placeable(
 async def set_time_placements(
     conn: AsyncConnection, app_pk: int, placements: Sequence[tuple[str, str | None]]
 ) -> None:
+    """Place events by time: one statement per target session, touching only rows that move."""
+    by_session: dict[str | None, list[str]] = {}
     for event_id, session_id in placements:
-        await conn.execute(
-            update(events)
-            .where(events.c.app_pk == app_pk, events.c.id == event_id)
-            .values(
-                session_id=session_id,
-                placement=Placement.PENDING if session_id is None else Placement.BY_TIME,
+        by_session.setdefault(session_id, []).append(event_id)
+    for session_id, event_ids in by_session.items():
+        placement = Placement.PENDING if session_id is None else Placement.BY_TIME
+        for chunk in _chunks(event_ids):
+            await conn.execute(
+                update(events)
+                .where(
+                    events.c.app_pk == app_pk,
+                    events.c.id.in_(chunk),
+                    events.c.session_id.is_distinct_from(session_id)
+                    | (events.c.placement != placement),
+                )
+                .values(session_id=session_id, placement=placement)
             )
-        )
 
 
 async def count_pending(conn: AsyncConnection, app_pk: int) -> int:
