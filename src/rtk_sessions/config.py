@@ -69,6 +69,18 @@ class Settings:
     log_level: str = _setting("RTK_LOG_LEVEL", "info", "Log level of `serve`.")
 
     @property
+    def session_end_grace_ms(self) -> int:
+        return int(self.session_end_grace * 1000)
+
+    @property
+    def session_idle_timeout_ms(self) -> int:
+        return int(self.session_idle_timeout * 1000)
+
+    @property
+    def pending_max_age_ms(self) -> int:
+        return int(self.pending_max_age * 1000)
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -24,10 +24,6 @@ from rtk_sessions.sessions.derivation import AppRef
 ALL_PERMISSIONS = ["read", "admin", "ingest"]
 
 
-def _grace(settings: Settings) -> int:
-    return int(settings.session_end_grace * 1000)
-
-
 async def _open(settings: Settings) -> Database:
     await upgrade_async(settings.effective_database_url)
     return Database(settings.effective_database_url)
@@ -83,25 +79,25 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 async def ingest_events(
     db: Database,
+    settings: Settings,
     account: str,
     app_id: str,
     events: Sequence[Any],
     batch_size: int,
-    *,
-    grace_ms: int,
-    progress: bool,
 ) -> dict[str, int]:
     """Validate and store `events` batch by batch; each batch is one transaction."""
     size = max(1, min(batch_size, MAX_BATCH_EVENTS))
     totals = {"accepted": 0, "duplicates": 0, "pending": 0}
     columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+    with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task("events", total=len(events))
         for batch in batches(events, size):
             now = now_ms()
             valid = ingest_service.check_batch(list(batch), now)
             async with db.write() as conn:
-                result = await ingest_service.accept(conn, account, app_id, valid, now, grace_ms)
+                result = await ingest_service.accept(
+                    conn, account, app_id, valid, now, settings.session_end_grace_ms
+                )
             totals["accepted"] += result.accepted
             totals["duplicates"] += result.duplicates
             totals["pending"] = result.pending
@@ -115,13 +111,7 @@ async def ingest_file(
     db = await _open(settings)
     try:
         return await ingest_events(
-            db,
-            account,
-            app_id,
-            read_events_file(path),
-            batch_size,
-            grace_ms=_grace(settings),
-            progress=True,
+            db, settings, account, app_id, read_events_file(path), batch_size
         )
     except RtkError as exc:
         details = "".join(f"\n  {d.get('message')}" for d in exc.details[:20])
@@ -132,28 +122,32 @@ async def ingest_file(
 
 async def rebuild_all(settings: Settings) -> int:
     db = await _open(settings)
-    grace_ms = _grace(settings)
     try:
         async with db.read() as conn:
             apps = await auth_repo.list_apps(conn)
         meetings = 0
         for pk, _, app_id in apps:
             async with db.write() as conn:
-                meetings += await ingest_service.rebuild_app(conn, AppRef(pk, app_id), grace_ms)
+                meetings += await ingest_service.rebuild_app(
+                    conn, AppRef(pk, app_id), settings.session_end_grace_ms
+                )
         return meetings
     finally:
         await db.dispose()
 
 
-async def load_demo(settings: Settings, account: str, app_id: str) -> dict[str, int]:
+async def _ingest_demo(
+    db: Database, settings: Settings, account: str, app_id: str
+) -> dict[str, int]:
     from rtk_sessions.demo import generate_demo_events
 
+    return await ingest_events(db, settings, account, app_id, generate_demo_events(now_ms()), 2000)
+
+
+async def load_demo(settings: Settings, account: str, app_id: str) -> dict[str, int]:
     db = await _open(settings)
     try:
-        events = generate_demo_events(now_ms())
-        return await ingest_events(
-            db, account, app_id, events, 2000, grace_ms=_grace(settings), progress=True
-        )
+        return await _ingest_demo(db, settings, account, app_id)
     finally:
         await db.dispose()
 
@@ -164,7 +158,7 @@ async def pending_report(settings: Settings, account: str, app_id: str, limit: i
         async with db.read() as conn:
             await auth_service.resolve_app(conn, account, app_id)
             rows, total = await ingest_service.list_pending(
-                conn, account, app_id, now_ms(), int(settings.pending_max_age * 1000), limit, 0
+                conn, account, app_id, now_ms(), settings.pending_max_age_ms, limit, 0
             )
     finally:
         await db.dispose()
@@ -179,17 +173,12 @@ DEMO_APP = "demo-app"
 
 async def first_run(settings: Settings) -> None:
     """For `make run`: demo data into an empty database, then a fresh token and examples."""
-    from rtk_sessions.demo import generate_demo_events
-
     db = await _open(settings)
     try:
         async with db.read() as conn:
             empty = not await auth_repo.list_apps(conn)
         if empty:
-            events = generate_demo_events(now_ms())
-            await ingest_events(
-                db, DEMO_ACCOUNT, DEMO_APP, events, 2000, grace_ms=_grace(settings), progress=True
-            )
+            await _ingest_demo(db, settings, DEMO_ACCOUNT, DEMO_APP)
         async with db.write() as conn:
             token = await auth_service.create_token(
                 conn,

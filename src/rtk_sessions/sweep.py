@@ -18,7 +18,7 @@ log = logging.getLogger("rtk_sessions.sweep")
 async def sweep_once(state: AppState, now: int | None = None) -> int:
     """One pass over every app; returns the number of peers closed."""
     now = now_ms() if now is None else now
-    cutoff = now - int(state.settings.session_idle_timeout * 1000)
+    cutoff = now - state.settings.session_idle_timeout_ms
     async with state.db.read() as conn:
         idle = await events_repo.idle_meetings(conn, cutoff)
         apps = {pk: app_id for pk, _, app_id in await list_apps(conn)}
@@ -26,7 +26,9 @@ async def sweep_once(state: AppState, now: int | None = None) -> int:
     for app_pk, meeting_id in idle:
         async with state.db.write() as conn:
             app = AppRef(app_pk, apps[app_pk])
-            closed += await sweep_meeting(conn, app, meeting_id, now, cutoff, state.grace_ms)
+            closed += await sweep_meeting(
+                conn, app, meeting_id, now, cutoff, state.settings.session_end_grace_ms
+            )
     if closed:
         log.info("idle sweep closed %d peers in %d meetings", closed, len(idle))
     return closed

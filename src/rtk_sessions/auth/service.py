@@ -120,8 +120,7 @@ async def revoke_token(conn: AsyncConnection, token: str, now: int) -> None:
 
 async def access(
     conn: AsyncConnection, creds: Credentials, account_id: str, app_id: str, permission: str
-) -> tuple[Principal, int]:
-    """Authenticate, authorize and find the app: (principal, app key), or 401/403/404."""
-    principal = await authenticate(conn, creds)
-    authorize(principal, account_id, app_id, permission)
-    return principal, await resolve_app(conn, account_id, app_id)
+) -> int:
+    """Authenticate, authorize and find the app: its key, or 401/403/404."""
+    authorize(await authenticate(conn, creds), account_id, app_id, permission)
+    return await resolve_app(conn, account_id, app_id)

@@ -19,6 +19,7 @@ from rtk_sessions.ingest.schemas import (
     Placement,
     ValidEvent,
 )
+from rtk_sessions.kit.rows import from_row
 from rtk_sessions.kit.tables import events, meetings, peers
 
 _CHUNK = 500  # stays far below SQLite's bound-parameter limit
@@ -127,16 +128,8 @@ class StoredEvent:
 
 
 def _stored(row: Any) -> StoredEvent:
-    return StoredEvent(
-        id=row.id,
-        type=row.type,
-        meeting_id=row.meeting_id,
-        peer_id=row.peer_id,
-        occurred_at=row.occurred_at,
-        place_at=row.place_at,
-        received_at=row.received_at,
-        inferred=bool(row.inferred),
-        body=msgspec.json.decode(row.body),
+    return from_row(
+        StoredEvent, row, inferred=bool(row.inferred), body=msgspec.json.decode(row.body)
     )
 
 

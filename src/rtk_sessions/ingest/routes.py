@@ -9,11 +9,11 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.service import Credentials, authenticate, authorize
+from rtk_sessions.auth.deps import require
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
-from rtk_sessions.kit.http import error_responses, header_credentials, read_body_limited
+from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
@@ -64,10 +64,6 @@ def _pending_out(r: service.PendingEvent) -> PendingOut:
     )
 
 
-def _credentials(request: Request[Any, Any, Any]) -> Credentials:
-    return Credentials(*header_credentials(request))
-
-
 class IngestController(Controller):
     path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}"
     tags = ["ingest"]
@@ -87,15 +83,16 @@ class IngestController(Controller):
     ) -> IngestResponse:
         """Ingest a batch of events: all or nothing, durable before 200, idempotent by id."""
         now = now_ms()
-        async with rtk.db.read() as conn:
-            authorize(await authenticate(conn, _credentials(request)), account_id, app_id, "ingest")
+        await require(rtk, request, account_id, app_id, "ingest")
         body = await read_body_limited(request, MAX_BATCH_BYTES, "The request body")
         raw = decode_body(
             body, request.headers.get("content-type"), request.headers.get("content-encoding")
         )
         valid = service.check_batch(raw, now)
         async with rtk.db.write() as conn:
-            result = await service.accept(conn, account_id, app_id, valid, now, rtk.grace_ms)
+            result = await service.accept(
+                conn, account_id, app_id, valid, now, rtk.settings.session_end_grace_ms
+            )
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
     @get("/pending", operation_id="ListPendingEvents", responses=error_responses(400, 401, 403))
@@ -110,15 +107,15 @@ class IngestController(Controller):
     ) -> PendingResponse:
         """Events not placed in a session yet, with the reason each is waiting."""
         now = now_ms()
+        await require(rtk, request, account_id, app_id, "ingest")
+        page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
         async with rtk.db.read() as conn:
-            authorize(await authenticate(conn, _credentials(request)), account_id, app_id, "ingest")
-            page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
             rows, total = await service.list_pending(
                 conn,
                 account_id,
                 app_id,
                 now,
-                int(rtk.settings.pending_max_age * 1000),
+                rtk.settings.pending_max_age_ms,
                 whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
                 whole_number(page, "offset", 0, 0, None),
             )

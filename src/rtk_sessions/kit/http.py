@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 
-from rtk_sessions.kit.errors import RtkError, error_body
+from rtk_sessions.kit.errors import PayloadTooLarge, RtkError, error_body
 
 log = logging.getLogger("rtk_sessions")
 
@@ -96,8 +96,6 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 async def read_body_limited(request: Request[Any, Any, Any], limit: int, what: str) -> bytes:
     """The request body, refusing (413) as soon as it exceeds `limit` bytes on the wire."""
-    from rtk_sessions.kit.errors import PayloadTooLarge
-
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -13,7 +13,3 @@ class AppState:
     settings: Settings
     db: Database
     background_ok: dict[str, bool] = field(default_factory=dict)
-
-    @property
-    def grace_ms(self) -> int:
-        return int(self.settings.session_end_grace * 1000)

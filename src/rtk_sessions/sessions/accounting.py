@@ -318,6 +318,13 @@ def minutes(ms: int) -> float:
     return ms / 60_000
 
 
+def consumed_ms(closed_ms: int, open_count: int, open_join_sum_ms: int, now: int) -> int:
+    """A session's connected milliseconds at `now`: closed intervals plus open ones run to
+    now, never less than the closed part (a join stamped ahead of the clock adds nothing).
+    `sessions.repo.minutes_ms_expr` is the same formula in SQL, for sorting."""
+    return max(closed_ms + open_count * now - open_join_sum_ms, closed_ms)
+
+
 def interval_ms(joined_at: int, left_at: int | None, now: int) -> int:
     """Length of a connected interval; an open one runs to now (never negative)."""
     return max(0, (now if left_at is None else left_at) - joined_at)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy import (
     ColumnElement,
     Select,
+    case,
     delete,
     func,
     insert,
@@ -22,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rtk_sessions.kit.rows import from_row
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Session, Span
 
@@ -180,14 +182,6 @@ async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
 
 # --- reading ----------------------------------------------------------------------------
 
-T = TypeVar("T")
-
-
-def _from_row(cls: type[T], row: Any, **overrides: Any) -> T:
-    """A read model from a result row: its fields by name, some values replaced."""
-    values = {f.name: row._mapping[f.name] for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{**values, **overrides})
-
 
 @dataclass(frozen=True)
 class SessionRow:
@@ -209,7 +203,7 @@ class SessionRow:
 
 def _session_from(row: Any) -> SessionRow:
     meta = None if row.meta is None else msgspec.json.decode(row.meta)
-    return _from_row(SessionRow, row, meta=meta)
+    return from_row(SessionRow, row, meta=meta)
 
 
 @dataclass(frozen=True)
@@ -283,9 +277,10 @@ def _offset(page_no: int, per_page: int) -> int:
 
 
 def minutes_ms_expr(now: int) -> ColumnElement[Any]:
-    """Milliseconds consumed as served at `now` (open intervals run to now)."""
+    """`accounting.consumed_ms` in SQL: milliseconds consumed as served at `now`."""
     c = sessions.c
-    return c.closed_ms + c.open_count * literal(now) - c.open_join_sum_ms
+    running = c.closed_ms + c.open_count * literal(now) - c.open_join_sum_ms
+    return case((running < c.closed_ms, c.closed_ms), else_=running)
 
 
 async def list_sessions(
@@ -341,7 +336,7 @@ class PeerRow:
 
 
 def _peer_from(row: Any) -> PeerRow:
-    return _from_row(PeerRow, row)
+    return from_row(PeerRow, row)
 
 
 @dataclass(frozen=True)

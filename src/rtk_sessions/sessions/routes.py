@@ -8,8 +8,9 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.service import Credentials, access
-from rtk_sessions.kit.http import error_responses, header_credentials
+from rtk_sessions.auth.deps import request_credentials
+from rtk_sessions.auth.service import access
+from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions import service
@@ -79,9 +80,8 @@ async def _read_access(
     account_id: FromPath[str],
     app_id: FromPath[str],
 ) -> AppRef:
-    authorization, legacy = header_credentials(request)
     async with rtk.db.read() as conn:
-        _, pk = await access(conn, Credentials(authorization, legacy), account_id, app_id, "read")
+        pk = await access(conn, request_credentials(request), account_id, app_id, "read")
     return AppRef(pk, app_id)
 
 

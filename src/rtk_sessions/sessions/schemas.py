@@ -12,7 +12,7 @@ import msgspec
 
 from rtk_sessions.kit.ids import peer_event_id
 from rtk_sessions.kit.timeutil import to_iso, to_iso_or_none
-from rtk_sessions.sessions.accounting import interval_ms, minutes
+from rtk_sessions.sessions.accounting import consumed_ms, interval_ms, minutes
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
 
 
@@ -51,7 +51,6 @@ class SessionOut(msgspec.Struct):
 def session_out(
     row: SessionRow, app_id: str, now: int, breakout_rooms: list[SessionOut] | None = None
 ) -> SessionOut:
-    consumed = row.closed_ms + row.open_count * now - row.open_join_sum_ms
     return SessionOut(
         id=row.id,
         associated_id=row.meeting_id,
@@ -60,7 +59,9 @@ def session_out(
         status=row.status,  # type: ignore[arg-type]
         live_participants=row.open_count,
         max_concurrent_participants=row.max_concurrent,
-        minutes_consumed=minutes(max(consumed, row.closed_ms)),
+        minutes_consumed=minutes(
+            consumed_ms(row.closed_ms, row.open_count, row.open_join_sum_ms, now)
+        ),
         organization_id=app_id,
         started_at=to_iso(row.started_at),
         created_at=to_iso(row.started_at),
