@@ -67,6 +67,104 @@ class Settings:
         "Events pending longer than this are reported as orphaned (they stay stored).",
     )
     log_level: str = _setting("RTK_LOG_LEVEL", "info", "Log level of `serve`.")
+    blob_url: str = _setting(
+        "RTK_BLOB_URL",
+        "",
+        "Where chat, transcript and summary files go: empty = DATA_DIR/files (served by this "
+        "service with signed links); s3://bucket/prefix = an S3-compatible bucket.",
+    )
+    s3_endpoint_url: str = _setting(
+        "RTK_S3_ENDPOINT_URL", "", "S3 endpoint for MinIO/R2/Ceph; empty = AWS."
+    )
+    s3_region: str = _setting("RTK_S3_REGION", "us-east-1", "S3 region used for signing.")
+    s3_access_key_id: str = _setting(
+        "RTK_S3_ACCESS_KEY_ID", "", "S3 access key; empty = boto3's default credential chain."
+    )
+    s3_secret_access_key: str = _setting(
+        "RTK_S3_SECRET_ACCESS_KEY", "", "S3 secret key; empty = boto3's default credential chain."
+    )
+    s3_path_style: bool = _setting(
+        "RTK_S3_PATH_STYLE", False, "Path-style bucket addressing (MinIO, Ceph and most non-AWS)."
+    )
+    signing_secret: str = _setting(
+        "RTK_SIGNING_SECRET",
+        "",
+        "HMAC key for local download links; empty = generated once and kept in "
+        "DATA_DIR/signing.key. Every API process behind one balancer needs the same key.",
+    )
+    link_ttl: float = _setting(
+        "RTK_LINK_TTL", 3600.0, "Lifetime of a download link; never past the file's retention."
+    )
+    chat_retention: float = _setting(
+        "RTK_CHAT_RETENTION",
+        7 * 86400.0,
+        "Chat files expire this long after the session ends; 0 = keep.",
+    )
+    transcript_retention: float = _setting(
+        "RTK_TRANSCRIPT_RETENTION",
+        7 * 86400.0,
+        "Transcript files expire this long after the session ends; 0 = keep.",
+    )
+    summary_retention: float = _setting(
+        "RTK_SUMMARY_RETENTION",
+        7 * 86400.0,
+        "Summary files expire this long after the session ends; 0 = keep.",
+    )
+    content_retention: float = _setting(
+        "RTK_CONTENT_RETENTION",
+        0.0,
+        "Chat messages and transcript segments themselves are deleted this long after their "
+        "session ends; 0 = keep them forever (files follow their own retention).",
+    )
+    summary_format: str = _setting(
+        "RTK_SUMMARY_FORMAT", "markdown", "Summary text format: markdown or plain_text."
+    )
+    summary_word_limit: int = _setting(
+        "RTK_SUMMARY_WORD_LIMIT", 500, "Upper bound on a summary's length in words (150-1000)."
+    )
+    summary_llm_url: str = _setting(
+        "RTK_SUMMARY_LLM_URL",
+        "",
+        "OpenAI-compatible base URL (e.g. http://127.0.0.1:11434/v1); empty = the offline "
+        "extractive summarizer.",
+    )
+    summary_llm_key: str = _setting("RTK_SUMMARY_LLM_KEY", "", "Bearer key for the LLM endpoint.")
+    summary_llm_model: str = _setting(
+        "RTK_SUMMARY_LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM endpoint."
+    )
+    summary_llm_timeout: float = _setting(
+        "RTK_SUMMARY_LLM_TIMEOUT", 60.0, "Timeout of one LLM request (seconds)."
+    )
+    summary_llm_retries: int = _setting(
+        "RTK_SUMMARY_LLM_RETRIES", 2, "Retries of a failed LLM request (timeouts, 429, 5xx)."
+    )
+    summary_llm_fallback: bool = _setting(
+        "RTK_SUMMARY_LLM_FALLBACK",
+        False,
+        "When the LLM fails, write an extractive summary instead of failing the job.",
+    )
+    jobs_url: str = _setting(
+        "RTK_JOBS_URL",
+        "",
+        "Job queue: empty = SQLite file DATA_DIR/jobs.db; redis://host:6379/0 for workers "
+        "on several machines.",
+    )
+    job_workers: int = _setting(
+        "RTK_JOB_WORKERS",
+        2,
+        "Job worker threads inside `serve`; 0 = this process only enqueues (run "
+        "`rtk-sessions worker` elsewhere).",
+    )
+    reconcile_interval: float = _setting(
+        "RTK_RECONCILE_INTERVAL",
+        60.0,
+        "How often requested work without a live job is enqueued again (seconds).",
+    )
+    job_stale_after: float = _setting(
+        "RTK_JOB_STALE_AFTER",
+        600.0,
+        "A job started this long ago that has not finished is presumed dead and enqueued again.",
+    )
 
     @property
     def session_end_grace_ms(self) -> int:
