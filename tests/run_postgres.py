@@ -1,4 +1,4 @@
-"""Run the suite again on PostgreSQL.
+"""Run the suite again on PostgreSQL (and Redis for the job queue).
 
 CI (CI=true) requires the server at 127.0.0.1:5432 and fails loudly without it; on a laptop
 without PostgreSQL the run is skipped with a visible notice.
@@ -36,6 +36,13 @@ def main() -> int:
         return 0
     print(f"\n=== second run: PostgreSQL ({URL}) ===")
     env = {**os.environ, "RTK_TEST_DATABASE_URL": URL}
+    # At scale jobs go through Redis: the PostgreSQL run uses it when it is there.
+    if reachable(port=6379):
+        env["RTK_TEST_JOBS_URL"] = "redis://127.0.0.1:6379/0"
+        print("=== job queue: Redis (redis://127.0.0.1:6379/0) ===")
+    elif os.environ.get("CI"):
+        print("Redis is not reachable at 127.0.0.1:6379, and CI requires it.", file=sys.stderr)
+        return 1
     # Pure unit tests do not touch the database; running them twice proves nothing.
     return subprocess.call(
         [sys.executable, "-m", "pytest", "tests/integration", "tests/e2e"], env=env

@@ -53,9 +53,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+JOBS_ENV = "RTK_TEST_JOBS_URL"
+
+
 def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "RTK_"))}
-    env.update({"RTK_DATA_DIR": str(data_dir), "RTK_DATABASE_URL": database_url, **extra})
+    env.update({"RTK_DATA_DIR": str(data_dir), "RTK_DATABASE_URL": database_url})
+    if os.environ.get(JOBS_ENV):
+        env["RTK_JOBS_URL"] = os.environ[JOBS_ENV]
+    env.update(extra)
     return env
 
 
@@ -73,9 +79,10 @@ def run_cli(env: dict[str, str], *args: str) -> str:
 
 
 class Server:
-    def __init__(self, base_url: str, env: dict[str, str]) -> None:
+    def __init__(self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes]) -> None:
         self.base_url = base_url
         self.env = env
+        self.proc = proc
 
     def cli(self, *args: str) -> str:
         """Run the real CLI against this server's database; returns stdout."""
@@ -113,7 +120,8 @@ def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterat
                 time.sleep(0.1)
             else:
                 raise AssertionError("server did not become ready in 30 s")
-            yield Server(base, env)
+            yield Server(base, env, proc)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=20)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,12 +22,18 @@ from sqlalchemy import text
 from rtk_sessions import __version__
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.routes import IngestController
-from rtk_sessions.kit.db import Database
+from rtk_sessions.chat.routes import ChatController
+from rtk_sessions.files.routes import download_file
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
 from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.maintenance import run_maintenance
+from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.routes import SessionsController
+from rtk_sessions.summaries.routes import SummaryController
 from rtk_sessions.sweep import run_sweeper
+from rtk_sessions.transcripts.routes import TranscriptController
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -35,6 +43,16 @@ class Health(msgspec.Struct):
     status: str
     db: str
     jobs: str
+
+
+async def _queue_ok(state: AppState) -> bool:
+    """The queue's storage answers within 1 s, and this process's workers (if any) live."""
+    try:
+        async with asyncio.timeout(1.0):
+            await asyncio.to_thread(state.jobs.pending)
+    except Exception:  # unreachable Redis, unreadable SQLite file
+        return False
+    return state.settings.job_workers <= 0 or state.jobs.running
 
 
 async def _db_ok(state: AppState) -> bool:
@@ -55,7 +73,7 @@ async def _db_ok(state: AppState) -> bool:
 async def healthz(rtk: NamedDependency[AppState]) -> Response[Health]:
     """Readiness: the database answers within 1 s and background work is running."""
     db_ok = await _db_ok(rtk)
-    jobs_ok = all(rtk.background_ok.values())
+    jobs_ok = all(rtk.background_ok.values()) and await _queue_ok(rtk)
     health = Health(
         "ok" if db_ok and jobs_ok else "unavailable",
         "ok" if db_ok else "failing",
@@ -71,28 +89,37 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings, *, run_sweeper_task: bool = True) -> Litestar:
-    state = AppState(settings=settings, db=Database(settings.effective_database_url))
+def create_app(settings: Settings, *, background: bool = True) -> Litestar:
+    """The ASGI app; `background` runs the sweep, the job workers and the maintenance loop."""
+    state = build_state(settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        task = asyncio.create_task(run_sweeper(state)) if run_sweeper_task else None
+        tasks = []
+        if background:
+            await asyncio.to_thread(state.jobs.start, settings.job_workers)
+            tasks = [
+                asyncio.create_task(run_sweeper(state)),
+                asyncio.create_task(run_maintenance(state, now_ms())),
+            ]
         try:
             yield
         finally:
-            if task:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(state.jobs.stop)
             await state.db.dispose()
 
-    rtk_routes = [SessionsController]
+    rtk_routes = [SessionsController, ChatController, TranscriptController, SummaryController]
     return Litestar(
         route_handlers=[
             Router(path="/client/v4" + RTK_PREFIX, route_handlers=rtk_routes),
             # The same routes without /client/v4, for base_url="http://host:port"; documented once.
             Router(path=RTK_PREFIX, route_handlers=rtk_routes, include_in_schema=False),
             IngestController,
+            download_file,
             healthz,
             openapi_json,
         ],
@@ -106,3 +133,11 @@ def create_app(settings: Settings, *, run_sweeper_task: bool = True) -> Litestar
         openapi_config=OpenAPIConfig(title="rtk-sessions", version=__version__, path="/docs"),
         request_max_body_size=None,
     )
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, from an app whose files live in a throwaway directory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(data_dir=Path(scratch), database_url="sqlite+aiosqlite:///:memory:")
+        document: dict[str, Any] = create_app(settings, background=False).openapi_schema.to_schema()
+    return document

@@ -1,4 +1,4 @@
-"""`rtk-sessions`: serve, migrate, tokens, bulk ingest, rebuild, demo data, pending events."""
+"""`rtk-sessions`: serve, migrate, tokens, ingest, rebuild, demo, pending, export, worker, purge."""
 
 from __future__ import annotations
 
@@ -150,14 +150,76 @@ def pending(
 
 
 @app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="chat, transcript or summary")],
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Transcript format: CSV, JSON, SRT, VTT.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write; default stdout.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Export a session's chat (CSV), transcript or summary, built as the API builds them."""
+    from rtk_sessions.exports import EXPORT_KINDS, export_file
+    from rtk_sessions.kit.errors import RtkError
+
+    if kind not in EXPORT_KINDS:
+        raise typer.BadParameter(f"{kind!r}: use one of {', '.join(EXPORT_KINDS)}")
+    settings = _settings(data_dir)
+    try:
+        if output is None:
+            _run(
+                lambda: export_file(
+                    settings, account, app_id, kind, session_id, fmt, sys.stdout.buffer
+                )
+            )
+        else:
+            with output.open("wb") as target:
+                name = _run(
+                    lambda: export_file(settings, account, app_id, kind, session_id, fmt, target)
+                )
+            typer.echo(f"wrote {output} ({name})", err=True)
+    except RtkError as exc:
+        if output is not None:
+            output.unlink(missing_ok=True)
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(help="Worker threads.")] = 2,
+    data_dir: DataDir = None,
+) -> None:
+    """Run queued jobs (summaries) and upkeep, for deployments that scale workers apart."""
+    from rtk_sessions.exports import work
+
+    settings = _settings(data_dir)
+    try:
+        _run(lambda: work(settings, workers))
+    except KeyboardInterrupt:
+        typer.echo("worker stopped", err=True)
+
+
+@app.command()
+def purge(data_dir: DataDir = None) -> None:
+    """Delete expired and superseded files now (serve and worker also do this every minute)."""
+    from rtk_sessions.exports import purge as purge_now
+
+    files, content = _run(lambda: purge_now(_settings(data_dir)))
+    typer.echo(f"deleted {files} files and {content} chat/transcript events")
+
+
+@app.command()
 def openapi() -> None:
     """Print the OpenAPI document."""
-    from rtk_sessions.app import create_app
+    from rtk_sessions.app import openapi_document
 
-    litestar_app = create_app(
-        Settings(database_url="sqlite+aiosqlite:///:memory:"), run_sweeper_task=False
-    )
-    json.dump(litestar_app.openapi_schema.to_schema(), sys.stdout, indent=2, sort_keys=True)
+    json.dump(openapi_document(), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rtk_sessions.config import Settings
+from rtk_sessions.kit.blobs import BlobStore
 from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.jobs import JobQueue
 
 
 @dataclass
 class AppState:
     settings: Settings
     db: Database
+    blobs: BlobStore
+    jobs: JobQueue
     background_ok: dict[str, bool] = field(default_factory=dict)

@@ -138,3 +138,43 @@ peers = Table(
     Index(None, "app_pk", "session_id", "joined_at"),
     Index(None, "app_pk", "meeting_id"),
 )
+
+# Every file built for a session (chat export, transcript per format, summary). A newer build of
+# the same (session, kind, variant) supersedes older ones; superseded and expired files are
+# deleted by the purge once no link handed out for them can still be live.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("session_id", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("variant", String(16), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("built_at", BigInteger, nullable=False),
+    Column("superseded_at", BigInteger, nullable=True),
+    Index(None, "app_pk", "session_id", "kind", "variant"),
+    Index(None, "superseded_at"),
+)
+
+# One row per session whose summary was asked for: the durable intent (status PROCESSING until a
+# job finishes it) and the latest finished summary, which keeps being served while a newer one
+# is generated.
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("session_id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("requested_fingerprint", String(64), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("enqueued_at", BigInteger, nullable=True),
+    Column("started_at", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("ready_key", String(512), nullable=True),
+    Column("ready_fingerprint", String(64), nullable=True),
+    Column("ready_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "status"),
+)

@@ -8,8 +8,7 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.deps import request_credentials
-from rtk_sessions.auth.service import access
+from rtk_sessions.auth.deps import read_access
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -74,21 +73,10 @@ def provide_participants_request(
     return participants_request(_present(**locals()))
 
 
-async def _read_access(
-    request: Request[Any, Any, Any],
-    rtk: NamedDependency[AppState],
-    account_id: FromPath[str],
-    app_id: FromPath[str],
-) -> AppRef:
-    async with rtk.db.read() as conn:
-        pk = await access(conn, request_credentials(request), account_id, app_id, "read")
-    return AppRef(pk, app_id)
-
-
 class SessionsController(Controller):
     path = "/sessions"
     tags = ["sessions"]
-    dependencies = {"app": Provide(_read_access)}
+    dependencies = {"app": Provide(read_access)}
 
     @get(
         "/",

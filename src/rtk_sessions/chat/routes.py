@@ -1,0 +1,48 @@
+"""GET /sessions/{session_id}/chat (wire spec §2.5): a link to the chat CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from rtk_sessions.auth.deps import public_base_url, read_access
+from rtk_sessions.chat.service import chat_export
+from rtk_sessions.files.service import link_for
+from rtk_sessions.kit.http import error_responses
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms, to_iso
+from rtk_sessions.sessions.derivation import AppRef
+
+
+class ChatData(msgspec.Struct):
+    chat_download_url: str
+    chat_download_url_expiry: str
+
+
+class ChatResponse(msgspec.Struct):
+    data: ChatData
+    success: bool = True
+
+
+class ChatController(Controller):
+    path = "/sessions/{session_id:str}/chat"
+    tags = ["sessions"]
+    dependencies = {"app": Provide(read_access)}
+
+    @get("/", operation_id="GetSessionChat", responses=error_responses(401, 403, 404))
+    async def get_session_chat(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        session_id: FromPath[str],
+    ) -> ChatResponse:
+        """A link to download the session's chat messages as CSV (built when chat changed)."""
+        now = now_ms()
+        session, built = await chat_export(rtk, app, session_id, now)
+        link = await link_for(rtk, session, built.key, public_base_url(request, rtk), now, "chat")
+        return ChatResponse(ChatData(link.url, to_iso(link.expires_at_ms)))

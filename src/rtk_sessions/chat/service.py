@@ -1,0 +1,73 @@
+"""Chat export: one CSV per session, rebuilt only when the session's chat changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from rtk_sessions.chat import repo
+from rtk_sessions.chat.csv_export import ChatRow, write_chat_csv
+from rtk_sessions.files.repo import Artifact
+from rtk_sessions.files.service import (
+    FileSpec,
+    check_not_expired,
+    find_built,
+    fingerprint_of,
+    publish,
+)
+from rtk_sessions.kit.aio import drain_in_thread
+from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.sessions.repo import SessionRow
+from rtk_sessions.sessions.service import find_session
+
+
+def chat_row(row: Any, session: SessionRow) -> ChatRow:
+    body = msgspec.json.decode(row.body)
+    return ChatRow(
+        message_id=row.message_id,
+        sender_peer_id=row.sender,
+        session_id=session.id,
+        meeting_id=session.meeting_id,
+        display_name=row.display_name,
+        pinned=bool(body.get("pinned", False)),
+        is_edited=bool(body.get("is_edited", False)),
+        payload_type=body.get("payload_type") or "TEXT_MESSAGE",
+        payload=body["payload"],
+        created_at_ms=int(row.created_at),
+    )
+
+
+async def _write_csv(state: AppState, app_pk: int, session: SessionRow, path: Path) -> None:
+    def consume(rows: Iterator[Any]) -> int:
+        with path.open("w", encoding="utf-8", newline="") as out:
+            return write_chat_csv((chat_row(r, session) for r in rows), out)
+
+    async with state.db.read() as conn:
+        batches = repo.stream_messages(conn, state.db.dialect, app_pk, session.id)
+        await drain_in_thread(batches, consume)
+
+
+async def chat_export(
+    state: AppState, app: AppRef, session_id: str, now: int
+) -> tuple[SessionRow, Artifact]:
+    """The session's chat CSV, built now if its chat changed since the last build."""
+    async with state.db.read() as conn:
+        session = await find_session(conn, app, session_id)
+        check_not_expired(state, session, "chat", now)
+        figures = await repo.chat_state(conn, app.pk, session.id)
+    if figures[0] == 0:
+        raise NotFound(f"Session {session.id} has no chat messages")
+    spec = FileSpec("chat", "csv", fingerprint_of(*figures), f"chat-{session.id}.csv")
+    built = await find_built(state, app.pk, session.id, spec)
+    if built is None:
+
+        async def write(path: Path) -> None:
+            await _write_csv(state, app.pk, session, path)
+
+        built = await publish(state, app.pk, session.id, spec, write, now)
+    return session, built

@@ -1,0 +1,1 @@
+"""Built files of a session (chat, transcripts, summaries): records, retention, download links."""

@@ -1,0 +1,49 @@
+"""GET /files/{key}: downloads behind the local store's signed, expiring links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from litestar.response import File
+
+from rtk_sessions.kit.blobs import BlobMissing, LocalBlobStore, content_type_for
+from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.http import ErrorBody
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+
+Q = Annotated[str | None, Parameter(required=False)]
+
+
+@get(
+    "/files/{key:path}",
+    operation_id="DownloadFile",
+    tags=["files"],
+    responses={
+        403: ResponseSpec(ErrorBody, description="The link was changed, is incomplete or expired."),
+        404: ResponseSpec(ErrorBody, description="The file no longer exists (retention)."),
+    },
+)
+async def download_file(
+    rtk: NamedDependency[AppState], key: str, expires: Q = None, signature: Q = None
+) -> File:
+    """Download a chat, transcript or summary file with a link the API handed out."""
+    store = rtk.blobs
+    if not isinstance(store, LocalBlobStore):
+        raise NotFound("Files are kept in S3 here; ask the API for a new (presigned) link")
+    key = key.lstrip("/")
+    try:
+        path = store.verify_download(key, expires, signature, now_ms() // 1000)
+    except BlobMissing as exc:
+        raise NotFound("This file no longer exists (it expired or was replaced)") from exc
+    filename = key.rsplit("/", 1)[-1]
+    return File(
+        path,
+        filename=filename,
+        media_type=content_type_for(filename),
+        content_disposition_type="attachment",
+    )

@@ -1,0 +1,45 @@
+"""Assembling a process: database, blob store and job queue with every job registered."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+
+from rtk_sessions.config import Settings
+from rtk_sessions.kit.blobs import blob_store_from_settings
+from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.jobs import JobQueue, make_huey
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.summaries import service as summaries
+
+
+def build_state(settings: Settings) -> AppState:
+    """Everything a server, worker or CLI command needs; no threads are started here."""
+    state = AppState(
+        settings=settings,
+        db=Database(settings.effective_database_url),
+        blobs=blob_store_from_settings(settings),
+        jobs=JobQueue(
+            make_huey(settings.jobs_url, settings.data_dir, settings.effective_database_url)
+        ),
+    )
+    state.jobs.register(summaries.JOB, _summary_job(state))
+    return state
+
+
+def _summary_job(state: AppState) -> Callable[[int, str, str], None]:
+    def run(app_pk: int, app_id: str, session_id: str) -> None:
+        """Runs in a worker thread: its own event loop, so its own database connections."""
+
+        async def job() -> None:
+            own = dataclasses.replace(state, db=Database(state.settings.effective_database_url))
+            try:
+                await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
+            finally:
+                await own.db.dispose()
+
+        asyncio.run(job())
+
+    return run

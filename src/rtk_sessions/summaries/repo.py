@@ -1,0 +1,98 @@
+"""Every SQL statement about summary requests and finished summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.kit.rows import from_row
+from rtk_sessions.kit.tables import summaries
+
+PROCESSING, COMPLETED, FAILED = "PROCESSING", "COMPLETED", "FAILED"
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    app_pk: int
+    session_id: str
+    status: str
+    requested_fingerprint: str
+    requested_at: int
+    enqueued_at: int | None
+    started_at: int | None
+    error: str | None
+    ready_key: str | None
+    ready_fingerprint: str | None
+    ready_at: int | None
+
+
+def _this(app_pk: int, session_id: str) -> list[object]:
+    return [summaries.c.app_pk == app_pk, summaries.c.session_id == session_id]
+
+
+async def get(conn: AsyncConnection, app_pk: int, session_id: str) -> SummaryRow | None:
+    row = (await conn.execute(select(summaries).where(*_this(app_pk, session_id)))).first()
+    return None if row is None else from_row(SummaryRow, row)
+
+
+async def request(
+    conn: AsyncConnection, app_pk: int, session_id: str, fingerprint: str, now: int
+) -> None:
+    """Write the intent: PROCESSING for this transcript; a finished summary stays readable."""
+    values = {
+        "status": PROCESSING,
+        "requested_fingerprint": fingerprint,
+        "requested_at": now,
+        "enqueued_at": None,
+        "started_at": None,
+        "error": None,
+        "updated_at": now,
+    }
+    changed = await conn.execute(
+        update(summaries).where(*_this(app_pk, session_id)).values(**values)
+    )
+    if changed.rowcount == 0:
+        await conn.execute(insert(summaries).values(app_pk=app_pk, session_id=session_id, **values))
+
+
+async def mark(
+    conn: AsyncConnection, app_pk: int, session_id: str, requested_at: int, **values: object
+) -> bool:
+    """Update the intent of one request (`requested_at`); False if a newer request replaced it."""
+    changed = await conn.execute(
+        update(summaries)
+        .where(*_this(app_pk, session_id), summaries.c.requested_at == requested_at)
+        .values(**values)
+    )
+    return bool(changed.rowcount)
+
+
+async def store_ready(
+    conn: AsyncConnection, app_pk: int, session_id: str, key: str, fingerprint: str, now: int
+) -> None:
+    await conn.execute(
+        update(summaries)
+        .where(*_this(app_pk, session_id))
+        .values(ready_key=key, ready_fingerprint=fingerprint, ready_at=now, updated_at=now)
+    )
+
+
+async def intents_without_job(
+    conn: AsyncConnection, enqueued_before: int, started_before: int
+) -> list[SummaryRow]:
+    """PROCESSING requests never enqueued, enqueued before `enqueued_before` and not started,
+    or started before `started_before` (their worker is presumed dead)."""
+    c = summaries.c
+    rows = await conn.execute(
+        select(summaries).where(
+            c.status == PROCESSING,
+            or_(
+                c.enqueued_at.is_(None),
+                and_(c.started_at.is_(None), c.enqueued_at < enqueued_before),
+                c.started_at < started_before,
+            ),
+        )
+    )
+    return [from_row(SummaryRow, r) for r in rows]

@@ -1,0 +1,174 @@
+"""Summaries: durable requests, a job that writes the file, and links to the latest one.
+
+States (decisions.md, Files and Jobs): a POST writes the intent (PROCESSING) in its own
+transaction and then enqueues; a repeat for the same transcript does no new work; a changed
+transcript gets a new summary while the previous one keeps being served; a failure is shown
+as 404 "summary generation failed: <reason>; POST to retry", and a POST retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from rtk_sessions.auth.repo import list_apps
+from rtk_sessions.files.service import (
+    FileSpec,
+    check_not_expired,
+    fingerprint_of,
+    link_for,
+    publish,
+)
+from rtk_sessions.kit.blobs import Link
+from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.sessions.repo import SessionRow
+from rtk_sessions.sessions.service import find_session
+from rtk_sessions.summaries import repo
+from rtk_sessions.summaries.model import SummaryError, Utterance
+from rtk_sessions.summaries.repo import COMPLETED, FAILED, PROCESSING, SummaryRow
+from rtk_sessions.summaries.summarizers import summarizer_from_settings
+from rtk_sessions.transcripts.formats import speaker_name
+from rtk_sessions.transcripts.repo import SegmentRow
+from rtk_sessions.transcripts.service import load_transcript, transcript_fingerprint
+
+log = logging.getLogger("rtk_sessions.summaries")
+JOB = "summary"
+
+
+async def request_summary(state: AppState, app: AppRef, session_id: str, now: int) -> str:
+    """PROCESSING or COMPLETED; enqueues a job only when there is new work."""
+    session, rows = await load_transcript(state, app, session_id, now)
+    check_not_expired(state, session, "summary", now)
+    wanted = summary_fingerprint(state, session, rows)
+    async with state.db.write() as conn:
+        current = await repo.get(conn, app.pk, session.id)
+        if current is not None:
+            if current.status == PROCESSING and current.requested_fingerprint == wanted:
+                return PROCESSING
+            if current.status == COMPLETED and current.ready_fingerprint == wanted:
+                return COMPLETED
+        await repo.request(conn, app.pk, session.id, wanted, now)
+    await enqueue(state, app, session.id, now)
+    return PROCESSING
+
+
+async def enqueue(state: AppState, app: AppRef, session_id: str, requested_at: int) -> None:
+    """Hand a written request to the queue; if that fails, the reconciler retries it later."""
+    try:
+        await asyncio.to_thread(state.jobs.enqueue, JOB, app.pk, app.app_id, session_id)
+    except Exception:
+        log.exception("could not enqueue the summary of %s; the reconciler will", session_id)
+        return
+    async with state.db.write() as conn:
+        await repo.mark(conn, app.pk, session_id, requested_at, enqueued_at=now_ms())
+
+
+def summary_fingerprint(state: AppState, session: SessionRow, rows: list[SegmentRow]) -> str:
+    """The transcript and the settings that shape the text; either changing means new work."""
+    s = state.settings
+    return fingerprint_of(
+        transcript_fingerprint(session, rows),
+        s.summary_format,
+        s.summary_word_limit,
+        s.summary_llm_url,
+        s.summary_llm_model,
+    )
+
+
+async def ready_summary(
+    state: AppState, app: AppRef, session_id: str, now: int
+) -> tuple[SessionRow, str]:
+    """The blob key of the latest finished summary, or 404 saying why there is none."""
+    async with state.db.read() as conn:
+        session = await find_session(conn, app, session_id)
+        check_not_expired(state, session, "summary", now)
+        row = await repo.get(conn, app.pk, session.id)
+    if row is None:
+        raise NotFound(f"Session {session.id} has no summary; POST to generate one")
+    if row.status == FAILED:
+        raise NotFound(f"summary generation failed: {row.error}; POST to retry")
+    if row.ready_key is None:
+        raise NotFound(f"The summary of session {session.id} is being generated; try again soon")
+    return session, row.ready_key
+
+
+async def summary_link(
+    state: AppState, app: AppRef, session_id: str, base_url: str, now: int
+) -> tuple[SessionRow, Link]:
+    session, key = await ready_summary(state, app, session_id, now)
+    return session, await link_for(state, session, key, base_url, now, "summary")
+
+
+def utterances(session: SessionRow, rows: list[SegmentRow]) -> list[Utterance]:
+    return [
+        Utterance(
+            speaker_name(r.display_name, r.custom_participant_id, r.peer_id),
+            r.text,
+            max(0, r.started_at - session.started_at),
+        )
+        for r in rows
+    ]
+
+
+async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
+    """The job: summarize the current transcript and record it; safe to run twice."""
+    async with state.db.write() as conn:
+        intent = await repo.get(conn, app.pk, session_id)
+        if intent is None or intent.status != PROCESSING:
+            return  # finished by an earlier run of this job
+        await repo.mark(conn, app.pk, session_id, intent.requested_at, started_at=now_ms())
+    try:
+        await _summarize(state, app, intent)
+    except (SummaryError, NotFound) as exc:
+        await _finish(state, app, intent, status=FAILED, error=str(exc))
+    except Exception as exc:
+        log.exception("summary job for %s failed", session_id)
+        await _finish(state, app, intent, status=FAILED, error=f"internal error ({exc!r})")
+
+
+async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
+    s = state.settings
+    session, rows = await load_transcript(state, app, intent.session_id, now_ms())
+    fingerprint = summary_fingerprint(state, session, rows)
+    text = await asyncio.to_thread(
+        summarizer_from_settings(s).summarize,
+        utterances(session, rows),
+        word_limit=s.summary_word_limit,
+        text_format=s.summary_format,
+    )
+    ext = "md" if s.summary_format == "markdown" else "txt"
+    spec = FileSpec("summary", s.summary_format, fingerprint, f"summary-{session.id}.{ext}")
+
+    async def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    built = await publish(state, app.pk, session.id, spec, write, now_ms())
+    async with state.db.write() as conn:
+        await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now_ms())
+    await _finish(state, app, intent, status=COMPLETED, error=None)
+
+
+async def _finish(state: AppState, app: AppRef, intent: SummaryRow, **values: object) -> None:
+    """Close this request; a newer request (changed transcript) stays PROCESSING."""
+    async with state.db.write() as conn:
+        await repo.mark(
+            conn, app.pk, intent.session_id, intent.requested_at, updated_at=now_ms(), **values
+        )
+
+
+async def reconcile(state: AppState, enqueued_before: int, started_before: int) -> int:
+    """Enqueue every PROCESSING request without a live job; returns how many."""
+    async with state.db.read() as conn:
+        orphans = await repo.intents_without_job(conn, enqueued_before, started_before)
+        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)}
+    for intent in orphans:
+        app = AppRef(intent.app_pk, apps[intent.app_pk])
+        await enqueue(state, app, intent.session_id, intent.requested_at)
+    if orphans:
+        log.info("re-enqueued %d summary requests without a live job", len(orphans))
+    return len(orphans)
+

@@ -1,0 +1,85 @@
+"""Transcripts: one file per session and format, rebuilt only when the segments changed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rtk_sessions.files.repo import Artifact
+from rtk_sessions.files.service import (
+    FileSpec,
+    check_not_expired,
+    find_built,
+    fingerprint_of,
+    publish,
+)
+from rtk_sessions.kit.errors import BadRequest, NotFound
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.sessions.repo import SessionRow
+from rtk_sessions.sessions.service import find_session
+from rtk_sessions.transcripts import repo
+from rtk_sessions.transcripts.formats import (
+    EXTENSIONS,
+    Segment,
+    Speaker,
+    parse_format,
+    write_transcript,
+)
+from rtk_sessions.transcripts.repo import SegmentRow
+
+
+def requested_format(value: str | None) -> str:
+    """CSV, JSON, SRT or VTT from `?format=` in any case; 400 listing them otherwise."""
+    try:
+        return parse_format(value)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def to_segment(row: SegmentRow) -> Segment:
+    speaker = Speaker(
+        row.peer_id,
+        row.user_id,
+        row.custom_participant_id,
+        row.display_name,
+        row.joined_at,
+        row.left_at,
+    )
+    return Segment(speaker, row.text, row.started_at, row.ended_at)
+
+
+def transcript_fingerprint(session: SessionRow, rows: Sequence[SegmentRow]) -> str:
+    """Changes when a segment or what is known of a speaker changes (names, join, leave)."""
+    return fingerprint_of(session.started_at, *(repr(r) for r in rows))
+
+
+async def load_transcript(
+    state: AppState, app: AppRef, session_id: str, now: int
+) -> tuple[SessionRow, list[SegmentRow]]:
+    """The session and its final segments; 404 if expired or there are none."""
+    async with state.db.read() as conn:
+        session = await find_session(conn, app, session_id)
+        check_not_expired(state, session, "transcript", now)
+        rows = await repo.final_segments(conn, app.pk, session.id)
+    if not rows:
+        raise NotFound(f"Session {session.id} has no transcript (no final transcript segments)")
+    return session, rows
+
+
+async def transcript_export(
+    state: AppState, app: AppRef, session_id: str, fmt: str, now: int
+) -> tuple[SessionRow, Artifact]:
+    """The session's transcript file in `fmt`, built now if the segments changed."""
+    session, rows = await load_transcript(state, app, session_id, now)
+    filename = f"transcript-{session.id}.{EXTENSIONS[fmt]}"
+    spec = FileSpec("transcript", fmt, transcript_fingerprint(session, rows), filename)
+    built = await find_built(state, app.pk, session.id, spec)
+    if built is None:
+
+        async def write(path: Path) -> None:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                write_transcript(fmt, map(to_segment, rows), session.started_at, out)
+
+        built = await publish(state, app.pk, session.id, spec, write, now)
+    return session, built
