@@ -4,7 +4,9 @@ rooms, the idle sweep and `rebuild`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,9 +21,9 @@ from rtk_sessions.ingest.schemas import Placement
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.ids import session_id as make_session_id
-from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.tables import events as events_table
 from rtk_sessions.kit.timeutil import to_iso
+from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions import service as session_service
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import ParticipantsRequest
@@ -517,7 +519,7 @@ async def test_a_chain_of_breakout_rooms_links_the_same_in_any_order(
 
 
 async def test_the_idle_sweep_closes_peers_at_their_last_event_and_a_real_leave_wins(
-    stack: Stack, db: Database, app_id: str
+    stack: Stack, db: Database, app_id: str, tmp_path: Path
 ) -> None:
     # Received long before every other test's events, so the sweep below touches only this app.
     received = T0 + 30 * MIN
@@ -534,7 +536,9 @@ async def test_the_idle_sweep_closes_peers_at_their_last_event_and_a_real_leave_
         ],
         now=received,
     )
-    state = AppState(Settings(session_idle_timeout=600.0), db)
+    state = dataclasses.replace(
+        build_state(Settings(data_dir=tmp_path, session_idle_timeout=600.0)), db=db
+    )
     session_id = sid("p1", app_id)
 
     await sweep_once(state, received + 600 * SEC - 1)

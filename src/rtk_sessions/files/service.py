@@ -57,13 +57,11 @@ def expiry_of(state: AppState, session: SessionRow, kind: str) -> int | None:
 def check_not_expired(state: AppState, session: SessionRow, kind: str, now: int) -> None:
     """404 "expired" once the session's files of this kind are past retention."""
     expiry = expiry_of(state, session, kind)
-    if is_expired(expiry, now):
+    if expiry is not None and is_expired(expiry, now):
         raise NotFound(
-            f"The {kind} of session {session.id} expired at {to_iso(expiry)} "
-            f"({kind} files are kept {retention_ms(state, kind) // 86_400_000} days after "
-            "the session ends); the underlying records may still be exported by an operator"
-            if expiry is not None
-            else f"The {kind} of session {session.id} expired"
+            f"The {kind} of session {session.id} expired at {to_iso(expiry)}: {kind} files "
+            f"are kept {retention_ms(state, kind) / 86_400_000:g} days after the session ends "
+            f"(RTK_{kind.upper()}_RETENTION)"
         )
 
 
@@ -112,11 +110,14 @@ async def publish(
 def link_to(
     blobs: BlobStore, key: str, base_url: str, now: int, ttl_ms: int, file_expiry: int | None
 ) -> Link:
+    expires = link_expiry_ms(now, ttl_ms, file_expiry)
+    if expires - now < 1000:  # a link must live at least a second; the file is as good as gone
+        raise NotFound(f"This file expires at {to_iso(expires)}; it can no longer be linked")
     filename = key.rsplit("/", 1)[-1]
     return blobs.link(
         key,
         base_url=base_url,
-        expires_at_ms=link_expiry_ms(now, ttl_ms, file_expiry),
+        expires_at_ms=expires,
         filename=filename,
         content_type=content_type_for(filename),
     )

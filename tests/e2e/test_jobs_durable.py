@@ -1,0 +1,90 @@
+"""A requested summary survives the server dying: with the job queued, and with it running."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from files_scenario import ACCOUNT, build, download, ingest, sdk, session_of, wait_for_summary
+from support import running_server
+
+pytestmark = pytest.mark.e2e
+
+
+def _request_then_kill(data_dir: Path, database_url: str, **settings: str) -> tuple[str, str]:
+    """Start a server, ask for a summary, kill -9 the server; returns (app, session id)."""
+    with running_server(data_dir, database_url, **settings) as srv:
+        sc = build(f"app-{uuid.uuid4().hex[:8]}")
+        ingest(srv, sc.app, sc.events)
+        client = sdk(srv, srv.token(ACCOUNT, "read", "admin", app=sc.app))
+        sid = session_of(client, sc, sc.meeting)
+        resp = client.realtime_kit.sessions.generate_summary_of_transcripts(
+            sid, account_id=ACCOUNT, app_id=sc.app
+        )
+        assert resp.data is not None and resp.data.status == "PROCESSING"
+        if "RTK_SUMMARY_LLM_URL" in settings:  # wait until the job is running (stuck in the LLM)
+            deadline = time.monotonic() + 20
+            while not SlowLLM.called.is_set():
+                assert time.monotonic() < deadline, "the job never started"
+                time.sleep(0.1)
+        srv.proc.kill()
+        srv.proc.wait(timeout=10)
+    return sc.app, sid
+
+
+def _completes_after_restart(data_dir: Path, database_url: str, app: str, sid: str) -> None:
+    with running_server(data_dir, database_url) as srv:
+        client = sdk(srv, srv.token(ACCOUNT, "read", app=app))
+        sc = build(app)
+        data = wait_for_summary(client, sc, sid, seconds=60)
+        assert "## Meeting Summary" in download(data.summary_download_url).text
+
+
+def test_queued_summary_completes_after_restart(tmp_path: Path, database_url: str) -> None:
+    # No workers in the first process: the job can only be queued when the server dies.
+    app, sid = _request_then_kill(tmp_path, database_url, RTK_JOB_WORKERS="0")
+    _completes_after_restart(tmp_path, database_url, app, sid)
+
+
+class SlowLLM(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that never answers in time: the job hangs inside it."""
+
+    called = threading.Event()
+
+    def do_POST(self) -> None:
+        SlowLLM.called.set()
+        time.sleep(30)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextmanager
+def slow_llm() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SlowLLM)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_running_summary_completes_after_restart(tmp_path: Path, database_url: str) -> None:
+    SlowLLM.called.clear()
+    with slow_llm() as url:
+        app, sid = _request_then_kill(
+            tmp_path, database_url, RTK_SUMMARY_LLM_URL=url, RTK_SUMMARY_LLM_TIMEOUT="60"
+        )
+    # The restarted server has no LLM configured: the request is re-enqueued at start-up
+    # (its job started in a process that no longer exists) and the extractive summarizer
+    # finishes it.
+    _completes_after_restart(tmp_path, database_url, app, sid)
