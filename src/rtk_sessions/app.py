@@ -20,10 +20,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy import text
 
 from rtk_sessions import __version__
-from rtk_sessions.config import Settings
-from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.chat.routes import ChatController
+from rtk_sessions.config import Settings
 from rtk_sessions.files.routes import download_file
+from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
 from rtk_sessions.kit.state import AppState

@@ -166,6 +166,25 @@ class Settings:
         "A job started this long ago that has not finished is presumed dead and enqueued again.",
     )
 
+    def __post_init__(self) -> None:
+        """Refuse values that would only fail later, inside a job, far from the operator."""
+        if self.summary_format not in ("markdown", "plain_text"):
+            raise SettingsError(
+                f"RTK_SUMMARY_FORMAT={self.summary_format!r}: use markdown or plain_text"
+            )
+        if not 150 <= self.summary_word_limit <= 1000:
+            raise SettingsError(
+                f"RTK_SUMMARY_WORD_LIMIT={self.summary_word_limit}: use 150 to 1000 words"
+            )
+        if self.blob_url and not self.blob_url.startswith("s3://"):
+            raise SettingsError(
+                f"RTK_BLOB_URL={self.blob_url!r}: leave empty (local files) or use s3://bucket/prefix"
+            )
+        if self.jobs_url and not self.jobs_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                f"RTK_JOBS_URL={self.jobs_url!r}: leave empty (SQLite) or use redis://host:6379/0"
+            )
+
     @property
     def session_end_grace_ms(self) -> int:
         return int(self.session_end_grace * 1000)

@@ -17,6 +17,7 @@ from rtk_sessions.maintenance import purge_once, run_maintenance
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
+from rtk_sessions.summaries.repo import PROCESSING
 from rtk_sessions.transcripts.service import requested_format, transcript_export
 
 EXPORT_KINDS = ("chat", "transcript", "summary")
@@ -33,7 +34,7 @@ async def _key_of(state: AppState, app: AppRef, kind: str, session_id: str, fmt:
         return (await chat_export(state, app, session_id, now))[1].key
     if kind == "transcript":
         return (await transcript_export(state, app, session_id, requested_format(fmt), now))[1].key
-    if await summaries.request_summary(state, app, session_id, now) == summaries.PROCESSING:
+    if await summaries.request_summary(state, app, session_id, now) == PROCESSING:
         await summaries.run_summary(state, app, session_id)  # no worker needed for an operator
     return (await summaries.ready_summary(state, app, session_id, now))[1]
 

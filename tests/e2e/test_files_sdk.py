@@ -258,7 +258,11 @@ def test_tampered_links_are_refused(client: Cloudflare, scenario: Scenario) -> N
         assert "msg-1" not in resp.text
 
 
-def test_links_and_files_expire_with_retention(client: Cloudflare, scenario: Scenario) -> None:
+def test_links_and_files_expire_with_retention(server: Any) -> None:
+    # A fresh scenario: its old session's files expire 6 s after it is built.
+    scenario = build(f"app-{uuid.uuid4().hex[:8]}")
+    ingest(server, scenario.app, scenario.events)
+    client = sdk(server, server.token(ACCOUNT, "read", app=scenario.app))
     sid = session_of(client, scenario, scenario.old_meeting)
     chat = client.realtime_kit.sessions.get_session_chat(
         sid, account_id=ACCOUNT, app_id=scenario.app

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from files_scenario import ACCOUNT, build, download, ingest, sdk, session_of, wait_for_summary
 from support import running_server
 

@@ -142,6 +142,9 @@ def s3_client_from_settings(settings: Settings) -> S3Client:
     config = Config(signature_version="s3v4")
     if settings.s3_path_style:
         config = config.merge(Config(s3={"addressing_style": "path"}))
+    elif settings.s3_endpoint_url:
+        # botocore silently uses path style for any custom endpoint unless told otherwise.
+        config = config.merge(Config(s3={"addressing_style": "virtual"}))
     return boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url or None,

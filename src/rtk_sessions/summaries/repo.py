@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
@@ -28,7 +28,7 @@ class SummaryRow:
     ready_at: int | None
 
 
-def _this(app_pk: int, session_id: str) -> list[object]:
+def _this(app_pk: int, session_id: str) -> list[ColumnElement[bool]]:
     return [summaries.c.app_pk == app_pk, summaries.c.session_id == session_id]
 
 

@@ -18,9 +18,9 @@ from rtk_sessions.summaries.service import request_summary, summary_link
 
 
 class SummaryData(msgspec.Struct):
-    sessionId: str  # noqa: N815 - the wire's casing (spec §2.7)
-    summaryDownloadUrl: str  # noqa: N815
-    summaryDownloadUrlExpiry: str  # noqa: N815
+    sessionId: str
+    summaryDownloadUrl: str
+    summaryDownloadUrlExpiry: str
 
 
 class SummaryResponse(msgspec.Struct):

@@ -19,7 +19,7 @@ from rtk_sessions.transcripts.service import requested_format, transcript_export
 
 
 class TranscriptData(msgspec.Struct):
-    sessionId: str  # noqa: N815 - the wire's mixed casing (spec §2.6)
+    sessionId: str
     transcript_download_url: str
     transcript_download_url_expiry: str
 

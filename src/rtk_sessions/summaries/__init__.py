@@ -1,0 +1,1 @@
+"""Meeting summaries: the API resource and the summarizers that write the text."""

@@ -1,0 +1,1 @@
+"""Transcripts: per-session transcript files (CSV, JSON, SRT, VTT) and their routes."""
