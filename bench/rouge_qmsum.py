@@ -28,8 +28,9 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rouge_score import rouge_scorer
+from rouge_score import rouge_scorer  # type: ignore[import-untyped]
 
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer, clean
 from rtk_sessions.summaries.model import Utterance
@@ -58,10 +59,10 @@ def load(data: Path) -> list[Meeting]:
     return meetings
 
 
-def utterances(raw: dict[str, object]) -> list[Utterance]:
+def utterances(raw: dict[str, Any]) -> list[Utterance]:
     """QMSum turns as utterances, start offsets paced at WORDS_PER_MINUTE."""
     out, words = [], 0
-    for turn in raw["transcript"]:  # type: ignore[attr-defined]
+    for turn in raw["transcript"]:
         out.append(Utterance(turn["speaker"], turn["content"], words * 60_000 // WORDS_PER_MINUTE))
         words += len(turn["content"].split())
     return out

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import File
 
 from rtk_sessions.kit.blobs import BlobMissing, LocalBlobStore, content_type_for
@@ -29,7 +29,7 @@ Q = Annotated[str | None, Parameter(required=False)]
     },
 )
 async def download_file(
-    rtk: NamedDependency[AppState], key: str, expires: Q = None, signature: Q = None
+    rtk: NamedDependency[AppState], key: FromPath[str], expires: Q = None, signature: Q = None
 ) -> File:
     """Download a chat, transcript or summary file with a link the API handed out."""
     store = rtk.blobs

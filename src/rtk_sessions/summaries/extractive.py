@@ -72,8 +72,8 @@ _ACTION = re.compile(
 
 _REQUEST = re.compile(r"\b(?:can|could|would) you\b", re.IGNORECASE)
 
-_STOPWORD_TEXT = """a about above after again against all also am an and any are aren't as at be because
-    been before being below between both but by can can't cannot could couldn't did didn't do
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are aren't as at be because been before being below between both but by can can't cannot could couldn't did didn't do
     does doesn't doing don't down during each even ever few for from further get gets getting
     go goes going gonna got gotta had hadn't has hasn't have haven't having he he'd he'll he's
     her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is
@@ -91,7 +91,7 @@ _STOPWORD_TEXT = """a about above after again against all also am an and any are
     hundred thousand first second look looks looking use used using make made put take give
     come came went tell told talk talking let lot good great nice fine little big new means
     thank thanks please people time able try start everybody everyone guys whatever within
-    without across around upon whether yet already else every many another terms part"""
+    terms"""
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
@@ -112,14 +112,14 @@ class ExtractiveSummarizer:
         self, utterances: Sequence[Utterance], *, word_limit: int, text_format: str
     ) -> str:
         check_request(word_limit, text_format)
-        if not any(u.text.strip() for u in utterances):
+        if not any(clean(u.text) for u in utterances):
             raise SummaryError("transcript is empty")
         return render(fit(summary_parts(utterances, word_limit), word_limit), text_format)
 
 
 def summary_parts(utterances: Sequence[Utterance], word_limit: int) -> SummaryParts:
     """Choose the content of each section within the word limit."""
-    sentences = candidate_sentences(utterances)
+    sentences = candidate_sentences(utterances) or candidate_sentences(utterances, strict=False)
     ranking = Ranking.of(sentences)
     decisions = [s for s in sentences if _is_decision(s)]
     actions = [s for s in sentences if _is_action(s) and not _is_decision(s)]
@@ -180,14 +180,18 @@ def _drop_fragment(match: re.Match[str]) -> str:
     return match.group(0) if match.group(1).lower() in _STOPWORDS else ""
 
 
-def candidate_sentences(utterances: Sequence[Utterance]) -> list[Sentence]:
-    """Every sentence worth showing, in meeting order; chatter and fragments are dropped."""
+def candidate_sentences(utterances: Sequence[Utterance], *, strict: bool = True) -> list[Sentence]:
+    """Every sentence worth showing, in meeting order; chatter and fragments are dropped.
+
+    `strict=False` keeps every non-empty sentence, for meetings that are nothing but chatter.
+    """
+    min_words, min_terms = (MIN_WORDS, 2) if strict else (1, 0)
     out: list[Sentence] = []
     for utterance in utterances:
         for raw in _SENTENCE_END.split(clean(utterance.text)):
             for piece in _split_long(_tidy(raw)):
                 terms = tuple(_terms(piece))
-                if len(piece.split()) >= MIN_WORDS and len(terms) >= 2:
+                if len(piece.split()) >= min_words and len(terms) >= min_terms:
                     out.append(Sentence(len(out), utterance.speaker.strip(), piece, terms))
     return out
 
