@@ -6,6 +6,7 @@ Every field has a default that works on a laptop; `docs/configuration.md` lists 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -149,6 +150,12 @@ class Settings:
         "Job queue: empty = SQLite file DATA_DIR/jobs.db; redis://host:6379/0 for workers "
         "on several machines.",
     )
+    jobs_queue: str = _setting(
+        "RTK_JOBS_QUEUE",
+        "",
+        "Queue name; empty = derived from the database URL, so deployments sharing a Redis "
+        "stay apart. Processes that share a queue must share the database and blob store.",
+    )
     job_workers: int = _setting(
         "RTK_JOB_WORKERS",
         2,
@@ -196,6 +203,14 @@ class Settings:
     @property
     def pending_max_age_ms(self) -> int:
         return int(self.pending_max_age * 1000)
+
+    @property
+    def effective_jobs_queue(self) -> str:
+        """Jobs name rows of one database, so by default the queue is named after it."""
+        if self.jobs_queue:
+            return self.jobs_queue
+        digest = hashlib.sha256(self.effective_database_url.encode()).hexdigest()[:12]
+        return f"rtk-sessions-{digest}"
 
     @property
     def effective_database_url(self) -> str:

@@ -22,7 +22,7 @@ def build_state(settings: Settings) -> AppState:
         db=Database(settings.effective_database_url),
         blobs=blob_store_from_settings(settings),
         jobs=JobQueue(
-            make_huey(settings.jobs_url, settings.data_dir, settings.effective_database_url)
+            make_huey(settings.jobs_url, settings.data_dir, settings.effective_jobs_queue)
         ),
     )
     state.jobs.register(summaries.JOB, _summary_job(state))

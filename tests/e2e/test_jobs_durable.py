@@ -18,6 +18,12 @@ from support import running_server
 pytestmark = pytest.mark.e2e
 
 
+def own_queue() -> str:
+    """A queue of this test's own: the shared test server (same database, and on the
+    PostgreSQL run the same Redis) must not take its job, nor write its files elsewhere."""
+    return f"rtk-test-{uuid.uuid4().hex[:8]}"
+
+
 def _request_then_kill(data_dir: Path, database_url: str, **settings: str) -> tuple[str, str]:
     """Start a server, ask for a summary, kill -9 the server; returns (app, session id)."""
     with running_server(data_dir, database_url, **settings) as srv:
@@ -39,8 +45,10 @@ def _request_then_kill(data_dir: Path, database_url: str, **settings: str) -> tu
     return sc.app, sid
 
 
-def _completes_after_restart(data_dir: Path, database_url: str, app: str, sid: str) -> None:
-    with running_server(data_dir, database_url) as srv:
+def _completes_after_restart(
+    data_dir: Path, database_url: str, app: str, sid: str, queue: str
+) -> None:
+    with running_server(data_dir, database_url, RTK_JOBS_QUEUE=queue) as srv:
         client = sdk(srv, srv.token(ACCOUNT, "read", app=app))
         sc = build(app)
         data = wait_for_summary(client, sc, sid, seconds=60)
@@ -49,8 +57,9 @@ def _completes_after_restart(data_dir: Path, database_url: str, app: str, sid: s
 
 def test_queued_summary_completes_after_restart(tmp_path: Path, database_url: str) -> None:
     # No workers in the first process: the job can only be queued when the server dies.
-    app, sid = _request_then_kill(tmp_path, database_url, RTK_JOB_WORKERS="0")
-    _completes_after_restart(tmp_path, database_url, app, sid)
+    queue = own_queue()
+    app, sid = _request_then_kill(tmp_path, database_url, RTK_JOB_WORKERS="0", RTK_JOBS_QUEUE=queue)
+    _completes_after_restart(tmp_path, database_url, app, sid, queue)
 
 
 class SlowLLM(BaseHTTPRequestHandler):
@@ -81,11 +90,16 @@ def slow_llm() -> Iterator[str]:
 
 def test_running_summary_completes_after_restart(tmp_path: Path, database_url: str) -> None:
     SlowLLM.called.clear()
+    queue = own_queue()
     with slow_llm() as url:
         app, sid = _request_then_kill(
-            tmp_path, database_url, RTK_SUMMARY_LLM_URL=url, RTK_SUMMARY_LLM_TIMEOUT="60"
+            tmp_path,
+            database_url,
+            RTK_SUMMARY_LLM_URL=url,
+            RTK_SUMMARY_LLM_TIMEOUT="60",
+            RTK_JOBS_QUEUE=queue,
         )
     # The restarted server has no LLM configured: the request is re-enqueued at start-up
     # (its job started in a process that no longer exists) and the extractive summarizer
     # finishes it.
-    _completes_after_restart(tmp_path, database_url, app, sid)
+    _completes_after_restart(tmp_path, database_url, app, sid, queue)

@@ -62,6 +62,8 @@ def test_chat_and_summary_from_s3(tmp_path: Path, database_url: str, s3_endpoint
         "RTK_BLOB_URL": f"s3://{BUCKET}/rtk",
         "RTK_S3_ENDPOINT_URL": s3_endpoint,
         "RTK_S3_PATH_STYLE": "true",
+        # Its own queue: the shared test server (local files) must not run its jobs.
+        "RTK_JOBS_QUEUE": f"rtk-test-{uuid.uuid4().hex[:8]}",
         **FAKE_KEYS,
     }
     with running_server(tmp_path, database_url, **settings) as srv:

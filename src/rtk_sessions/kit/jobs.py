@@ -8,7 +8,6 @@ disk here) and a crash between commit and enqueue.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -27,15 +26,8 @@ class _QuietConsumer(Consumer):  # type: ignore[misc]
         pass
 
 
-def queue_name(database_url: str) -> str:
-    """Jobs name rows of one database, so the queue is named after it: deployments (or test
-    runs) that share a Redis never run each other's jobs."""
-    return "rtk-sessions-" + hashlib.sha256(database_url.encode()).hexdigest()[:12]
-
-
-def make_huey(jobs_url: str, data_dir: Path, database_url: str) -> Huey:
+def make_huey(jobs_url: str, data_dir: Path, name: str) -> Huey:
     """SQLite file in the data dir when `jobs_url` is empty; `redis://...` otherwise."""
-    name = queue_name(database_url)
     if not jobs_url:
         data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteHuey(name, filename=str(data_dir / "jobs.db"), results=False)
