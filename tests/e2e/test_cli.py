@@ -118,3 +118,45 @@ def test_token_revoke(server: Any, app_id: str) -> None:
     assert server.cli("token", "revoke", token).strip() == "revoked"
     denied = httpx.post(url, json=[], headers=headers, timeout=10)
     assert denied.status_code == 401 and "revoked" in denied.json()["error"]["message"]
+
+
+def test_export_writes_what_the_api_links_to(server: Any, tmp_path: Path) -> None:
+    from files_scenario import ACCOUNT, build, download, ingest, sdk, session_of
+
+    sc = build(f"app-{uuid.uuid4().hex[:8]}")
+    ingest(server, sc.app, sc.events)
+    client = sdk(server, server.token(ACCOUNT, "read", app=sc.app))
+    sid = session_of(client, sc, sc.meeting)
+    s = client.realtime_kit.sessions
+
+    def export(kind: str, *extra: str) -> bytes:
+        out = tmp_path / f"{kind}{''.join(extra)}.out"
+        server.cli(
+            "export", kind, sid, "--account", ACCOUNT, "--app", sc.app, "-o", str(out), *extra
+        )
+        return out.read_bytes()
+
+    chat = s.get_session_chat(sid, account_id=ACCOUNT, app_id=sc.app).data
+    assert chat is not None
+    assert export("chat") == download(chat.chat_download_url).content
+    vtt = s.get_session_transcripts(sid, account_id=ACCOUNT, app_id=sc.app, format="VTT").data
+    assert vtt is not None
+    assert export("transcript", "--format", "vtt") == download(vtt.transcript_download_url).content
+    # No worker needed: the operator's export generates the summary itself.
+    summary = export("summary").decode()
+    assert summary.startswith("## Meeting Summary") and "### Decisions Made" in summary
+
+    env = server.env
+    bad = subprocess.run(
+        [sys.executable, "-m", "rtk_sessions", "export", "transcript", sid, "--account", ACCOUNT,
+         "--app", sc.app, "--format", "docx", "-o", str(tmp_path / "x")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 1 and "CSV, JSON, SRT, VTT" in bad.stderr
+    assert not (tmp_path / "x").exists()
+    missing = subprocess.run(
+        [sys.executable, "-m", "rtk_sessions", "export", "chat", str(uuid.uuid4()),
+         "--account", ACCOUNT, "--app", sc.app],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "No session found" in missing.stderr
