@@ -5,9 +5,11 @@ events (1 % of them followed by an edit of the same message id) are bulk-inserte
 into the events table, already placed in that session, as placement would leave them. The
 export then runs in a fresh child process, so its peak memory is its own:
 
-* rate = messages / wall time of `chat_export` (SQL sort and fold, CSV writing, blob store);
-* peak memory = the child's peak RSS growth during the export (ru_maxrss after minus before)
-  and the tracemalloc peak of Python allocations.
+* rate = messages / wall time of `chat_export` (SQL sort and fold, CSV writing, blob store),
+  median of 3 runs, each in a fresh process and each building the file anew;
+* peak memory = the child's peak RSS (ru_maxrss) before and after the export, and, in one
+  more run with tracemalloc on (it slows Python down, so it is not timed), the peak of Python
+  allocations during the export.
 
     .venv/bin/python bench/chat_export.py [--messages 1000000] [--pg URL]
 """
@@ -96,17 +98,18 @@ async def setup(settings: Settings, n: int) -> tuple[int, str]:
     return pk, session.id
 
 
-async def export(settings: Settings, pk: int, session_id: str) -> dict[str, float]:
+async def export(settings: Settings, pk: int, session_id: str, traced: bool) -> dict[str, float]:
     state = build_state(settings)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tracemalloc.start()
+    if traced:
+        tracemalloc.start()
     started = time.perf_counter()
     _, built = await chat_export(state, AppRef(pk, APP), session_id, now_ms())
     elapsed = time.perf_counter() - started
-    _, py_peak = tracemalloc.get_traced_memory()
+    _, py_peak = tracemalloc.get_traced_memory() if traced else (0, 0)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     await state.db.dispose()
-    return {"seconds": elapsed, "bytes": built.size, "rss_growth_kib": after - before,
+    return {"seconds": elapsed, "bytes": built.size, "rss_before_kib": before,
             "rss_peak_kib": after, "py_peak_bytes": py_peak}  # fmt: skip
 
 
@@ -114,38 +117,41 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--pg", help="PostgreSQL URL of an empty database to use")
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        data_dir, pk, sid = args.child
+        data_dir, pk, sid, traced = args.child
         settings = Settings(data_dir=Path(data_dir), database_url=os.environ.get("BENCH_DB", ""))
-        print(json.dumps(asyncio.run(export(settings, int(pk), sid))))
+        print(json.dumps(asyncio.run(export(settings, int(pk), sid, traced == "traced"))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), database_url=args.pg or "")
         started = time.perf_counter()
         pk, sid = asyncio.run(setup(settings, args.messages))
         print(f"setup: {args.messages:,} messages in {time.perf_counter() - started:.0f} s")
-        runs = []
-        for _ in range(3):
-            env = {**os.environ, "BENCH_DB": args.pg or ""}
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", tmp, str(pk), sid],
-                env=env, capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            # A new build each time: drop the recorded file so the next run builds again.
-            asyncio.run(_forget(settings))
+        runs = [_child(settings, tmp, pk, sid, "timed") for _ in range(3)]
+        traced = _child(settings, tmp, pk, sid, "traced")
         runs.sort(key=lambda r: r["seconds"])
         mid = runs[1]
         print(f"cores: {os.cpu_count()}  database: {'PostgreSQL' if args.pg else 'SQLite'}")
         print(f"export: median {mid['seconds']:.1f} s = {args.messages / mid['seconds']:,.0f} "
               f"messages/s; file {mid['bytes'] / 1e6:.0f} MB; runs "
               f"{', '.join(format(r['seconds'], '.1f') for r in runs)} s")  # fmt: skip
-        print(f"memory: peak RSS {mid['rss_peak_kib'] / 1024:.0f} MiB "
-              f"(growth during export {mid['rss_growth_kib'] / 1024:.0f} MiB), "
-              f"Python allocations peak {mid['py_peak_bytes'] / 2**20:.1f} MiB; "
-              f"at {to_iso(now_ms())}")  # fmt: skip
+        print(f"memory: peak RSS {mid['rss_before_kib'] / 1024:.0f} MiB before the export, "
+              f"{mid['rss_peak_kib'] / 1024:.0f} MiB after; Python allocations peak "
+              f"{traced['py_peak_bytes'] / 2**20:.1f} MiB; at {to_iso(now_ms())}")  # fmt: skip
+
+
+def _child(settings: Settings, tmp: str, pk: int, sid: str, mode: str) -> dict[str, float]:
+    """One export in a fresh process; the recorded file is dropped so the next run rebuilds."""
+    env = {**os.environ, "BENCH_DB": settings.database_url}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", tmp, str(pk), sid, mode],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    asyncio.run(_forget(settings))
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 async def _forget(settings: Settings) -> None:

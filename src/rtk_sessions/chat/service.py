@@ -26,18 +26,30 @@ from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 
 
+class ChatBody(msgspec.Struct):
+    """The fields of a stored (already validated) `chat.message` the export shows."""
+
+    payload: str
+    payload_type: str = "TEXT_MESSAGE"
+    pinned: bool = False
+    is_edited: bool = False
+
+
+_BODY = msgspec.json.Decoder(ChatBody)  # typed: skips every other field, about 2x a dict
+
+
 def chat_row(row: Any, session: SessionRow) -> ChatRow:
-    body = msgspec.json.decode(row.body)
+    body = _BODY.decode(row.body)
     return ChatRow(
         message_id=row.message_id,
         sender_peer_id=row.sender,
         session_id=session.id,
         meeting_id=session.meeting_id,
         display_name=row.display_name,
-        pinned=bool(body.get("pinned", False)),
-        is_edited=bool(body.get("is_edited", False)),
-        payload_type=body.get("payload_type") or "TEXT_MESSAGE",
-        payload=body["payload"],
+        pinned=body.pinned,
+        is_edited=body.is_edited,
+        payload_type=body.payload_type,
+        payload=body.payload,
         created_at_ms=int(row.created_at),
     )
 
