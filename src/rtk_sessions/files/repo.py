@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.rows import from_row
 from rtk_sessions.kit.tables import artifacts, events, sessions
 
@@ -45,6 +46,7 @@ async def find_artifact(
 
 async def record_artifact(conn: AsyncConnection, artifact: Artifact, now: int) -> None:
     """Store a newly built file; older builds of the same kind and variant are superseded."""
+    await serialize_on(conn, artifact.app_pk, f"files:{artifact.session_id}")
     c = artifacts.c
     await conn.execute(
         update(artifacts)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -79,3 +79,13 @@ class Database:
         await self.reader.dispose()
         if self.writer is not self.reader:
             await self.writer.dispose()
+
+
+async def serialize_on(conn: AsyncConnection, scope: int, name: str) -> None:
+    """Hold a transaction-scoped lock on (scope, name) on PostgreSQL, so read-then-write work on
+    one row (a summary request, a file record) cannot interleave. SQLite has one writer anyway."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:scope, hashtext(:name))"),
+            {"scope": scope, "name": name},
+        )

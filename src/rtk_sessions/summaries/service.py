@@ -21,6 +21,7 @@ from rtk_sessions.files.service import (
     publish,
 )
 from rtk_sessions.kit.blobs import Link
+from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -45,6 +46,7 @@ async def request_summary(state: AppState, app: AppRef, session_id: str, now: in
     check_not_expired(state, session, "summary", now)
     wanted = summary_fingerprint(state, session, rows)
     async with state.db.write() as conn:
+        await serialize_on(conn, app.pk, f"summary:{session.id}")
         current = await repo.get(conn, app.pk, session.id)
         if current is not None:
             if current.status == PROCESSING and current.requested_fingerprint == wanted:
@@ -117,6 +119,7 @@ def utterances(session: SessionRow, rows: list[SegmentRow]) -> list[Utterance]:
 async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
     """The job: summarize the current transcript and record it; safe to run twice."""
     async with state.db.write() as conn:
+        await serialize_on(conn, app.pk, f"summary:{session_id}")
         intent = await repo.get(conn, app.pk, session_id)
         if intent is None or intent.status != PROCESSING:
             return  # finished by an earlier run of this job
