@@ -71,8 +71,10 @@ async def test_files_expire_with_their_session(state: AppState, app_id: str) -> 
     _, transcript = await transcript_export(state, app, sid, "SRT", now_ms())
     assert state.blobs.exists(chat.key) and state.blobs.exists(transcript.key)
 
-    # Day 6 after the end: nothing to purge yet. Day 7 + 1 ms: both files go.
-    assert (await purge_once(state, ended + 6 * DAY))[0] == 0
+    # Day 6 after the end: both files stay. Day 7 + 1 ms: both go. (Other tests share the
+    # database, so the purge's counts include their files; this test looks at its own.)
+    await purge_once(state, ended + 6 * DAY)
+    assert state.blobs.exists(chat.key) and state.blobs.exists(transcript.key)
     assert (await purge_once(state, ended + 7 * DAY + 1))[0] >= 2
     assert not state.blobs.exists(chat.key) and not state.blobs.exists(transcript.key)
     with pytest.raises(NotFound, match=r"expired at .*RTK_CHAT_RETENTION"):
@@ -94,9 +96,9 @@ async def test_replaced_files_outlive_their_links(state: AppState, app_id: str) 
     _, new = await chat_export(state, app, sid, now_ms())
     assert new.key != old.key
     ttl = int(state.settings.link_ttl * 1000)
-    assert (await purge_once(state, now_ms() + ttl - 60_000))[0] == 0  # a link may be live
+    await purge_once(state, now_ms() + ttl - 60_000)  # a link to the old file may be live
     assert state.blobs.exists(old.key)
-    assert (await purge_once(state, now_ms() + ttl + 1000))[0] == 1
+    assert (await purge_once(state, now_ms() + ttl + 1000))[0] >= 1
     assert not state.blobs.exists(old.key) and state.blobs.exists(new.key)
 
 
