@@ -34,7 +34,7 @@ async def _key_of(state: AppState, app: AppRef, kind: str, session_id: str, fmt:
         return (await chat_export(state, app, session_id, now))[1].key
     if kind == "transcript":
         return (await transcript_export(state, app, session_id, requested_format(fmt), now))[1].key
-    if await summaries.request_summary(state, app, session_id, now) == PROCESSING:
+    if (await summaries.request_summary(state, app, session_id, now))[1] == PROCESSING:
         await summaries.run_summary(state, app, session_id)  # no worker needed for an operator
     return (await summaries.ready_summary(state, app, session_id, now))[1]
 

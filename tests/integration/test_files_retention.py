@@ -122,7 +122,7 @@ async def test_content_retention_deletes_messages_not_sessions(
 async def test_requests_without_a_live_job_are_enqueued_again(state: AppState, app_id: str) -> None:
     app, sid = await ingest(state, app_id, meeting(now_ms() - HOUR))
     pending_before = state.jobs.pending()
-    assert await request_summary(state, app, sid, now_ms()) == "PROCESSING"
+    assert await request_summary(state, app, sid, now_ms()) == (sid, "PROCESSING")
     assert state.jobs.pending() == pending_before + 1
     async with state.db.read() as conn:
         intent = await summaries_repo.get(conn, app.pk, sid)

@@ -86,7 +86,9 @@ async def purgeable(
 
 
 async def forget(conn: AsyncConnection, app_pk: int, key: str) -> None:
-    await conn.execute(delete(artifacts).where(artifacts.c.app_pk == app_pk, artifacts.c.key == key))
+    await conn.execute(
+        delete(artifacts).where(artifacts.c.app_pk == app_pk, artifacts.c.key == key)
+    )
 
 
 async def delete_content(conn: AsyncConnection, ended_before: int) -> int:

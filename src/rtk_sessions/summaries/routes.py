@@ -75,5 +75,5 @@ class SummaryController(Controller):
         session_id: FromPath[str],
     ) -> SummaryStatusResponse:
         """Start summarizing the transcript (admin); repeats are idempotent."""
-        status = await request_summary(rtk, app, session_id, now_ms())
-        return SummaryStatusResponse(SummaryStatus(session_id, status))
+        found, status = await request_summary(rtk, app, session_id, now_ms())
+        return SummaryStatusResponse(SummaryStatus(found, status))

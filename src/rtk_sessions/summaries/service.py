@@ -40,8 +40,10 @@ log = logging.getLogger("rtk_sessions.summaries")
 JOB = "summary"
 
 
-async def request_summary(state: AppState, app: AppRef, session_id: str, now: int) -> str:
-    """PROCESSING or COMPLETED; enqueues a job only when there is new work."""
+async def request_summary(
+    state: AppState, app: AppRef, session_id: str, now: int
+) -> tuple[str, str]:
+    """(session id, PROCESSING or COMPLETED); enqueues a job only when there is new work."""
     session, rows = await load_transcript(state, app, session_id, now)
     check_not_expired(state, session, "summary", now)
     wanted = summary_fingerprint(state, session, rows)
@@ -50,12 +52,12 @@ async def request_summary(state: AppState, app: AppRef, session_id: str, now: in
         current = await repo.get(conn, app.pk, session.id)
         if current is not None:
             if current.status == PROCESSING and current.requested_fingerprint == wanted:
-                return PROCESSING
+                return session.id, PROCESSING
             if current.status == COMPLETED and current.ready_fingerprint == wanted:
-                return COMPLETED
+                return session.id, COMPLETED
         await repo.request(conn, app.pk, session.id, wanted, now)
     await enqueue(state, app, session.id, now)
-    return PROCESSING
+    return session.id, PROCESSING
 
 
 async def enqueue(state: AppState, app: AppRef, session_id: str, requested_at: int) -> None:
@@ -174,4 +176,3 @@ async def reconcile(state: AppState, enqueued_before: int, started_before: int) 
     if orphans:
         log.info("re-enqueued %d summary requests without a live job", len(orphans))
     return len(orphans)
-
