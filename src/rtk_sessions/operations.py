@@ -208,6 +208,8 @@ Official SDK (pip install cloudflare==5.9.0):
   client = Cloudflare(api_token="{token}", base_url="{base}/client/v4")
   page = client.realtime_kit.sessions.get_sessions("{DEMO_APP}", account_id="{DEMO_ACCOUNT}", per_page=5)
   for s in page.data.sessions: print(s.id, s.status, s.meeting_display_name, s.minutes_consumed)
+  sid = page.data.sessions[0].id
+  print(client.realtime_kit.sessions.get_session_transcripts(sid, account_id="{DEMO_ACCOUNT}", app_id="{DEMO_APP}", format="VTT"))
 
 curl:
 

@@ -279,3 +279,14 @@ def test_deeply_nested_json_is_a_400() -> None:
     with pytest.raises(BadRequest) as exc:
         decode_body(b"[" * 100_000, "application/json", None)
     assert "not valid JSON" in exc.value.message
+
+
+def test_a_lone_surrogate_escape_is_named_as_such() -> None:
+    # Such text cannot be written as UTF-8 (a chat export would fail later): refuse it here.
+    with pytest.raises(BadRequest, match="not part of a surrogate pair"):
+        decode_body(b'[{"payload": "a\\ud800b"}]', "application/json", None)
+    with pytest.raises(BadRequest, match="not valid JSON: "):
+        decode_body(b'[{"payload": "\\ud83d\\ude00"', "application/json", None)
+    assert decode_body(b'[{"payload": "\\ud83d\\ude00"}]', "application/json", None) == [
+        {"payload": "\U0001f600"}
+    ]

@@ -15,6 +15,7 @@ batch's invalid events: `events[3]: line 4: not valid JSON ...`.
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import Any
 
@@ -117,9 +118,24 @@ def _decode(data: bytes) -> Any:
     except UnicodeDecodeError:
         raise ValueError(f"not valid UTF-8{_bad_utf8_at(data)}") from None
     except msgspec.DecodeError as exc:
+        if _only_lone_surrogates(data):
+            raise ValueError(
+                "not valid JSON text: it holds a \\uD800-\\uDFFF escape that is not part of a "
+                "surrogate pair (a broken emoji or character); send valid UTF-16 pairs or UTF-8"
+            ) from None
         raise ValueError(f"not valid JSON: {exc}") from None
     except RecursionError:
         raise ValueError("not valid JSON: nested too deeply") from None
+
+
+def _only_lone_surrogates(data: bytes) -> bool:
+    """msgspec refuses a \\uD800-\\uDFFF escape outside a pair, saying "truncated"; Python's
+    json accepts it, so if json reads the text, that was the only problem."""
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
 
 
 def _bad_utf8_at(data: bytes) -> str:
