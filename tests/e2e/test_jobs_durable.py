@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -10,6 +13,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import cloudflare
 import pytest
 
 from files_scenario import ACCOUNT, build, download, ingest, sdk, session_of, wait_for_summary
@@ -103,3 +107,31 @@ def test_running_summary_completes_after_restart(tmp_path: Path, database_url: s
     # (its job started in a process that no longer exists) and the extractive summarizer
     # finishes it.
     _completes_after_restart(tmp_path, database_url, app, sid, queue)
+
+
+def test_a_separate_worker_process_runs_the_jobs(tmp_path: Path, database_url: str) -> None:
+    """At scale: API processes only enqueue (RTK_JOB_WORKERS=0); `rtk-sessions worker` runs."""
+    queue = own_queue()
+    with running_server(tmp_path, database_url, RTK_JOB_WORKERS="0", RTK_JOBS_QUEUE=queue) as srv:
+        sc = build(f"app-{uuid.uuid4().hex[:8]}")
+        ingest(srv, sc.app, sc.events)
+        client = sdk(srv, srv.token(ACCOUNT, "read", "admin", app=sc.app))
+        sid = session_of(client, sc, sc.meeting)
+        client.realtime_kit.sessions.generate_summary_of_transcripts(
+            sid, account_id=ACCOUNT, app_id=sc.app
+        )
+        time.sleep(1)
+        with pytest.raises(cloudflare.NotFoundError, match="being generated"):
+            client.realtime_kit.sessions.get_session_summary(sid, account_id=ACCOUNT, app_id=sc.app)
+        log = (tmp_path / "worker.log").open("w")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"],
+            env=srv.env, stdout=log, stderr=log,
+        )  # fmt: skip
+        try:
+            data = wait_for_summary(client, sc, sid, seconds=60)
+            assert "## Meeting Summary" in download(data.summary_download_url).text
+        finally:
+            worker.send_signal(signal.SIGINT)
+            assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+            log.close()
