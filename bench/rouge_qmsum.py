@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from rouge_score import rouge_scorer  # type: ignore[import-untyped]
+from shared_data import shared_data_dir
 
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer, clean
 from rtk_sessions.summaries.model import Utterance
 from rtk_sessions.summaries.render import plain_body
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "qmsum" / "meetings"
+DATA = shared_data_dir() / "qmsum" / "meetings"
 METRICS = ("rouge1", "rouge2", "rougeL")
 SYSTEMS = ("summarizer", "first-N", "random-N")
 SEED = 2024

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer, clean
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import body_word_count, plain_body
+from support import shared_data_dir
 
-QMSUM = Path(__file__).resolve().parents[3] / "shared" / "data" / "qmsum" / "meetings"
+QMSUM = shared_data_dir() / "qmsum" / "meetings"
 HEADINGS = [
     "## Meeting Summary",
     "### Key Discussion Points",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "qmsum" / "meetings"
+from support import ROOT, shared_data_dir
+
+DATA = shared_data_dir() / "qmsum" / "meetings"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"QMSum meetings not found at {DATA}")
