@@ -24,11 +24,13 @@ from rtk_sessions.chat.routes import ChatController
 from rtk_sessions.config import Settings
 from rtk_sessions.files.routes import download_file
 from rtk_sessions.ingest.routes import IngestController
+from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.maintenance import run_maintenance
+from rtk_sessions.quality.routes import PeerReportController
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.routes import SessionsController
 from rtk_sessions.summaries.routes import SummaryController
@@ -112,13 +114,20 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             await asyncio.to_thread(state.jobs.stop)
             await state.db.dispose()
 
-    rtk_routes = [SessionsController, ChatController, TranscriptController, SummaryController]
+    rtk_routes = [
+        PeerReportController,
+        SessionsController,
+        ChatController,
+        TranscriptController,
+        SummaryController,
+    ]
     return Litestar(
         route_handlers=[
             Router(path="/client/v4" + RTK_PREFIX, route_handlers=rtk_routes),
             # The same routes without /client/v4, for base_url="http://host:port"; documented once.
             Router(path=RTK_PREFIX, route_handlers=rtk_routes, include_in_schema=False),
             IngestController,
+            RtcstatsController,
             download_file,
             healthz,
             openapi_json,

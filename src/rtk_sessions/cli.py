@@ -1,4 +1,5 @@
-"""`rtk-sessions`: serve, migrate, tokens, ingest, rebuild, demo, pending, export, worker, purge."""
+"""`rtk-sessions`: serve, migrate, tokens, ingest, import-rtcstats, rebuild, demo, pending,
+export, worker, purge."""
 
 from __future__ import annotations
 
@@ -110,6 +111,25 @@ def ingest(
 
     settings = _settings(data_dir)
     totals = _run(lambda: ingest_file(settings, file, account, app_id, batch_size))
+    typer.echo(json.dumps(totals))
+
+
+@app.command("import-rtcstats")
+def import_rtcstats(
+    file: Annotated[Path, typer.Argument(help="rtcstats dump (.jsonl, plain or gzip).")],
+    peer: Annotated[str, typer.Option("--peer", help="The peer id the dump belongs to.")],
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id; created if missing.")],
+    meeting: Annotated[
+        str | None, typer.Option(help="Meeting id; only needed if the peer has not joined yet.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Import a WebRTC stats dump as a peer's telemetry (device, network, call quality)."""
+    from rtk_sessions.operations import import_rtcstats_file
+
+    settings = _settings(data_dir)
+    totals = _run(lambda: import_rtcstats_file(settings, file, account, app_id, peer, meeting))
     typer.echo(json.dumps(totals))
 
 

@@ -144,6 +144,23 @@ class Settings:
         False,
         "When the LLM fails, write an extractive summary instead of failing the job.",
     )
+    geoip_mmdb: str = _setting(
+        "RTK_GEOIP_MMDB",
+        "",
+        "MaxMind-format database (GeoLite2 City/ASN) for city, region and ASN in peer reports; "
+        "empty = country only, from the data bundled with iptocc.",
+    )
+    report_max_points: int = _setting(
+        "RTK_REPORT_MAX_POINTS",
+        720,
+        "Per-sample lists of a peer report are capped at this many entries by merging "
+        "neighbouring intervals; the distributions always use every interval.",
+    )
+    max_dump_bytes: int = _setting(
+        "RTK_MAX_DUMP_BYTES",
+        100 * 2**20,
+        "Largest rtcstats dump accepted, decompressed (bytes); larger gets 413.",
+    )
     jobs_url: str = _setting(
         "RTK_JOBS_URL",
         "",

@@ -120,6 +120,26 @@ async def ingest_file(
         await db.dispose()
 
 
+async def import_rtcstats_file(
+    settings: Settings, path: Path, account: str, app_id: str, peer_id: str, meeting: str | None
+) -> dict[str, int]:
+    """`import-rtcstats`: the same parsing, validation and storage as the import route."""
+    from rtk_sessions.ingest.rtcstats_import import import_dump
+
+    data = path.read_bytes()
+    db = await _open(settings)
+    try:
+        async with db.write() as conn:
+            result = await import_dump(
+                conn, account, app_id, peer_id, meeting, data, now_ms(), settings
+            )
+    except RtkError as exc:
+        raise SystemExit(f"error: {exc.message}") from exc
+    finally:
+        await db.dispose()
+    return {"accepted": result.accepted, "duplicates": result.duplicates, "pending": result.pending}
+
+
 async def rebuild_all(settings: Settings) -> int:
     db = await _open(settings)
     try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from rtk_sessions.config import Settings
 from rtk_sessions.kit.blobs import blob_store_from_settings
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.jobs import JobQueue, make_huey
 from rtk_sessions.kit.state import AppState
+from rtk_sessions.quality import service as quality
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
 
@@ -25,21 +27,28 @@ def build_state(settings: Settings) -> AppState:
             make_huey(settings.jobs_url, settings.data_dir, settings.effective_jobs_queue)
         ),
     )
-    state.jobs.register(summaries.JOB, _summary_job(state))
+
+    async def summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> None:
+        await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
+
+    state.jobs.register(summaries.JOB, _in_worker(state, summary))
+    state.jobs.register(quality.JOB, _in_worker(state, quality.run_report))
     return state
 
 
-def _summary_job(state: AppState) -> Callable[[int, str, str], None]:
-    def run(app_pk: int, app_id: str, session_id: str) -> None:
-        """Runs in a worker thread: its own event loop, so its own database connections."""
+def _in_worker(
+    state: AppState, job: Callable[..., Coroutine[Any, Any, None]]
+) -> Callable[..., None]:
+    """A job as huey runs it: in a worker thread, with its own event loop and connections."""
 
-        async def job() -> None:
+    def run(*args: Any) -> None:
+        async def main() -> None:
             own = dataclasses.replace(state, db=Database(state.settings.effective_database_url))
             try:
-                await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
+                await job(own, *args)
             finally:
                 await own.db.dispose()
 
-        asyncio.run(job())
+        asyncio.run(main())
 
     return run

@@ -178,3 +178,16 @@ summaries = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index(None, "status"),
 )
+
+# A peer's report, built from its telemetry events (peer.metadata, peer.event, peer.stats) and
+# stored so that reading it never reprocesses raw samples; `fingerprint` says which telemetry
+# it was built from, so a stale report is rebuilt once.
+peer_reports = Table(
+    "peer_reports",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("peer_id", String(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("report", Text, nullable=False),
+    Column("built_at", BigInteger, nullable=False),
+)

@@ -1,0 +1,458 @@
+"""Read an rtcstats dump into ingest events and per-connection figures (pure: bytes in).
+
+The format is jitsi/rtcstats-server's: one JSON array per line, `[method, peer_connection_id,
+value, timestamp_ms]` (a fifth item, a sequence number, is allowed), the first line a
+`connectionInfo` line or, in older dumps, a bare JSON object with the client's metadata. The
+rtcstats file format 3 (`RTCStatsDump` header, compressed method names, relative timestamps)
+is refused by name. Every method the rtcstats clients and Jitsi write is known; any other
+name, and any malformed line, rejects the whole dump.
+
+Event ids are `rtcstats:<peer>:<sha256 of the line>` so that uploading a dump again changes
+nothing; a line that yields several events numbers them `:1`, `:2`, … after the hash, a line
+that repeats an earlier one byte for byte yields nothing new, and `<peer>` is `h` + 32 hex
+digits of the peer id's sha256 when the peer id is too long for a 128-character id. What
+becomes what, and why: docs/rtcstats.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import msgspec
+
+from rtk_sessions.ingest.rtcstats_figures import (
+    EPOCH_2000_MS,
+    Connection,
+    ConnectionFigures,
+    Hints,
+    Json,
+)
+
+MAX_DUMP_BYTES = 100 * 2**20
+MAX_SAMPLES = 1000
+_GZIP_MAGIC = b"\x1f\x8b"
+_PEER_ROOM = 49  # 128 - len("rtcstats:") - len(":") - 64 hex - len(":9999")
+_STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DECODER = msgspec.json.Decoder()
+
+
+class DumpError(ValueError):
+    """Why a dump cannot be read, for the user (400): the line and what is wrong with it."""
+
+
+class DumpTooLarge(DumpError):
+    """The dump is larger than allowed once decompressed (413)."""
+
+
+@dataclass(frozen=True)
+class Dump:
+    """The dump's ingest events (line order) and its figures per peer connection id."""
+
+    events: list[Json]
+    figures: dict[str, ConnectionFigures]
+
+
+def parse_dump(
+    data: bytes, *, peer_id: str, meeting_id: str, max_bytes: int = MAX_DUMP_BYTES
+) -> Dump:
+    """Read a dump, plain or gzip (detected by its magic bytes), into events and figures.
+
+    Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for unreadable content."""
+    text = _inflate(data, max_bytes)
+    reader = _Reader(peer_id, meeting_id)
+    for lineno, raw in _lines(text):
+        reader.read(lineno, raw)
+    return reader.finish()
+
+
+def _inflate(data: bytes, max_bytes: int) -> bytes:
+    """Inflate gzip members incrementally, never holding more than `max_bytes + 1` of output,
+    so a decompression bomb costs no more memory than an honest dump."""
+    if not data.startswith(_GZIP_MAGIC):
+        if len(data) > max_bytes:
+            raise DumpTooLarge(_too_large(max_bytes))
+        return data
+    out = bytearray()
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            while True:
+                out += inflater.decompress(pending, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    raise DumpTooLarge(_too_large(max_bytes))
+                pending = inflater.unconsumed_tail
+                if inflater.eof or not pending:
+                    break
+        except zlib.error as exc:
+            raise DumpError(f"the dump is not valid gzip ({exc})") from None
+        if not inflater.eof:
+            raise DumpError("the gzip stream is truncated: upload the complete file")
+        pending = inflater.unused_data.lstrip(b"\x00")
+    return bytes(out)
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"the dump is larger than the limit of {max_bytes} bytes once decompressed"
+
+
+def _lines(text: bytes) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based numbers, found lazily (garbage fails on line 1)."""
+    start = 3 if text.startswith(b"\xef\xbb\xbf") else 0
+    lineno = 0
+    while start < len(text):
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        lineno += 1
+        raw = text[start:end].rstrip(b"\r")
+        start = end + 1
+        if raw.strip():
+            yield lineno, raw
+
+
+class _Line(NamedTuple):
+    lineno: int
+    method: str
+    pc: str | None
+    value: Any
+    ts: int
+
+
+def _decode(lineno: int, raw: bytes) -> Any:
+    try:
+        return _DECODER.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        if "truncated" in str(exc):
+            raise DumpError(f"line {lineno} is cut short (truncated JSON)") from None
+        raise DumpError(f"line {lineno} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise DumpError(f"line {lineno} is not valid JSON (nested too deeply)") from None
+
+
+_SHAPE = "a JSON array [method, peer_connection_id, value, timestamp_ms]"
+
+
+def _line(lineno: int, value: Any) -> _Line:
+    """Check a line's shape; the message says what is wrong and how a line should look."""
+    where = f"line {lineno}"
+    if not isinstance(value, list):
+        raise DumpError(f"{where} is {_kind(value)}, not {_SHAPE}")
+    if len(value) not in (4, 5):
+        raise DumpError(f"{where} has {len(value)} items; expected {_SHAPE}")
+    method, pc, payload, ts = value[:4]
+    if not isinstance(method, str) or not method:
+        raise DumpError(f"{where}: the method (item 1) must be a name, got {_kind(method)}")
+    if pc is not None and not (isinstance(pc, str) and 0 < len(pc) <= 128 and "\0" not in pc):
+        raise DumpError(f"{where}: the peer connection id (item 2) must be a short string or null")
+    epoch_ms = _epoch_ms(ts)
+    if epoch_ms is None:
+        raise DumpError(
+            f"{where}: the timestamp (item 4) must be epoch milliseconds after 2000, got {ts!r}"
+        )
+    if len(value) == 5 and type(value[4]) not in (int, float):
+        raise DumpError(f"{where}: item 5 (a sequence number) must be a number")
+    return _Line(lineno, method, pc, payload, epoch_ms)
+
+
+def _epoch_ms(value: Any) -> int | None:
+    """Integer epoch ms of a JSON number between 2000 and 2^53, else None."""
+    if type(value) not in (int, float) or not EPOCH_2000_MS <= value < 2**53:
+        return None
+    return int(value)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    return "null" if value is None else names.get(type(value), "a number")
+
+
+class _Reader:
+    """The dump's state while its lines are read in order."""
+
+    def __init__(self, peer_id: str, meeting_id: str) -> None:
+        self.peer_id = peer_id
+        self.meeting_id = meeting_id
+        long = len(peer_id) > _PEER_ROOM
+        self.key = "h" + hashlib.sha256(peer_id.encode()).hexdigest()[:32] if long else peer_id
+        self.events: list[Json] = []
+        self.emitted: set[str] = set()
+        self.connections: dict[str, Connection] = {}
+        self.hints = Hints()
+        self.requested: dict[str, str] = {}  # kind → device id the last getUserMedia asked for
+        self.selected: dict[str, tuple[str | None, str | None]] = {}  # kind → (id, label)
+        self.devices: dict[str, dict[str, Json]] | None = None  # enumerateDevices: kind → id → …
+        self.lines = 0
+        self.header: tuple[bytes, Json] | None = None  # a header object waiting for a time
+
+    def read(self, lineno: int, raw: bytes) -> None:
+        self.lines += 1
+        if self.lines == 1 and raw.strip() == b"RTCStatsDump":
+            raise DumpError(
+                "line 1: this is an rtcstats file format 3 dump ('RTCStatsDump'); only the "
+                "rtcstats-server line format ([method, pc_id, value, timestamp] lines) is read"
+            )
+        value = _decode(lineno, raw)
+        if self.lines == 1 and isinstance(value, dict):
+            self._header_object(raw, value)
+            return
+        line = _line(lineno, value)
+        handler = _HANDLERS.get(line.method)
+        if handler is None:
+            raise DumpError(
+                f"line {lineno}: unknown method {line.method!r}; rtcstats lines start with a "
+                "method such as 'getstats', 'onconnectionstatechange' or 'createOffer'"
+            )
+        if self.header is not None:
+            self._emit(self.header[0], line.ts, [self.header[1]])
+            self.header = None
+        bodies = handler(self, line)
+        if line.pc is not None:
+            self._connection(line.pc).seen(line.ts)
+        self._emit(raw, line.ts, bodies)
+
+    def finish(self) -> Dump:
+        if self.lines == 0:
+            raise DumpError("the dump is empty: it holds no lines")
+        figures = {pc: c.figures() for pc, c in self.connections.items()}
+        return Dump(self.events, figures)
+
+    def _emit(self, raw: bytes, ts: int, bodies: list[Json]) -> None:
+        digest = hashlib.sha256(raw).hexdigest()
+        if not bodies or digest in self.emitted:
+            return
+        self.emitted.add(digest)
+        base = f"rtcstats:{self.key}:{digest}"
+        ids = [base] if len(bodies) == 1 else [f"{base}:{i}" for i in range(1, len(bodies) + 1)]
+        common = {"meeting_id": self.meeting_id, "peer_id": self.peer_id, "occurred_at": ts}
+        self.events.extend({"id": i, **body, **common} for i, body in zip(ids, bodies, strict=True))
+
+    def _connection(self, pc: str) -> Connection:
+        if pc not in self.connections:
+            self.connections[pc] = Connection(pc, self.hints)
+        return self.connections[pc]
+
+    def _header_object(self, raw: bytes, value: Json) -> None:
+        """An old rtcstats-server header; its `time` if any, else the next line's."""
+        body = _client_metadata(value)
+        time = _epoch_ms(value.get("time"))
+        if body is None:
+            return
+        if time is not None:
+            self._emit(raw, time, [body])
+        else:
+            self.header = (raw, body)
+
+    def on_connection_info(self, line: _Line) -> list[Json]:
+        body = _client_metadata(line.value)
+        return [body] if body else []
+
+    def on_constraints(self, line: _Line) -> list[Json]:
+        optional = line.value.get("optional") if isinstance(line.value, dict) else None
+        if line.pc is None or not isinstance(optional, list):
+            return []
+        for item in optional:
+            if isinstance(item, dict) and isinstance(item.get("rtcStatsSFUP2P"), bool):
+                self._connection(line.pc).is_p2p = item["rtcStatsSFUP2P"]
+        return []
+
+    def on_state(self, prefix: str, line: _Line) -> list[Json]:
+        state = line.value
+        if not isinstance(state, str) or not _STATE.fullmatch(state) or line.pc is None:
+            raise DumpError(
+                f"line {line.lineno}: {line.method} needs a peer connection id and a state "
+                f"name such as 'connected' as its value, got {_kind(state)}"
+            )
+        if prefix == "connection":
+            self._connection(line.pc).connection_state(state, line.ts)
+        return [_event(f"{prefix}_{state}", line.pc)]
+
+    def on_stats(self, line: _Line) -> list[Json]:
+        if line.pc is None:
+            raise DumpError(f"line {line.lineno}: getstats needs a peer connection id")
+        try:
+            samples, pairs = self._connection(line.pc).apply_stats(line.value, line.ts)
+        except ValueError as exc:
+            raise DumpError(f"line {line.lineno}: {exc}") from None
+        bodies: list[Json] = [{"type": "peer.metadata", "candidate_pair": p} for p in pairs]
+        for start in range(0, len(samples), MAX_SAMPLES):
+            bodies.append({"type": "peer.stats", "samples": samples[start : start + MAX_SAMPLES]})
+        return bodies
+
+    def on_media_request(self, line: _Line) -> list[Json]:
+        """Remember which device a getUserMedia call asked for, per kind."""
+        constraints = line.value if isinstance(line.value, dict) else {}
+        for kind in ("audio", "video"):
+            device_id = _requested_device(constraints.get(kind))
+            if device_id is not None:
+                self.requested[kind] = device_id
+            elif constraints.get(kind):
+                self.requested.pop(kind, None)
+        return []
+
+    def on_media_success(self, line: _Line) -> list[Json]:
+        """A selected device per new track, when it differs from the last selection."""
+        bodies = []
+        for track in _tracks(line.value):
+            kind, label = track.get("kind"), track.get("label")
+            if kind not in ("audio", "video"):
+                continue
+            device_id = self.requested.get(kind)
+            if self.selected.get(kind) == (device_id, label):
+                continue
+            self.selected[kind] = (device_id, label)
+            device = {"kind": f"{kind}input", "label": label, "device_id": device_id}
+            device = {k: v for k, v in device.items() if isinstance(v, str)}
+            bodies.append({"type": "peer.metadata", "selected_device": device})
+        return bodies
+
+    def on_display_success(self, line: _Line) -> list[Json]:
+        self.hints.display_tracks.update(
+            t["id"] for t in _tracks(line.value) if isinstance(t.get("id"), str)
+        )
+        return []
+
+    def on_devices(self, line: _Line) -> list[Json]:
+        """One `devices_update` per kind whose devices changed since the last enumeration."""
+        now: dict[str, dict[str, Json]] = {"audio": {}, "video": {}, "speaker": {}}
+        for d in line.value if isinstance(line.value, list) else []:
+            kind = _DEVICE_KINDS.get(str(d.get("kind"))) if isinstance(d, dict) else None
+            if kind is not None and isinstance(d.get("deviceId"), str):
+                device = {"device_id": d["deviceId"], "kind": d["kind"]}
+                device.update({"label": d["label"]} if isinstance(d.get("label"), str) else {})
+                now[kind][d["deviceId"]] = device
+        before = self.devices or {kind: {} for kind in now}
+        self.devices = now
+        bodies = []
+        for kind, devices in now.items():
+            added = [d for i, d in devices.items() if before[kind].get(i) != d]
+            removed = [d for i, d in before[kind].items() if i not in devices]
+            if added or removed:
+                update = {"kind": kind, "added": added, "removed": removed}
+                bodies.append({"type": "peer.metadata", "devices_update": update})
+        return bodies
+
+    def on_video_type(self, line: _Line) -> list[Json]:
+        value = line.value if isinstance(line.value, dict) else {}
+        ssrc, video_type = value.get("ssrc"), value.get("videoType")
+        if type(ssrc) is int and video_type == "desktop":
+            self.hints.desktop_ssrcs.add(ssrc)
+        elif type(ssrc) is int:
+            self.hints.desktop_ssrcs.discard(ssrc)
+        return []
+
+    def on_toggle(self, name: str, line: _Line) -> list[Json]:
+        """Jitsi's `audioMutedChanged` etc.: `true`/`{"muted": true}` means off."""
+        muted = line.value.get("muted") if isinstance(line.value, dict) else line.value
+        if not isinstance(muted, bool):
+            return []
+        return [_event(f"{name}_{'off' if muted else 'on'}", line.pc)]
+
+
+def _event(name: str, pc: str | None) -> Json:
+    return {"type": "peer.event", "name": name, "metadata": {"pc_id": pc}}
+
+
+_CLIENT_FIELDS = (("user_agent", "userAgent"), ("sdk_version", "clientProtocol"),
+                  ("sdk_type", "clientType"))  # fmt: skip
+
+
+def _client_metadata(info: Any) -> Json | None:
+    """`peer.metadata` from the client's header: its user agent and, as the sdk, rtcstats."""
+    if isinstance(info, str):
+        try:
+            info = _DECODER.decode(info)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return None
+    if not isinstance(info, dict):
+        return None
+    body = {k: info[key] for k, key in _CLIENT_FIELDS if _short_text(info.get(key))}
+    if "sdk_version" in body:
+        body["sdk_name"] = "rtcstats"
+    return {"type": "peer.metadata", **body} if body else None
+
+
+def _short_text(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 2048 and "\x00" not in value
+
+
+def _requested_device(constraint: Any) -> str | None:
+    """The device id a getUserMedia constraint names (`deviceId` as a string, `exact` or
+    `ideal`, or legacy `optional: [{sourceId}]`)."""
+    if not isinstance(constraint, dict):
+        return None
+    device = constraint.get("deviceId")
+    if isinstance(device, dict):
+        device = device.get("exact", device.get("ideal"))
+    if isinstance(device, str):
+        return device
+    for item in constraint.get("optional") or []:
+        if isinstance(item, dict) and isinstance(item.get("sourceId"), str):
+            return str(item["sourceId"])
+    return None
+
+
+def _tracks(value: Any) -> list[Json]:
+    """Tracks of a getUserMedia/getDisplayMedia success: `{id, tracks: [...]}` or a list."""
+    tracks = value.get("tracks") if isinstance(value, dict) else value
+    return [t for t in tracks if isinstance(t, dict)] if isinstance(tracks, list) else []
+
+
+_DEVICE_KINDS = {"audioinput": "audio", "videoinput": "video", "audiooutput": "speaker"}
+
+Handler = Callable[[_Reader, _Line], list[Json]]
+
+
+def _ignore(reader: _Reader, line: _Line) -> list[Json]:
+    return []
+
+
+def _outcomes(*methods: str) -> tuple[str, ...]:
+    return tuple(m + suffix for m in methods for suffix in ("", "OnSuccess", "OnFailure"))
+
+
+_GET_USER_MEDIA = (
+    "getUserMedia", "webkitGetUserMedia", "mozGetUserMedia", "navigator.getUserMedia",
+    "navigator.mediaDevices.getUserMedia",
+)  # fmt: skip
+_IGNORED = (
+    # written by the server or by Jitsi: identity, location, conference events
+    "identity", "location", "conferenceStartTimestamp", "dominantSpeaker",
+    "dominantSpeakerChanged", "e2eRtt", "facialExpression", "faceLandmarks", "logs",
+    "codecChanged", "cpuRestricted", "remoteSourceInterrupted", "remoteSourceSuspended",
+    "stropheDisconnected", "stropheReconnected", "strophe.error", "keepalive", "publicIP",
+    # the RTCPeerConnection and media APIs and their events
+    "create", "close", "createDataChannel", "ondatachannel", "setConfiguration", "restartIce",
+    "addStream", "removeStream", "addTrack", "removeTrack", "addTransceiver", "onaddstream",
+    "onremovestream", "ontrack", "onremovetrack", "onicecandidate", "onicecandidateerror",
+    "onicegatheringstatechange", "onsignalingstatechange", "onnegotiationneeded",
+    "ondtlserror", "ondtlsstatechange", "navigator.mediaDevices.getDisplayMedia",
+    "navigator.mediaDevices.getDisplayMediaOnFailure", "navigator.mediaDevices.ondevicechange",
+    "MediaStreamTrack.enabled", "MediaStreamTrack.contentHint", "MediaStreamTrack.onended",
+    "MediaStreamTrack.stop", "MediaStreamTrack.applyConstraints",
+    *_outcomes("createOffer", "createAnswer", "setLocalDescription", "setRemoteDescription"),
+    *_outcomes("addIceCandidate"), *(m + "OnFailure" for m in _GET_USER_MEDIA),
+)  # fmt: skip
+_HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(_IGNORED, _ignore),
+    "connectionInfo": _Reader.on_connection_info,
+    "constraints": _Reader.on_constraints,
+    "oniceconnectionstatechange": lambda r, line: r.on_state("ice", line),
+    "onconnectionstatechange": lambda r, line: r.on_state("connection", line),
+    "getstats": _Reader.on_stats,
+    "getStats": _Reader.on_stats,
+    **dict.fromkeys(_GET_USER_MEDIA, _Reader.on_media_request),
+    **dict.fromkeys((m + "OnSuccess" for m in _GET_USER_MEDIA), _Reader.on_media_success),
+    "navigator.mediaDevices.getDisplayMediaOnSuccess": _Reader.on_display_success,
+    "navigator.mediaDevices.enumerateDevices": _Reader.on_devices,
+    "setVideoType": _Reader.on_video_type,
+    "audioMutedChanged": lambda r, line: r.on_toggle("audio", line),
+    "videoMutedChanged": lambda r, line: r.on_toggle("video", line),
+    "screenshareToggled": lambda r, line: r.on_toggle("screenshare", line),
+    "jvbIceRestarted": lambda r, line: [_event("ice_restart", line.pc)],
+}
+KNOWN_METHODS = frozenset(_HANDLERS)

@@ -1,0 +1,453 @@
+"""One peer connection of an rtcstats dump: getstats reports → stats samples, the selected ICE
+candidate pair, and the per-connection figures jitsi's rtcstats-server also measures.
+
+getstats values are delta-compressed: the state merges each report field by field like the
+server's decompressor (objects missing from a report keep their last state, `timestamp: 0`
+stands for the report's top-level timestamp). A sample is made per inbound-rtp / outbound-rtp
+object listed in a report, once its stream has carried a packet and when its timestamp moved;
+Firefox, Safari and legacy Chrome (`ssrc` objects, goog* strings) are read into the one
+sample shape of ingest-events §3.9. Why, and the figures' definitions: docs/rtcstats.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
+
+Json = dict[str, Any]
+EPOCH_2000_MS = 946_684_800_000
+_CONNECTED = ("connected", "completed")
+_RTP = ("inbound-rtp", "outbound-rtp")
+_PAIRS = ("candidate-pair",)
+
+
+@dataclass
+class ConnectionFigures:
+    """What the reference results measure per connection, in their names (snake_case)."""
+
+    pc_id: str
+    session_duration_ms: int = 0  # first connectionState connected → last line of the PC
+    connected_at: int | None = None
+    ice_reconnects: int = 0  # connectionState `connected` again after the first time
+    connection_failed: bool = False  # connectionState `failed` seen
+    is_p2p: bool | None = None  # the `rtcStatsSFUP2P` constraint (Jitsi)
+    total_packets_sent: int = 0
+    total_packets_received: int = 0
+    total_sent_packets_lost: int = 0  # as the remote reports it (remote-inbound-rtp)
+    total_received_packets_lost: int = 0
+    sent_packets_lost_pct: float = 0.0  # lost / (lost + sent) · 100
+    received_packets_lost_pct: float = 0.0  # lost / (lost + received) · 100
+    remote_packets_received: int | None = None  # Firefox only: what the remote got of ours
+    candidate_pair_id: str | None = None  # the last selected pair
+    local_candidate_type: str | None = None
+    remote_candidate_type: str | None = None
+    local_protocol: str | None = None
+    remote_protocol: str | None = None
+    local_address: str | None = None
+    remote_address: str | None = None
+    local_port: int | None = None
+    remote_port: int | None = None
+    uses_relay: bool | None = None  # either candidate of the selected pair is `relay`
+
+
+@dataclass
+class Hints:
+    """Screen-share signals from outside the stats (getDisplayMedia tracks, Jitsi's
+    setVideoType), shared by all connections of a dump."""
+
+    desktop_ssrcs: set[int] = field(default_factory=set)
+    display_tracks: set[str] = field(default_factory=set)
+
+
+class Connection:
+    """The merged stats and the running figures of one peer connection."""
+
+    def __init__(self, pc_id: str, hints: Hints) -> None:
+        self.pc_id = pc_id
+        self.hints = hints
+        self.stats: dict[str, Json] = {}
+        self.is_p2p: bool | None = None
+        self._sent: dict[str, list[float]] = {}  # stream → [sum of finished runs, last value]
+        self._received: dict[str, list[float]] = {}
+        self._lost_sent: dict[str, float] = {}
+        self._lost_received: dict[str, float] = {}
+        self._remote_received: dict[str, float] = {}
+        self._directions: set[str] = set()  # outbound-rtp / inbound-rtp seen
+        self._active: set[str] = set()
+        self._last_ts: dict[str, int] = {}
+        self._pair: str | None = None
+        self._emitted: dict[str, str] = {}  # candidate-pair transport → pair id sent last
+        self._connected_at: int | None = None
+        self._end: int | None = None
+        self._connected = 0
+        self._failed = False
+
+    def seen(self, ts: int) -> None:
+        """A line of this connection: it lasted at least until here once it had connected."""
+        if self._connected_at is not None:
+            self._end = ts if self._end is None else max(self._end, ts)
+
+    def connection_state(self, state: str, ts: int) -> None:
+        if state in _CONNECTED and self._connected_at is None:
+            self._connected_at = ts
+        self._connected += state == "connected"
+        self._failed = self._failed or state == "failed"
+
+    def apply_stats(self, report: Any, line_ts: int) -> tuple[list[Json], list[Json]]:
+        """Merge one getstats value; its samples and candidate-pair changes.
+
+        Raises ValueError (without line number) when the value is not a stats mapping."""
+        present = self._merge(report, line_ts)
+        samples = [s for oid in present if (s := self._sample(oid, line_ts)) is not None]
+        return samples, self._pair_changes()
+
+    def _merge(self, report: Any, line_ts: int) -> list[str]:
+        if not isinstance(report, dict):
+            raise ValueError("a getstats value must be an object of stats objects by id")
+        top = report.get("timestamp")
+        top_ts = top if _num(top) else line_ts
+        present = []
+        for oid, obj in report.items():
+            if oid == "timestamp":
+                continue
+            if not isinstance(obj, dict):
+                raise ValueError(f"stats object {oid!r} is not a JSON object")
+            old = self.stats.get(oid)
+            if obj.get("timestamp") == 0 or (old is None and "timestamp" not in obj):
+                obj["timestamp"] = top_ts
+            if old is None:
+                self.stats[oid] = obj
+            else:
+                old.update(obj)
+            present.append(oid)
+            self._count(oid)
+        return present
+
+    def _count(self, oid: str) -> None:
+        obj = self.stats[oid]
+        if obj.get("type") == "remote-inbound-rtp":
+            _keep(self._lost_sent, oid, obj.get("packetsLost"))
+            _keep(self._remote_received, oid, obj.get("packetsReceived"))
+            return
+        view = rtp_view(oid, self.stats)
+        if view is None:
+            return
+        rtp, remote = view
+        self._directions.add(rtp["type"])
+        if rtp["type"] == "outbound-rtp":
+            _total(self._sent, oid, rtp.get("packetsSent"))
+            if rtp is not obj and remote is not None:  # legacy: the remote's loss is inline
+                _keep(self._lost_sent, oid, remote.get("packetsLost"))
+        else:
+            _total(self._received, oid, rtp.get("packetsReceived"))
+            _keep(self._lost_received, oid, rtp.get("packetsLost"))
+
+    def _sample(self, oid: str, line_ts: int) -> Json | None:
+        view = rtp_view(oid, self.stats)
+        if view is None:
+            return None
+        rtp, remote = view
+        out = rtp["type"] == "outbound-rtp"
+        kind = rtp.get("kind") or rtp.get("mediaType")
+        ssrc = rtp.get("ssrc")
+        if kind not in ("audio", "video") or not _is_ssrc(ssrc):
+            return None
+        packets = rtp.get("packetsSent" if out else "packetsReceived")
+        if _num(packets) and packets > 0:
+            self._active.add(oid)
+        ts = _epoch_ms(rtp.get("timestamp"), line_ts)
+        if oid not in self._active or self._last_ts.get(oid) == ts:
+            return None
+        self._last_ts[oid] = ts
+        sample: Json = {"timestamp": ts, "kind": kind, "ssrc": ssrc, "pc_id": self.pc_id}
+        sample["direction"] = "outbound" if out else "inbound"
+        if self._screenshare(rtp, ssrc):
+            sample["source"] = "screenshare"
+        if _text(rtp.get("mid")):
+            sample["mid"] = rtp["mid"]
+        track = _ref(self.stats, rtp.get("trackId"))
+        _copy(sample, rtp, track, _OUTBOUND if out else _INBOUND)
+        _copy(sample, rtp, track, _BOTH)
+        if out:
+            _copy(sample, remote or {}, None, _REMOTE)
+            _limits(sample, rtp)
+        elif "frames_per_second" not in sample and _num(rtp.get("framerateMean")):
+            sample["frames_per_second"] = rtp["framerateMean"]  # Firefox
+        if "round_trip_time" not in sample and (rtt := self._pair_rtt()) is not None:
+            sample["round_trip_time"] = rtt
+        return sample
+
+    def _screenshare(self, rtp: Json, ssrc: int) -> bool:
+        if rtp.get("contentType") == "screenshare" or ssrc in self.hints.desktop_ssrcs:
+            return True
+        for key in ("trackId", "mediaSourceId"):
+            source = _ref(self.stats, rtp.get(key))
+            track_id = source.get("trackIdentifier") if source else None
+            if isinstance(track_id, str) and track_id in self.hints.display_tracks:
+                return True
+        return False
+
+    def _pair_rtt(self) -> float | None:
+        rtt = (_ref(self.stats, self._pair) or {}).get("currentRoundTripTime")
+        return float(rtt) if _num(rtt) else None
+
+    def _pair_changes(self) -> list[Json]:
+        """The selected pair once per transport direction, again whenever it changes.
+
+        A connection that sends media is `producing`, one that receives is `consuming`, one
+        that does both (Jitsi's single PC) is both; before any media, both."""
+        self._pair = selected_pair(self.stats) or self._pair
+        if self._pair is None:
+            return []
+        wanted = [t for t, d in _TRANSPORTS if d in self._directions] or [t for t, _ in _TRANSPORTS]
+        fresh = [t for t in wanted if self._emitted.get(t) != self._pair]
+        if not fresh:
+            return []
+        fields = {**pair_fields(self.stats, self._pair), "pc_id": self.pc_id}
+        for transport in fresh:
+            self._emitted[transport] = self._pair
+        return [{"transport": t, **fields} for t in fresh]
+
+    def figures(self) -> ConnectionFigures:
+        f = ConnectionFigures(self.pc_id, connected_at=self._connected_at, is_p2p=self.is_p2p)
+        if self._connected_at is not None and self._end is not None:
+            f.session_duration_ms = max(0, self._end - self._connected_at)
+        f.ice_reconnects = max(0, self._connected - 1)
+        f.connection_failed = self._failed
+        f.total_packets_sent = _sum_totals(self._sent)
+        f.total_packets_received = _sum_totals(self._received)
+        f.total_sent_packets_lost = _sum(self._lost_sent)
+        f.total_received_packets_lost = _sum(self._lost_received)
+        f.sent_packets_lost_pct = _loss_pct(f.total_sent_packets_lost, f.total_packets_sent)
+        f.received_packets_lost_pct = _loss_pct(
+            f.total_received_packets_lost, f.total_packets_received
+        )
+        if self._remote_received:
+            f.remote_packets_received = _sum(self._remote_received)
+        if self._pair is not None:
+            _pair_figures(f, self._pair, pair_fields(self.stats, self._pair))
+        return f
+
+
+_TRANSPORTS = (("producing", "outbound-rtp"), ("consuming", "inbound-rtp"))
+# stats fields copied into samples under their snake_case names; a `track` object stands in
+# where the rtp object lacks a field (Chrome's jitter buffer and frame size of video)
+_OUTBOUND = ("packetsSent", "bytesSent", "framesEncoded", "keyFramesEncoded",
+             "qualityLimitationResolutionChanges")  # fmt: skip
+_INBOUND = ("packetsReceived", "bytesReceived", "packetsLost", "jitter", "jitterBufferDelay",
+            "jitterBufferEmittedCount", "concealmentEvents", "framesDecoded", "framesDropped",
+            "keyFramesDecoded")  # fmt: skip
+_BOTH = ("firCount", "pliCount", "nackCount", "framesPerSecond", "frameWidth", "frameHeight")
+_REMOTE = ("packetsLost", "jitter", "roundTripTime")
+_LIMITS = ("cpu", "bandwidth", "none", "other")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _copy(sample: Json, obj: Json, track: Json | None, names: tuple[str, ...]) -> None:
+    for key in names:
+        value = obj.get(key)
+        if value is None and track is not None:
+            value = track.get(key)
+        if key == "packetsLost" and _num(value, negative=True):
+            value = max(0, value)  # more duplicates than losses: nothing was lost
+        if _num(value):
+            sample[_snake(key)] = value
+
+
+def _limits(sample: Json, rtp: Json) -> None:
+    reason = rtp.get("qualityLimitationReason")
+    if reason in _LIMITS:
+        sample["quality_limitation_reason"] = reason
+    durations = rtp.get("qualityLimitationDurations")
+    if isinstance(durations, dict):
+        picked = {k: durations[k] for k in _LIMITS if _num(durations.get(k))}
+        if picked:
+            sample["quality_limitation_durations"] = picked
+
+
+def rtp_view(oid: str, stats: dict[str, Json]) -> tuple[Json, Json | None] | None:
+    """A local rtp stream as (standard inbound/outbound-rtp object, its remote-inbound-rtp);
+    None for anything else. Legacy Chrome `ssrc` objects are translated."""
+    obj = stats[oid]
+    kind = obj.get("type")
+    if kind == "ssrc":
+        return _legacy_rtp(oid, obj)
+    if kind not in _RTP or obj.get("isRemote") is True:
+        return None
+    if kind == "inbound-rtp":
+        return obj, None
+    remote = _ref(stats, obj.get("remoteId"))
+    return obj, remote
+
+
+# legacy Chrome (goog) names → standard ones, with a scale (ms → s)
+_LEGACY = (
+    ("packetsSent", "packetsSent", 1), ("bytesSent", "bytesSent", 1),
+    ("packetsReceived", "packetsReceived", 1), ("bytesReceived", "bytesReceived", 1),
+    ("packetsLost", "packetsLost", 1), ("framesEncoded", "framesEncoded", 1),
+    ("framesDecoded", "framesDecoded", 1), ("googJitterReceived", "jitter", 1e-3),
+    ("googFrameWidthSent", "frameWidth", 1), ("googFrameHeightSent", "frameHeight", 1),
+    ("googFrameWidthReceived", "frameWidth", 1), ("googFrameHeightReceived", "frameHeight", 1),
+    ("googFrameRateSent", "framesPerSecond", 1), ("googFrameRateOutput", "framesPerSecond", 1),
+    ("googFirsReceived", "firCount", 1), ("googPlisReceived", "pliCount", 1),
+    ("googNacksReceived", "nackCount", 1), ("googFirsSent", "firCount", 1),
+    ("googPlisSent", "pliCount", 1), ("googNacksSent", "nackCount", 1),
+)  # fmt: skip
+
+
+def _legacy_rtp(oid: str, obj: Json) -> tuple[Json, Json | None] | None:
+    if not oid.endswith(("_send", "_recv")):
+        return None
+    out = oid.endswith("_send")
+    rtp: Json = {"type": "outbound-rtp" if out else "inbound-rtp", "kind": obj.get("mediaType")}
+    rtp["timestamp"] = obj.get("timestamp")
+    ssrc = _number(obj.get("ssrc"))
+    rtp["ssrc"] = int(ssrc) if ssrc is not None and ssrc.is_integer() else None
+    for key, std, scale in _LEGACY:
+        value = _number(obj.get(key))
+        if value is not None:
+            rtp[std] = value * scale
+    if obj.get("googCpuLimitedResolution") == "true":
+        rtp["qualityLimitationReason"] = "cpu"
+    elif obj.get("googBandwidthLimitedResolution") == "true":
+        rtp["qualityLimitationReason"] = "bandwidth"
+    if not out:
+        return rtp, None
+    rtt = _number(obj.get("googRtt"))
+    remote = {"packetsLost": rtp.pop("packetsLost", None), "jitter": rtp.pop("jitter", None)}
+    remote["roundTripTime"] = None if rtt is None else rtt / 1000
+    return rtp, remote
+
+
+def selected_pair(stats: dict[str, Json]) -> str | None:
+    """The transport's selected pair; else one flagged `selected` (Firefox); else a nominated,
+    succeeded one. Several: the one that moved the most bytes."""
+    ids = [t.get("selectedCandidatePairId") for t in stats.values() if t.get("type") == "transport"]
+    pairs = [p for p in ids if isinstance(p, str) and _is_pair(stats.get(p))]
+    if not pairs:
+        pairs = [k for k, o in stats.items() if _is_pair(o) and o.get("selected") is True]
+    if not pairs:
+        pairs = [
+            k for k, o in stats.items()
+            if _is_pair(o) and o.get("nominated") is True and o.get("state") == "succeeded"
+        ]  # fmt: skip
+    return max(pairs, key=lambda p: _bytes(stats[p]), default=None)
+
+
+def _is_pair(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("type") in _PAIRS
+
+
+def _bytes(pair: Json) -> float:
+    return sum(_number(pair.get(k)) or 0.0 for k in ("bytesSent", "bytesReceived"))
+
+
+_PAIR_NUMBERS = (
+    "currentRoundTripTime", "totalRoundTripTime", "bytesSent", "bytesReceived", "packetsSent",
+    "packetsReceived", "availableOutgoingBitrate", "availableIncomingBitrate",
+    "bytesDiscardedOnSend", "packetsDiscardedOnSend",
+)  # fmt: skip
+_EPOCH_NUMBERS = ("lastPacketSentTimestamp", "lastPacketReceivedTimestamp")
+_CANDIDATE = ("candidateType", "address", "ip", "port", "protocol", "networkType",
+              "relatedAddress", "relatedPort", "url")  # fmt: skip
+_CANDIDATE_NAMES = {"candidateType": "type", "ip": "address"}  # `ip`: Chrome before `address`
+
+
+def pair_fields(stats: dict[str, Json], pair_id: str) -> Json:
+    """The ingest `candidate_pair` fields (ingest-events §3.7) of a candidate pair."""
+    pair = stats[pair_id]
+    out: Json = {}
+    for side in ("local", "remote"):
+        cid = pair.get(f"{side}CandidateId")
+        if _text(cid):
+            out[f"{side}_candidate_id"] = cid
+        candidate = _ref(stats, cid) or {}
+        for key in _CANDIDATE:
+            name = f"{side}_candidate_{_CANDIDATE_NAMES.get(key) or _snake(key)}"
+            value = candidate.get(key)
+            if name not in out and (_text(value) or _num(value)):
+                out[name] = value
+    if isinstance(pair.get("nominated"), bool):
+        out["nominated"] = pair["nominated"]
+    out.update((_snake(k), pair[k]) for k in _PAIR_NUMBERS if _num(pair.get(k)))
+    out.update((_snake(k), pair[k]) for k in _EPOCH_NUMBERS
+               if _num(pair.get(k)) and pair[k] >= EPOCH_2000_MS)  # fmt: skip
+    return out
+
+
+_PAIR_FIGURES = ("type", "protocol", "address", "port")
+
+
+def _pair_figures(f: ConnectionFigures, pair_id: str, fields: Json) -> None:
+    f.candidate_pair_id = pair_id
+    for side in ("local", "remote"):
+        for name in _PAIR_FIGURES:
+            value = fields.get(f"{side}_candidate_{name}")
+            attr = f"{side}_candidate_type" if name == "type" else f"{side}_{name}"
+            setattr(f, attr, int(value) if name == "port" and _num(value) else value)
+    f.uses_relay = "relay" in (f.local_candidate_type, f.remote_candidate_type)
+
+
+def _num(value: Any, *, negative: bool = False) -> TypeGuard[int | float]:
+    """A finite JSON number (not a boolean), non-negative unless `negative`."""
+    if type(value) is not int and type(value) is not float:
+        return False
+    return math.isfinite(value) and (negative or value >= 0)
+
+
+def _number(value: Any) -> float | None:
+    """A number, also from the numeric strings of legacy Chrome stats."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return float(value) if _num(value, negative=True) else None
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= 256 and "\x00" not in value
+
+
+def _is_ssrc(value: Any) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value < 2**32
+
+
+def _ref(stats: dict[str, Json], key: Any) -> Json | None:
+    return stats.get(key) if isinstance(key, str) else None
+
+
+def _epoch_ms(value: Any, fallback: int) -> int:
+    """A stats timestamp as integer epoch ms; the line's when absent or implausible."""
+    return int(value) if _num(value) and value >= EPOCH_2000_MS else fallback
+
+
+def _total(totals: dict[str, list[float]], oid: str, value: Any) -> None:
+    """A cumulative counter summed over restarts: a value below the last starts a new run."""
+    if _num(value):
+        run = totals.setdefault(oid, [0.0, 0.0])
+        run[0] += run[1] if value < run[1] else 0.0
+        run[1] = float(value)
+
+
+def _keep(last: dict[str, float], oid: str, value: Any) -> None:
+    number = _number(value)
+    if number is not None:
+        last[oid] = number
+
+
+def _sum_totals(totals: dict[str, list[float]]) -> int:
+    return int(sum(done + last for done, last in totals.values()))
+
+
+def _sum(values: dict[str, float]) -> int:
+    return int(sum(max(0.0, v) for v in values.values()))
+
+
+def _loss_pct(lost: int, packets: int) -> float:
+    return 100 * lost / (lost + packets) if lost > 0 else 0.0

@@ -1,0 +1,86 @@
+"""Importing an rtcstats dump: its lines become the peer's telemetry events, stored through the
+same validation and accounting as events posted to the API (decisions.md, Peer reports)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.auth.service import check_ids, resolve_app
+from rtk_sessions.config import Settings
+from rtk_sessions.ingest import service
+from rtk_sessions.ingest.rtcstats import DumpError, DumpTooLarge, parse_dump
+from rtk_sessions.ingest.service import IngestResult
+from rtk_sessions.kit.errors import BadRequest, NotFound, PayloadTooLarge
+from rtk_sessions.quality.repo import meeting_of_peer
+
+
+def figures_event(
+    data: bytes, peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
+) -> dict[str, Any]:
+    """The per-connection figures of the dump, kept as an extra field of a `peer.metadata`
+    event so that the report (a function of stored events) can show them."""
+    return {
+        "id": f"rtcstats:{peer_id}:figures:{hashlib.sha256(data).hexdigest()}",
+        "type": "peer.metadata",
+        "meeting_id": meeting_id,
+        "occurred_at": at,
+        "peer_id": peer_id,
+        "rtcstats_connections": {
+            pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
+            for pc, f in figures.items()
+        },
+    }
+
+
+def dump_events(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> list[Any]:
+    """The events a dump becomes; 400 (unreadable) or 413 (too large) with the reason."""
+    try:
+        dump = parse_dump(data, peer_id=peer_id, meeting_id=meeting_id, max_bytes=max_bytes)
+    except DumpTooLarge as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except DumpError as exc:
+        raise BadRequest(f"The rtcstats dump cannot be read: {exc}; nothing was stored") from exc
+    events: list[Any] = list(dump.events)
+    if dump.figures and events:
+        last = max(e["occurred_at"] for e in events)
+        events.append(figures_event(data, peer_id, meeting_id, dict(dump.figures), last))
+    if not events:
+        raise BadRequest("The rtcstats dump holds no peer connection data; nothing was stored")
+    return events
+
+
+async def import_dump(
+    conn: AsyncConnection,
+    account_id: str,
+    app_id: str,
+    peer_id: str,
+    meeting_id: str | None,
+    data: bytes,
+    now: int,
+    settings: Settings,
+) -> IngestResult:
+    """Validate every derived event, then store them all in this one transaction."""
+    check_ids(account_id=account_id, app_id=app_id)
+    meeting = meeting_id or await _meeting_of(conn, account_id, app_id, peer_id)
+    events = dump_events(data, peer_id, meeting, settings.max_dump_bytes)
+    valid = service.check_batch(events, now)
+    return await service.accept(conn, account_id, app_id, valid, now, settings.session_end_grace_ms)
+
+
+async def _meeting_of(conn: AsyncConnection, account_id: str, app_id: str, peer_id: str) -> str:
+    """The peer's meeting; a peer not joined yet needs `meeting_id` from the caller."""
+    try:
+        pk: int | None = await resolve_app(conn, account_id, app_id)
+    except NotFound:  # an app without events yet: no peer can be known
+        pk = None
+    meeting = None if pk is None else await meeting_of_peer(conn, pk, peer_id)
+    if meeting is None:
+        raise BadRequest(
+            f"Peer {peer_id} has not joined any meeting yet: pass ?meeting_id=… (the meeting "
+            "it will join) and its telemetry waits, pending, for the join"
+        )
+    return meeting

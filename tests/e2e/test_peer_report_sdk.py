@@ -1,0 +1,203 @@
+"""End to end: peer reports through the official SDK (strict), for a peer fed by telemetry
+events and for one fed by a real rtcstats dump. Figures are worked out by hand."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cloudflare
+import httpx
+import pytest
+from cloudflare import Cloudflare
+
+from files_scenario import iso, sdk
+from support import shared_data_dir
+
+pytestmark = pytest.mark.e2e
+
+ACCOUNT = "acct-quality"
+CHROME_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Safari/537.36"
+)
+DUMPS = shared_data_dir() / "rtcstats" / "dumps"
+
+
+@dataclass
+class Scenario:
+    app: str
+    meeting: str
+    start: datetime
+    events: list[dict[str, Any]]
+
+
+def _event(eid: str, kind: str, meeting: str, when: datetime, **body: Any) -> dict[str, Any]:
+    return {"id": eid, "type": kind, "meeting_id": meeting, "occurred_at": iso(when), **body}
+
+
+def audio_out(second: int, start: datetime, sent: int, lost: int) -> dict[str, Any]:
+    return {
+        "timestamp": iso(start + timedelta(seconds=second)),
+        "kind": "audio",
+        "direction": "outbound",
+        "ssrc": 1111,
+        "packets_sent": sent,
+        "packets_lost": lost,
+        "bytes_sent": sent * 100,
+        "jitter": 0.004,
+        "round_trip_time": 0.05,
+    }
+
+
+def build() -> Scenario:
+    app, m = f"app-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    b = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    s = timedelta(seconds=1)
+    # Outbound audio, one sample a second: 50 packets per interval; 5 lost in the 3rd interval
+    # only -> that interval's loss = 5 / (5 + 50) = 9.09 %, the other 8 intervals 0 %.
+    lost = [0, 0, 0, 5, 5, 5, 5, 5, 5, 5]
+    samples = [audio_out(i, b + 60 * s, 50 * i, lost[i]) for i in range(10)]
+    events = [
+        _event(
+            "j",
+            "peer.joined",
+            m,
+            b,
+            peer_id="pa",
+            display_name="Ada",
+            user_id="u-ada",
+            preset_name="group_call_host",
+        ),
+        _event(
+            "md1",
+            "peer.metadata",
+            m,
+            b + 2 * s,
+            peer_id="pa",
+            user_agent=CHROME_MAC,
+            ip="8.8.8.8",
+            device_info={"cpus": 8},
+            sdk_name="web-core",
+            sdk_version="1.2.3",
+            selected_device={"device_id": "default", "kind": "audioinput", "label": "Mic"},
+        ),
+        _event("md2", "peer.metadata", m, b + 3 * s, peer_id="pa", sdk_version="1.2.4"),
+        _event(
+            "ev1",
+            "peer.event",
+            m,
+            b + 4 * s,
+            peer_id="pa",
+            name="audio_off",
+            metadata={"reason": "user"},
+        ),
+        _event("st1", "peer.stats", m, b + 70 * s, peer_id="pa", samples=samples),
+        _event("l", "peer.left", m, b + 30 * 60 * s, peer_id="pa"),
+        _event("j2", "peer.joined", m, b + 5 * s, peer_id="pdump", display_name="Dumpy"),
+        _event("l2", "peer.left", m, b + 40 * 60 * s, peer_id="pdump"),
+    ]
+    return Scenario(app, m, b, events)
+
+
+@pytest.fixture(scope="module")
+def scenario(server: Any) -> Iterator[Scenario]:
+    sc = build()
+    token = server.token(ACCOUNT, "ingest", app=sc.app)
+    resp = httpx.post(
+        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{sc.app}/events",
+        json=sc.events,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    yield sc
+
+
+@pytest.fixture(scope="module")
+def client(server: Any, scenario: Scenario) -> Cloudflare:
+    return sdk(server, server.token(ACCOUNT, "read", app=scenario.app))
+
+
+def report(client: Cloudflare, sc: Scenario, peer: str, **query: Any) -> Any:
+    resp = client.realtime_kit.sessions.get_participant_data_from_peer_id(
+        peer, account_id=ACCOUNT, app_id=sc.app, **query
+    )
+    assert resp.data is not None and resp.data.participant is not None
+    return resp.data.participant
+
+
+def test_report_from_events(client: Cloudflare, scenario: Scenario) -> None:
+    p = report(client, scenario, "pa", include_peer_events=True)
+    assert (p.id, p.display_name, p.user_id, p.role) == ("pa", "Ada", "u-ada", "group_call_host")
+    assert p.joined_at == iso(scenario.start) and p.duration == pytest.approx(30.0)
+    assert p.peer_events and "PEER_JOINING" in [e.event_name for e in p.peer_events]
+    meta = p.peer_report.metadata
+    assert meta.browser_metadata.browser == "Chrome" and meta.browser_metadata.engine == "Blink"
+    assert meta.device_info.cpus == 8 and meta.device_info.os == "macOS"
+    assert meta.sdk_version == "1.2.4"  # the later peer.metadata wins
+    assert meta.ip_information.country == "US" and meta.ip_information.ipv4 == "8.8.8.8"
+    assert [e.name for e in meta.events] == ["audio_off"]
+    assert meta.selected_device_updates[0].device.label == "Mic"
+    quality = p.peer_report.quality
+    assert len(quality.audio_producer) == 10  # one entry per sample
+    assert quality.audio_producer[0].mos_quality is None  # a stream's first sample
+    assert all(1 <= e.mos_quality <= 4.5 for e in quality.audio_producer[1:])
+    cumulative = quality.audio_producer_cumulative
+    assert cumulative.packet_loss.avg == pytest.approx(100 * 5 / 55 / 9, rel=1e-6)
+    assert cumulative.packet_loss.api_5_or_greater_event_fraction == pytest.approx(1 / 9)
+    assert cumulative.packet_loss.api_10_or_greater_event_fraction == 0
+    assert cumulative.rtt.avg == pytest.approx(50.0)
+    assert quality.video_consumer == [] and quality.video_consumer_cumulative is not None
+
+
+def test_filters_select_sections(client: Cloudflare, scenario: Scenario, server: Any) -> None:
+    only_device = report(client, scenario, "pa", filters="device_info").peer_report
+    assert only_device.quality is None and only_device.metadata.ip_information is None
+    assert only_device.metadata.browser_metadata.browser == "Chrome"
+    only_quality = report(client, scenario, "pa", filters="quality_stats").peer_report
+    assert only_quality.metadata is None or only_quality.metadata.device_info is None
+    assert len(only_quality.quality.audio_producer) == 10
+    # A comma-separated list (the Dyte form) through the raw API.
+    token = server.token(ACCOUNT, "read", app=scenario.app)
+    url = (
+        f"{server.base_url}/client/v4/accounts/{ACCOUNT}/realtime/kit/{scenario.app}"
+        "/sessions/peer-report/pa"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    both = httpx.get(url, params={"filters": "events,ip_information"}, headers=headers, timeout=30)
+    assert both.status_code == 200, both.text
+    assert set(both.json()["data"]["participant"]["peer_report"]["metadata"]) == {
+        "events",
+        "ip_information",
+    }
+    bad = httpx.get(url, params={"filters": "device_info,cpu"}, headers=headers, timeout=30)
+    assert bad.status_code == 400 and "quality_stats" in bad.json()["error"]["message"]
+
+
+def test_unknown_peer_and_route_precedence(client: Cloudflare, scenario: Scenario) -> None:
+    with pytest.raises(cloudflare.NotFoundError, match="peer id nobody"):
+        report(client, scenario, "nobody")
+    # "participants" after peer-report is a peer id, not /sessions/{id}/participants.
+    with pytest.raises(cloudflare.NotFoundError, match="peer id participants"):
+        report(client, scenario, "participants")
+
+
+@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
+def test_report_from_a_real_dump(server: Any, client: Cloudflare, scenario: Scenario) -> None:
+    token = server.token(ACCOUNT, "ingest", app=scenario.app)
+    url = f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{scenario.app}/peers/pdump/rtcstats"
+    data = (DUMPS / "google-standard-stats-sfu.jsonl").read_bytes()
+    headers = {"Authorization": f"Bearer {token}"}
+    first = httpx.post(url, content=data, headers=headers, timeout=60)
+    assert first.status_code == 200, first.text
+    assert first.json()["data"]["accepted"] > 0
+    again = httpx.post(url, content=data, headers=headers, timeout=60)
+    assert again.json()["data"]["accepted"] == 0  # a re-upload is idempotent
+    p = report(client, scenario, "pdump")
+    quality = p.peer_report.quality
+    assert quality.audio_producer and quality.video_consumer
+    assert p.peer_report.metadata.browser_metadata.browser == "Chrome"
