@@ -12,14 +12,29 @@ loss bursts and bandwidth-limited stretches). Prints the median of 7 runs of `bu
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from rtk_sessions.auth.service import resolve_app
+from rtk_sessions.config import Settings
+from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import to_iso
+from rtk_sessions.operations import ingest_events
+from rtk_sessions.quality.repo import TelemetryEvent
 from rtk_sessions.quality.report import build_quality
+from rtk_sessions.quality.service import build_report, ip_lookup, peer_report
+from rtk_sessions.runtime import build_state
+from rtk_sessions.sessions.derivation import AppRef
 
 T0_MS = 1_780_000_000_000
 
@@ -130,6 +145,63 @@ def main() -> None:
     print(f"nproc={len(os.sched_getaffinity(0))} samples={len(data)} entries={points}")
     print("runs (ms):", " ".join(f"{t:.0f}" for t in timings))
     print(f"median: {statistics.median(timings):.1f} ms (target <= 250 ms)")
+    stored, lookup = stored_events(data), ip_lookup("")
+    whole = [_timed(lambda: build_report(stored, lookup, 720)) for _ in range(args.runs)]
+    print(f"whole report from {len(stored)} stored peer.stats events (decode, timestamps, "
+          f"metadata, quality): median {statistics.median(whole):.1f} ms; runs "
+          + " ".join(f"{t:.0f}" for t in whole))  # fmt: skip
+
+    first, reads = asyncio.run(read_path(data))
+    print(f"GET path (service, SQLite): first read after ingest builds and stores it in "
+          f"{first:.0f} ms; later reads median {statistics.median(reads):.1f} ms "
+          f"(answered from the stored report)")  # fmt: skip
+
+
+async def read_path(data: list[dict[str, Any]]) -> tuple[float, list[float]]:
+    """Ingest the hour for a joined peer into a fresh SQLite database, then read its report:
+    once (builds and stores) and 21 more times (served from the stored report)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp))
+        await upgrade_async(settings.effective_database_url)
+        state = build_state(settings)
+        join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
+                "occurred_at": T0_MS - 1000}  # fmt: skip
+        polls = [json.loads(e.body) | {"id": e.id, "meeting_id": "m", "peer_id": "p",
+                 "occurred_at": e.occurred_at} for e in stored_events(data)]  # fmt: skip
+        await ingest_events(state.db, settings, "bench", "bench", [join, *polls], 2000)
+        async with state.db.read() as conn:
+            app = AppRef(await resolve_app(conn, "bench", "bench"), "bench")
+        started = time.perf_counter()
+        await peer_report(state, app, "p", None, False)
+        first = (time.perf_counter() - started) * 1000
+        reads = []
+        for _ in range(21):
+            started = time.perf_counter()
+            await peer_report(state, app, "p", None, False)
+            reads.append((time.perf_counter() - started) * 1000)
+        await state.db.dispose()
+    return first, reads
+
+
+def stored_events(data: list[dict[str, Any]]) -> list[TelemetryEvent]:
+    """The samples as the database holds them: one `peer.stats` event per poll, timestamps as
+    RFC 3339 strings, bodies as JSON text."""
+    polls: dict[str, list[dict[str, Any]]] = {}
+    for sample in data:
+        polls.setdefault(sample["timestamp"], []).append(
+            {k: v for k, v in sample.items() if k != "timestamp_ms"}
+        )
+    return [
+        TelemetryEvent(f"st{i}", "peer.stats", T0_MS + i * 1000,
+                       msgspec.json.encode({"type": "peer.stats", "samples": s}).decode())
+        for i, (_, s) in enumerate(sorted(polls.items()))
+    ]  # fmt: skip
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ events and for one fed by a real rtcstats dump. Figures are worked out by hand."
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -201,3 +202,79 @@ def test_report_from_a_real_dump(server: Any, client: Cloudflare, scenario: Scen
     quality = p.peer_report.quality
     assert quality.audio_producer and quality.video_consumer
     assert p.peer_report.metadata.browser_metadata.browser == "Chrome"
+
+
+def _import(server: Any, app: str, peer: str, data: bytes, **params: str) -> httpx.Response:
+    token = server.token(ACCOUNT, "ingest", app=app)
+    return httpx.post(
+        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/peers/{peer}/rtcstats",
+        content=data,
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
+
+
+def _pending(server: Any, app: str) -> int:
+    token = server.token(ACCOUNT, "ingest", app=app)
+    resp = httpx.get(
+        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/pending",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    return int(resp.json()["data"]["total_count"]) if resp.status_code == 200 else -1
+
+
+@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
+def test_malformed_dumps_are_refused_whole(server: Any) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    good = (DUMPS / "safari-standard-stats.jsonl").read_bytes()
+    lines = good.splitlines(keepends=True)
+    garbage = random_bytes(50 * 2**20)
+    cases = {
+        "truncated line": b"".join(lines[:40]) + lines[40][: len(lines[40]) // 2],
+        "wrong JSON": b"".join(lines[:10]) + b"[not json\n" + b"".join(lines[10:20]),
+        "unknown method": b"".join(lines[:10]) + b'["frobnicate", "PC_0", null, 1650000000000]\n',
+        "50 MB of garbage": garbage,
+    }
+    for what, data in cases.items():
+        resp = _import(server, app, "pz", data, meeting_id="m-z")
+        assert resp.status_code == 400, (what, resp.text[:300])
+        assert "rtcstats dump cannot be read" in resp.json()["error"]["message"], what
+    assert _pending(server, app) in (0, -1)  # nothing stored (the app may not even exist)
+
+
+def random_bytes(size: int) -> bytes:
+    return random.Random(50).randbytes(size)
+
+
+@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
+def test_a_dump_for_a_peer_not_joined_yet_waits(server: Any) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    data = (DUMPS / "firefox-standard-stats-sfu.jsonl").read_bytes()
+    without = _import(server, app, "late", data)
+    assert without.status_code == 400 and "meeting_id" in without.json()["error"]["message"]
+    waiting = _import(server, app, "late", data, meeting_id="m-late")
+    assert waiting.status_code == 200, waiting.text
+    assert waiting.json()["data"]["pending"] == waiting.json()["data"]["accepted"] > 0
+    client = sdk(server, server.token(ACCOUNT, "read", app=app))
+    with pytest.raises(cloudflare.NotFoundError):
+        client.realtime_kit.sessions.get_participant_data_from_peer_id(
+            "late", account_id=ACCOUNT, app_id=app
+        )
+    token = server.token(ACCOUNT, "ingest", app=app)
+    join = {"id": "j-late", "type": "peer.joined", "meeting_id": "m-late", "peer_id": "late",
+            "occurred_at": 1_500_000_000_000}  # fmt: skip
+    resp = httpx.post(
+        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/events",
+        json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
+    )  # fmt: skip
+    assert resp.json()["data"]["pending"] == 0
+    p = client.realtime_kit.sessions.get_participant_data_from_peer_id(
+        "late", account_id=ACCOUNT, app_id=app
+    )
+    assert p.data is not None and p.data.participant is not None
+    report = p.data.participant.peer_report
+    assert report is not None and report.quality is not None and report.quality.audio_consumer
+    assert report.metadata is not None and report.metadata.browser_metadata is not None
+    assert report.metadata.browser_metadata.browser == "Firefox"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -49,18 +50,49 @@ def requested_filters(value: str | None) -> set[str] | None:
         raise BadRequest(str(exc)) from exc
 
 
+class _StatsBody(msgspec.Struct):
+    samples: list[dict[str, Any]]
+
+
+_STATS = msgspec.json.Decoder(_StatsBody)  # typed: skips the event's other fields
+
+
 def _samples(stats: list[TelemetryEvent]) -> Iterator[dict[str, Any]]:
+    """Every sample with `timestamp_ms`; the streams of one poll share a timestamp string, so
+    each distinct one is parsed once."""
+    parsed: dict[str, int | None] = {}
     for event in stats:
-        for sample in msgspec.json.decode(event.body)["samples"]:
+        for sample in _STATS.decode(event.body).samples:
             stamp = sample["timestamp"]
-            sample["timestamp_ms"] = stamp if isinstance(stamp, int) else rfc3339_ms(stamp)
+            if isinstance(stamp, int):
+                sample["timestamp_ms"] = stamp
+            else:
+                if stamp not in parsed:
+                    parsed[stamp] = rfc3339_ms(stamp)
+                sample["timestamp_ms"] = parsed[stamp]
             yield sample
 
 
 def build_report(
     telemetry: list[TelemetryEvent], ip_lookup: IpLookup, max_points: int
 ) -> dict[str, Any]:
-    """The whole `peer_report` object from the peer's telemetry (pure but for the IP lookup)."""
+    """The whole `peer_report` object from the peer's telemetry (pure but for the IP lookup).
+
+    The cyclic garbage collector is paused meanwhile: an hour of samples allocates hundreds of
+    thousands of acyclic objects, and collecting while they are made costs a third of the time.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _report(telemetry, ip_lookup, max_points)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _report(
+    telemetry: list[TelemetryEvent], ip_lookup: IpLookup, max_points: int
+) -> dict[str, Any]:
     described = [
         (e.occurred_at, e.type, msgspec.json.decode(e.body))
         for e in telemetry
