@@ -30,9 +30,10 @@ from rtk_sessions.config import Settings
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.operations import ingest_events
+from rtk_sessions.quality.assemble import build_report
 from rtk_sessions.quality.repo import TelemetryEvent
 from rtk_sessions.quality.report import build_quality
-from rtk_sessions.quality.service import build_report, ip_lookup, peer_report
+from rtk_sessions.quality.service import ip_lookup, peer_report
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 
