@@ -16,13 +16,13 @@ batch's invalid events: `events[3]: line 4: not valid JSON ...`.
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any
 
 import msgspec
 
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, gunzip_bounded
 
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -81,26 +81,14 @@ def _too_many_bytes(what: str) -> str:
 
 def _gunzip(body: bytes) -> bytes:
     """Inflate one or more concatenated gzip members, refusing output over the limit."""
-    out = bytearray()
-    pending = body
-    while True:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            while True:
-                room = MAX_BATCH_BYTES + 1 - len(out)  # > 0 here: max_length 0 means unbounded
-                out += inflater.decompress(pending, room)
-                if len(out) > MAX_BATCH_BYTES:
-                    raise PayloadTooLarge(_too_many_bytes("decompressed body"))
-                pending = inflater.unconsumed_tail
-                if inflater.eof or not pending:
-                    break
-        except zlib.error as exc:
-            raise BadRequest(f"body is not valid gzip ({exc}); check Content-Encoding") from None
-        if not inflater.eof:
-            raise BadRequest("body is not valid gzip (the compressed stream is truncated)")
-        pending = inflater.unused_data.lstrip(b"\x00")  # trailing zero padding is harmless
-        if not pending:
-            return bytes(out)
+    try:
+        return gunzip_bounded(body, MAX_BATCH_BYTES)
+    except InflatedTooLarge:
+        raise PayloadTooLarge(_too_many_bytes("decompressed body")) from None
+    except NotGzip as exc:
+        if exc.truncated:
+            raise BadRequest(f"body is not valid gzip ({exc})") from None
+        raise BadRequest(f"body is not valid gzip ({exc}); check Content-Encoding") from None
 
 
 def _check_count(count: int) -> None:

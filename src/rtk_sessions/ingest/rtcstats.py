@@ -18,35 +18,41 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
-from rtk_sessions.ingest.rtcstats_figures import (
-    EPOCH_2000_MS,
-    Connection,
-    ConnectionFigures,
-    Hints,
-    Json,
+from rtk_sessions.ingest.rtcstats_figures import Connection, ConnectionFigures, Hints
+from rtk_sessions.ingest.rtcstats_lines import (
+    JSON_DECODER,
+    DumpError,
+    DumpTooLarge,
+    Line,
+    checked_line,
+    decode_line,
+    epoch_ms,
+    inflate,
+    json_kind,
+    numbered_lines,
 )
+from rtk_sessions.ingest.rtcstats_values import Json
+
+__all__ = [
+    "KNOWN_METHODS",
+    "MAX_DUMP_BYTES",
+    "MAX_SAMPLES",
+    "Dump",
+    "DumpError",
+    "DumpTooLarge",
+    "parse_dump",
+]
 
 MAX_DUMP_BYTES = 100 * 2**20
 MAX_SAMPLES = 1000
-_GZIP_MAGIC = b"\x1f\x8b"
 _PEER_ROOM = 49  # 128 - len("rtcstats:") - len(":") - 64 hex - len(":9999")
 _STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_DECODER = msgspec.json.Decoder()
-
-
-class DumpError(ValueError):
-    """Why a dump cannot be read, for the user (400): the line and what is wrong with it."""
-
-
-class DumpTooLarge(DumpError):
-    """The dump is larger than allowed once decompressed (413)."""
 
 
 @dataclass(frozen=True)
@@ -63,112 +69,11 @@ def parse_dump(
     """Read a dump, plain or gzip (detected by its magic bytes), into events and figures.
 
     Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for unreadable content."""
-    text = _inflate(data, max_bytes)
+    text = inflate(data, max_bytes)
     reader = _Reader(peer_id, meeting_id)
-    for lineno, raw in _lines(text):
+    for lineno, raw in numbered_lines(text):
         reader.read(lineno, raw)
     return reader.finish()
-
-
-def _inflate(data: bytes, max_bytes: int) -> bytes:
-    """Inflate gzip members incrementally, never holding more than `max_bytes + 1` of output,
-    so a decompression bomb costs no more memory than an honest dump."""
-    if not data.startswith(_GZIP_MAGIC):
-        if len(data) > max_bytes:
-            raise DumpTooLarge(_too_large(max_bytes))
-        return data
-    out = bytearray()
-    pending = data
-    while pending:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            while True:
-                out += inflater.decompress(pending, max_bytes + 1 - len(out))
-                if len(out) > max_bytes:
-                    raise DumpTooLarge(_too_large(max_bytes))
-                pending = inflater.unconsumed_tail
-                if inflater.eof or not pending:
-                    break
-        except zlib.error as exc:
-            raise DumpError(f"the dump is not valid gzip ({exc})") from None
-        if not inflater.eof:
-            raise DumpError("the gzip stream is truncated: upload the complete file")
-        pending = inflater.unused_data.lstrip(b"\x00")
-    return bytes(out)
-
-
-def _too_large(max_bytes: int) -> str:
-    return f"the dump is larger than the limit of {max_bytes} bytes once decompressed"
-
-
-def _lines(text: bytes) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers, found lazily (garbage fails on line 1)."""
-    start = 3 if text.startswith(b"\xef\xbb\xbf") else 0
-    lineno = 0
-    while start < len(text):
-        end = text.find(b"\n", start)
-        end = len(text) if end < 0 else end
-        lineno += 1
-        raw = text[start:end].rstrip(b"\r")
-        start = end + 1
-        if raw.strip():
-            yield lineno, raw
-
-
-class _Line(NamedTuple):
-    lineno: int
-    method: str
-    pc: str | None
-    value: Any
-    ts: int
-
-
-def _decode(lineno: int, raw: bytes) -> Any:
-    try:
-        return _DECODER.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        if "truncated" in str(exc):
-            raise DumpError(f"line {lineno} is cut short (truncated JSON)") from None
-        raise DumpError(f"line {lineno} is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise DumpError(f"line {lineno} is not valid JSON (nested too deeply)") from None
-
-
-_SHAPE = "a JSON array [method, peer_connection_id, value, timestamp_ms]"
-
-
-def _line(lineno: int, value: Any) -> _Line:
-    """Check a line's shape; the message says what is wrong and how a line should look."""
-    where = f"line {lineno}"
-    if not isinstance(value, list):
-        raise DumpError(f"{where} is {_kind(value)}, not {_SHAPE}")
-    if len(value) not in (4, 5):
-        raise DumpError(f"{where} has {len(value)} items; expected {_SHAPE}")
-    method, pc, payload, ts = value[:4]
-    if not isinstance(method, str) or not method:
-        raise DumpError(f"{where}: the method (item 1) must be a name, got {_kind(method)}")
-    if pc is not None and not (isinstance(pc, str) and 0 < len(pc) <= 128 and "\0" not in pc):
-        raise DumpError(f"{where}: the peer connection id (item 2) must be a short string or null")
-    epoch_ms = _epoch_ms(ts)
-    if epoch_ms is None:
-        raise DumpError(
-            f"{where}: the timestamp (item 4) must be epoch milliseconds after 2000, got {ts!r}"
-        )
-    if len(value) == 5 and type(value[4]) not in (int, float):
-        raise DumpError(f"{where}: item 5 (a sequence number) must be a number")
-    return _Line(lineno, method, pc, payload, epoch_ms)
-
-
-def _epoch_ms(value: Any) -> int | None:
-    """Integer epoch ms of a JSON number between 2000 and 2^53, else None."""
-    if type(value) not in (int, float) or not EPOCH_2000_MS <= value < 2**53:
-        return None
-    return int(value)
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    return "null" if value is None else names.get(type(value), "a number")
 
 
 class _Reader:
@@ -196,11 +101,11 @@ class _Reader:
                 "line 1: this is an rtcstats file format 3 dump ('RTCStatsDump'); only the "
                 "rtcstats-server line format ([method, pc_id, value, timestamp] lines) is read"
             )
-        value = _decode(lineno, raw)
+        value = decode_line(lineno, raw)
         if self.lines == 1 and isinstance(value, dict):
             self._header_object(raw, value)
             return
-        line = _line(lineno, value)
+        line = checked_line(lineno, value)
         handler = _HANDLERS.get(line.method)
         if handler is None:
             raise DumpError(
@@ -239,7 +144,7 @@ class _Reader:
     def _header_object(self, raw: bytes, value: Json) -> None:
         """An old rtcstats-server header; its `time` if any, else the next line's."""
         body = _client_metadata(value)
-        time = _epoch_ms(value.get("time"))
+        time = epoch_ms(value.get("time"))
         if body is None:
             return
         if time is not None:
@@ -247,11 +152,11 @@ class _Reader:
         else:
             self.header = (raw, body)
 
-    def on_connection_info(self, line: _Line) -> list[Json]:
+    def on_connection_info(self, line: Line) -> list[Json]:
         body = _client_metadata(line.value)
         return [body] if body else []
 
-    def on_constraints(self, line: _Line) -> list[Json]:
+    def on_constraints(self, line: Line) -> list[Json]:
         optional = line.value.get("optional") if isinstance(line.value, dict) else None
         if line.pc is None or not isinstance(optional, list):
             return []
@@ -260,18 +165,18 @@ class _Reader:
                 self._connection(line.pc).is_p2p = item["rtcStatsSFUP2P"]
         return []
 
-    def on_state(self, prefix: str, line: _Line) -> list[Json]:
+    def on_state(self, prefix: str, line: Line) -> list[Json]:
         state = line.value
         if not isinstance(state, str) or not _STATE.fullmatch(state) or line.pc is None:
             raise DumpError(
                 f"line {line.lineno}: {line.method} needs a peer connection id and a state "
-                f"name such as 'connected' as its value, got {_kind(state)}"
+                f"name such as 'connected' as its value, got {json_kind(state)}"
             )
         if prefix == "connection":
             self._connection(line.pc).connection_state(state, line.ts)
         return [_event(f"{prefix}_{state}", line.pc)]
 
-    def on_stats(self, line: _Line) -> list[Json]:
+    def on_stats(self, line: Line) -> list[Json]:
         if line.pc is None:
             raise DumpError(f"line {line.lineno}: getstats needs a peer connection id")
         try:
@@ -283,7 +188,7 @@ class _Reader:
             bodies.append({"type": "peer.stats", "samples": samples[start : start + MAX_SAMPLES]})
         return bodies
 
-    def on_media_request(self, line: _Line) -> list[Json]:
+    def on_media_request(self, line: Line) -> list[Json]:
         """Remember which device a getUserMedia call asked for, per kind."""
         constraints = line.value if isinstance(line.value, dict) else {}
         for kind in ("audio", "video"):
@@ -294,7 +199,7 @@ class _Reader:
                 self.requested.pop(kind, None)
         return []
 
-    def on_media_success(self, line: _Line) -> list[Json]:
+    def on_media_success(self, line: Line) -> list[Json]:
         """A selected device per new track, when it differs from the last selection."""
         bodies = []
         for track in _tracks(line.value):
@@ -310,13 +215,13 @@ class _Reader:
             bodies.append({"type": "peer.metadata", "selected_device": device})
         return bodies
 
-    def on_display_success(self, line: _Line) -> list[Json]:
+    def on_display_success(self, line: Line) -> list[Json]:
         self.hints.display_tracks.update(
             t["id"] for t in _tracks(line.value) if isinstance(t.get("id"), str)
         )
         return []
 
-    def on_devices(self, line: _Line) -> list[Json]:
+    def on_devices(self, line: Line) -> list[Json]:
         """One `devices_update` per kind whose devices changed since the last enumeration."""
         now: dict[str, dict[str, Json]] = {"audio": {}, "video": {}, "speaker": {}}
         for d in line.value if isinstance(line.value, list) else []:
@@ -336,7 +241,7 @@ class _Reader:
                 bodies.append({"type": "peer.metadata", "devices_update": update})
         return bodies
 
-    def on_video_type(self, line: _Line) -> list[Json]:
+    def on_video_type(self, line: Line) -> list[Json]:
         value = line.value if isinstance(line.value, dict) else {}
         ssrc, video_type = value.get("ssrc"), value.get("videoType")
         if type(ssrc) is int and video_type == "desktop":
@@ -345,7 +250,7 @@ class _Reader:
             self.hints.desktop_ssrcs.discard(ssrc)
         return []
 
-    def on_toggle(self, name: str, line: _Line) -> list[Json]:
+    def on_toggle(self, name: str, line: Line) -> list[Json]:
         """Jitsi's `audioMutedChanged` etc.: `true`/`{"muted": true}` means off."""
         muted = line.value.get("muted") if isinstance(line.value, dict) else line.value
         if not isinstance(muted, bool):
@@ -365,7 +270,7 @@ def _client_metadata(info: Any) -> Json | None:
     """`peer.metadata` from the client's header: its user agent and, as the sdk, rtcstats."""
     if isinstance(info, str):
         try:
-            info = _DECODER.decode(info)
+            info = JSON_DECODER.decode(info)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
     if not isinstance(info, dict):
@@ -404,10 +309,10 @@ def _tracks(value: Any) -> list[Json]:
 
 _DEVICE_KINDS = {"audioinput": "audio", "videoinput": "video", "audiooutput": "speaker"}
 
-Handler = Callable[[_Reader, _Line], list[Json]]
+Handler = Callable[[_Reader, Line], list[Json]]
 
 
-def _ignore(reader: _Reader, line: _Line) -> list[Json]:
+def _ignore(reader: _Reader, line: Line) -> list[Json]:
     return []
 
 

@@ -1,26 +1,38 @@
-"""One peer connection of an rtcstats dump: getstats reports → stats samples, the selected ICE
-candidate pair, and the per-connection figures jitsi's rtcstats-server also measures.
+"""One peer connection of an rtcstats dump: getstats reports merged into its stats, the samples
+and selected ICE candidate pair they yield, and the per-connection figures jitsi's
+rtcstats-server also measures.
 
 getstats values are delta-compressed: the state merges each report field by field like the
 server's decompressor (objects missing from a report keep their last state, `timestamp: 0`
 stands for the report's top-level timestamp). A sample is made per inbound-rtp / outbound-rtp
 object listed in a report, once its stream has carried a packet and when its timestamp moved;
-Firefox, Safari and legacy Chrome (`ssrc` objects, goog* strings) are read into the one
-sample shape of ingest-events §3.9. Why, and the figures' definitions: docs/rtcstats.md.
+which fields it carries is `rtcstats_samples.py`'s part. Why, and the figures' definitions:
+docs/rtcstats.md.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any
 
-Json = dict[str, Any]
-EPOCH_2000_MS = 946_684_800_000
+from rtk_sessions.ingest.rtcstats_samples import (
+    copy_rtp_fields,
+    pair_fields,
+    rtp_view,
+    selected_pair,
+)
+from rtk_sessions.ingest.rtcstats_values import (
+    EPOCH_2000_MS,
+    Json,
+    as_number,
+    by_id,
+    is_number,
+    is_ssrc,
+    is_text,
+)
+
 _CONNECTED = ("connected", "completed")
-_RTP = ("inbound-rtp", "outbound-rtp")
-_PAIRS = ("candidate-pair",)
+_TRANSPORTS = (("producing", "outbound-rtp"), ("consuming", "inbound-rtp"))
 
 
 @dataclass
@@ -107,7 +119,7 @@ class Connection:
         if not isinstance(report, dict):
             raise ValueError("a getstats value must be an object of stats objects by id")
         top = report.get("timestamp")
-        top_ts = top if _num(top) else line_ts
+        top_ts = top if is_number(top) else line_ts
         present = []
         for oid, obj in report.items():
             if oid == "timestamp":
@@ -152,10 +164,10 @@ class Connection:
         out = rtp["type"] == "outbound-rtp"
         kind = rtp.get("kind") or rtp.get("mediaType")
         ssrc = rtp.get("ssrc")
-        if kind not in ("audio", "video") or not _is_ssrc(ssrc):
+        if kind not in ("audio", "video") or not is_ssrc(ssrc):
             return None
         packets = rtp.get("packetsSent" if out else "packetsReceived")
-        if _num(packets) and packets > 0:
+        if is_number(packets) and packets > 0:
             self._active.add(oid)
         ts = _epoch_ms(rtp.get("timestamp"), line_ts)
         if oid not in self._active or self._last_ts.get(oid) == ts:
@@ -165,16 +177,9 @@ class Connection:
         sample["direction"] = "outbound" if out else "inbound"
         if self._screenshare(rtp, ssrc):
             sample["source"] = "screenshare"
-        if _text(rtp.get("mid")):
+        if is_text(rtp.get("mid")):
             sample["mid"] = rtp["mid"]
-        track = _ref(self.stats, rtp.get("trackId"))
-        _copy(sample, rtp, track, _OUTBOUND if out else _INBOUND)
-        _copy(sample, rtp, track, _BOTH)
-        if out:
-            _copy(sample, remote or {}, None, _REMOTE)
-            _limits(sample, rtp)
-        elif "frames_per_second" not in sample and _num(rtp.get("framerateMean")):
-            sample["frames_per_second"] = rtp["framerateMean"]  # Firefox
+        copy_rtp_fields(sample, rtp, remote, by_id(self.stats, rtp.get("trackId")))
         if "round_trip_time" not in sample and (rtt := self._pair_rtt()) is not None:
             sample["round_trip_time"] = rtt
         return sample
@@ -183,15 +188,15 @@ class Connection:
         if rtp.get("contentType") == "screenshare" or ssrc in self.hints.desktop_ssrcs:
             return True
         for key in ("trackId", "mediaSourceId"):
-            source = _ref(self.stats, rtp.get(key))
+            source = by_id(self.stats, rtp.get(key))
             track_id = source.get("trackIdentifier") if source else None
             if isinstance(track_id, str) and track_id in self.hints.display_tracks:
                 return True
         return False
 
     def _pair_rtt(self) -> float | None:
-        rtt = (_ref(self.stats, self._pair) or {}).get("currentRoundTripTime")
-        return float(rtt) if _num(rtt) else None
+        rtt = (by_id(self.stats, self._pair) or {}).get("currentRoundTripTime")
+        return float(rtt) if is_number(rtt) else None
 
     def _pair_changes(self) -> list[Json]:
         """The selected pair once per transport direction, again whenever it changes.
@@ -231,155 +236,6 @@ class Connection:
         return f
 
 
-_TRANSPORTS = (("producing", "outbound-rtp"), ("consuming", "inbound-rtp"))
-# stats fields copied into samples under their snake_case names; a `track` object stands in
-# where the rtp object lacks a field (Chrome's jitter buffer and frame size of video)
-_OUTBOUND = ("packetsSent", "bytesSent", "framesEncoded", "keyFramesEncoded",
-             "qualityLimitationResolutionChanges")  # fmt: skip
-_INBOUND = ("packetsReceived", "bytesReceived", "packetsLost", "jitter", "jitterBufferDelay",
-            "jitterBufferEmittedCount", "concealmentEvents", "framesDecoded", "framesDropped",
-            "keyFramesDecoded")  # fmt: skip
-_BOTH = ("firCount", "pliCount", "nackCount", "framesPerSecond", "frameWidth", "frameHeight")
-_REMOTE = ("packetsLost", "jitter", "roundTripTime")
-_LIMITS = ("cpu", "bandwidth", "none", "other")
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _copy(sample: Json, obj: Json, track: Json | None, names: tuple[str, ...]) -> None:
-    for key in names:
-        value = obj.get(key)
-        if value is None and track is not None:
-            value = track.get(key)
-        if key == "packetsLost" and _num(value, negative=True):
-            value = max(0, value)  # more duplicates than losses: nothing was lost
-        if _num(value):
-            sample[_snake(key)] = value
-
-
-def _limits(sample: Json, rtp: Json) -> None:
-    reason = rtp.get("qualityLimitationReason")
-    if reason in _LIMITS:
-        sample["quality_limitation_reason"] = reason
-    durations = rtp.get("qualityLimitationDurations")
-    if isinstance(durations, dict):
-        picked = {k: durations[k] for k in _LIMITS if _num(durations.get(k))}
-        if picked:
-            sample["quality_limitation_durations"] = picked
-
-
-def rtp_view(oid: str, stats: dict[str, Json]) -> tuple[Json, Json | None] | None:
-    """A local rtp stream as (standard inbound/outbound-rtp object, its remote-inbound-rtp);
-    None for anything else. Legacy Chrome `ssrc` objects are translated."""
-    obj = stats[oid]
-    kind = obj.get("type")
-    if kind == "ssrc":
-        return _legacy_rtp(oid, obj)
-    if kind not in _RTP or obj.get("isRemote") is True:
-        return None
-    if kind == "inbound-rtp":
-        return obj, None
-    remote = _ref(stats, obj.get("remoteId"))
-    return obj, remote
-
-
-# legacy Chrome (goog) names → standard ones, with a scale (ms → s)
-_LEGACY = (
-    ("packetsSent", "packetsSent", 1), ("bytesSent", "bytesSent", 1),
-    ("packetsReceived", "packetsReceived", 1), ("bytesReceived", "bytesReceived", 1),
-    ("packetsLost", "packetsLost", 1), ("framesEncoded", "framesEncoded", 1),
-    ("framesDecoded", "framesDecoded", 1), ("googJitterReceived", "jitter", 1e-3),
-    ("googFrameWidthSent", "frameWidth", 1), ("googFrameHeightSent", "frameHeight", 1),
-    ("googFrameWidthReceived", "frameWidth", 1), ("googFrameHeightReceived", "frameHeight", 1),
-    ("googFrameRateSent", "framesPerSecond", 1), ("googFrameRateOutput", "framesPerSecond", 1),
-    ("googFirsReceived", "firCount", 1), ("googPlisReceived", "pliCount", 1),
-    ("googNacksReceived", "nackCount", 1), ("googFirsSent", "firCount", 1),
-    ("googPlisSent", "pliCount", 1), ("googNacksSent", "nackCount", 1),
-)  # fmt: skip
-
-
-def _legacy_rtp(oid: str, obj: Json) -> tuple[Json, Json | None] | None:
-    if not oid.endswith(("_send", "_recv")):
-        return None
-    out = oid.endswith("_send")
-    rtp: Json = {"type": "outbound-rtp" if out else "inbound-rtp", "kind": obj.get("mediaType")}
-    rtp["timestamp"] = obj.get("timestamp")
-    ssrc = _number(obj.get("ssrc"))
-    rtp["ssrc"] = int(ssrc) if ssrc is not None and ssrc.is_integer() else None
-    for key, std, scale in _LEGACY:
-        value = _number(obj.get(key))
-        if value is not None:
-            rtp[std] = value * scale
-    if obj.get("googCpuLimitedResolution") == "true":
-        rtp["qualityLimitationReason"] = "cpu"
-    elif obj.get("googBandwidthLimitedResolution") == "true":
-        rtp["qualityLimitationReason"] = "bandwidth"
-    if not out:
-        return rtp, None
-    rtt = _number(obj.get("googRtt"))
-    remote = {"packetsLost": rtp.pop("packetsLost", None), "jitter": rtp.pop("jitter", None)}
-    remote["roundTripTime"] = None if rtt is None else rtt / 1000
-    return rtp, remote
-
-
-def selected_pair(stats: dict[str, Json]) -> str | None:
-    """The transport's selected pair; else one flagged `selected` (Firefox); else a nominated,
-    succeeded one. Several: the one that moved the most bytes."""
-    ids = [t.get("selectedCandidatePairId") for t in stats.values() if t.get("type") == "transport"]
-    pairs = [p for p in ids if isinstance(p, str) and _is_pair(stats.get(p))]
-    if not pairs:
-        pairs = [k for k, o in stats.items() if _is_pair(o) and o.get("selected") is True]
-    if not pairs:
-        pairs = [
-            k for k, o in stats.items()
-            if _is_pair(o) and o.get("nominated") is True and o.get("state") == "succeeded"
-        ]  # fmt: skip
-    return max(pairs, key=lambda p: _bytes(stats[p]), default=None)
-
-
-def _is_pair(obj: Any) -> bool:
-    return isinstance(obj, dict) and obj.get("type") in _PAIRS
-
-
-def _bytes(pair: Json) -> float:
-    return sum(_number(pair.get(k)) or 0.0 for k in ("bytesSent", "bytesReceived"))
-
-
-_PAIR_NUMBERS = (
-    "currentRoundTripTime", "totalRoundTripTime", "bytesSent", "bytesReceived", "packetsSent",
-    "packetsReceived", "availableOutgoingBitrate", "availableIncomingBitrate",
-    "bytesDiscardedOnSend", "packetsDiscardedOnSend",
-)  # fmt: skip
-_EPOCH_NUMBERS = ("lastPacketSentTimestamp", "lastPacketReceivedTimestamp")
-_CANDIDATE = ("candidateType", "address", "ip", "port", "protocol", "networkType",
-              "relatedAddress", "relatedPort", "url")  # fmt: skip
-_CANDIDATE_NAMES = {"candidateType": "type", "ip": "address"}  # `ip`: Chrome before `address`
-
-
-def pair_fields(stats: dict[str, Json], pair_id: str) -> Json:
-    """The ingest `candidate_pair` fields (ingest-events §3.7) of a candidate pair."""
-    pair = stats[pair_id]
-    out: Json = {}
-    for side in ("local", "remote"):
-        cid = pair.get(f"{side}CandidateId")
-        if _text(cid):
-            out[f"{side}_candidate_id"] = cid
-        candidate = _ref(stats, cid) or {}
-        for key in _CANDIDATE:
-            name = f"{side}_candidate_{_CANDIDATE_NAMES.get(key) or _snake(key)}"
-            value = candidate.get(key)
-            if name not in out and (_text(value) or _num(value)):
-                out[name] = value
-    if isinstance(pair.get("nominated"), bool):
-        out["nominated"] = pair["nominated"]
-    out.update((_snake(k), pair[k]) for k in _PAIR_NUMBERS if _num(pair.get(k)))
-    out.update((_snake(k), pair[k]) for k in _EPOCH_NUMBERS
-               if _num(pair.get(k)) and pair[k] >= EPOCH_2000_MS)  # fmt: skip
-    return out
-
-
 _PAIR_FIGURES = ("type", "protocol", "address", "port")
 
 
@@ -389,54 +245,25 @@ def _pair_figures(f: ConnectionFigures, pair_id: str, fields: Json) -> None:
         for name in _PAIR_FIGURES:
             value = fields.get(f"{side}_candidate_{name}")
             attr = f"{side}_candidate_type" if name == "type" else f"{side}_{name}"
-            setattr(f, attr, int(value) if name == "port" and _num(value) else value)
+            setattr(f, attr, int(value) if name == "port" and is_number(value) else value)
     f.uses_relay = "relay" in (f.local_candidate_type, f.remote_candidate_type)
-
-
-def _num(value: Any, *, negative: bool = False) -> TypeGuard[int | float]:
-    """A finite JSON number (not a boolean), non-negative unless `negative`."""
-    if type(value) is not int and type(value) is not float:
-        return False
-    return math.isfinite(value) and (negative or value >= 0)
-
-
-def _number(value: Any) -> float | None:
-    """A number, also from the numeric strings of legacy Chrome stats."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    return float(value) if _num(value, negative=True) else None
-
-
-def _text(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= 256 and "\x00" not in value
-
-
-def _is_ssrc(value: Any) -> TypeGuard[int]:
-    return type(value) is int and 0 <= value < 2**32
-
-
-def _ref(stats: dict[str, Json], key: Any) -> Json | None:
-    return stats.get(key) if isinstance(key, str) else None
 
 
 def _epoch_ms(value: Any, fallback: int) -> int:
     """A stats timestamp as integer epoch ms; the line's when absent or implausible."""
-    return int(value) if _num(value) and value >= EPOCH_2000_MS else fallback
+    return int(value) if is_number(value) and value >= EPOCH_2000_MS else fallback
 
 
 def _total(totals: dict[str, list[float]], oid: str, value: Any) -> None:
     """A cumulative counter summed over restarts: a value below the last starts a new run."""
-    if _num(value):
+    if is_number(value):
         run = totals.setdefault(oid, [0.0, 0.0])
         run[0] += run[1] if value < run[1] else 0.0
         run[1] = float(value)
 
 
 def _keep(last: dict[str, float], oid: str, value: Any) -> None:
-    number = _number(value)
+    number = as_number(value)
     if number is not None:
         last[oid] = number
 
