@@ -3,6 +3,7 @@ events and for one fed by a real rtcstats dump. Figures are worked out by hand."
 
 from __future__ import annotations
 
+import gzip
 import random
 import uuid
 from collections.abc import Iterator
@@ -198,6 +199,8 @@ def test_report_from_a_real_dump(server: Any, client: Cloudflare, scenario: Scen
     assert first.json()["data"]["accepted"] > 0
     again = httpx.post(url, content=data, headers=headers, timeout=60)
     assert again.json()["data"]["accepted"] == 0  # a re-upload is idempotent
+    gzipped = httpx.post(url, content=gzip.compress(data), headers=headers, timeout=60)
+    assert gzipped.json()["data"]["accepted"] == 0  # plain or gzip, the same events
     p = report(client, scenario, "pdump")
     quality = p.peer_report.quality
     assert quality.audio_producer and quality.video_consumer

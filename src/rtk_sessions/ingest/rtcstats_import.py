@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth.service import check_ids, resolve_app
@@ -19,20 +20,25 @@ from rtk_sessions.quality.repo import meeting_of_peer
 
 
 def figures_event(
-    data: bytes, peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
+    peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
 ) -> dict[str, Any]:
     """The per-connection figures of the dump, kept as an extra field of a `peer.metadata`
-    event so that the report (a function of stored events) can show them."""
+    event so that the report (a function of stored events) can show them. The id hashes the
+    peer and the figures, so re-uploading the dump, plain or gzipped, adds nothing."""
+    connections = {
+        pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
+        for pc, f in figures.items()
+    }
+    digest = hashlib.sha256(
+        peer_id.encode() + b"\n" + msgspec.json.encode(connections, order="sorted")
+    ).hexdigest()
     return {
-        "id": f"rtcstats:{peer_id}:figures:{hashlib.sha256(data).hexdigest()}",
+        "id": f"rtcstats:figures:{digest}",
         "type": "peer.metadata",
         "meeting_id": meeting_id,
         "occurred_at": at,
         "peer_id": peer_id,
-        "rtcstats_connections": {
-            pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
-            for pc, f in figures.items()
-        },
+        "rtcstats_connections": connections,
     }
 
 
@@ -47,7 +53,7 @@ def dump_events(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> l
     events: list[Any] = list(dump.events)
     if dump.figures and events:
         last = max(e["occurred_at"] for e in events)
-        events.append(figures_event(data, peer_id, meeting_id, dict(dump.figures), last))
+        events.append(figures_event(peer_id, meeting_id, dict(dump.figures), last))
     if not events:
         raise BadRequest("The rtcstats dump holds no peer connection data; nothing was stored")
     return events
