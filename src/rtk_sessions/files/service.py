@@ -111,8 +111,9 @@ def link_to(
     blobs: BlobStore, key: str, base_url: str, now: int, ttl_ms: int, file_expiry: int | None
 ) -> Link:
     expires = link_expiry_ms(now, ttl_ms, file_expiry)
+    gone = NotFound(f"This file expires at {to_iso(expires)}; it can no longer be linked")
     if expires - now < 1000:  # a link must live at least a second; the file is as good as gone
-        raise NotFound(f"This file expires at {to_iso(expires)}; it can no longer be linked")
+        raise gone
     filename = key.rsplit("/", 1)[-1]
     try:
         return blobs.link(
@@ -123,9 +124,7 @@ def link_to(
             content_type=content_type_for(filename),
         )
     except ValueError as exc:  # the store's clock passed the last whole second meanwhile
-        raise NotFound(
-            f"This file expires at {to_iso(expires)}; it can no longer be linked"
-        ) from exc
+        raise gone from exc
 
 
 async def link_for(
