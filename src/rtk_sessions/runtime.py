@@ -32,7 +32,7 @@ def build_state(settings: Settings) -> AppState:
         await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
 
     state.jobs.register(summaries.JOB, _in_worker(state, summary))
-    state.jobs.register(quality.JOB, _in_worker(state, quality.run_report))
+    state.jobs.register(quality.JOB, _in_worker(state, quality.run_reports))
     return state
 
 

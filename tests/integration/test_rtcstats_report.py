@@ -20,7 +20,8 @@ from rtk_sessions.ingest.rtcstats_import import import_dump
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.operations import ingest_events
-from rtk_sessions.quality.service import peer_report
+from rtk_sessions.quality import repo as quality_repo
+from rtk_sessions.quality.service import peer_report, run_reports
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 from support import shared_data_dir
@@ -83,3 +84,25 @@ async def test_report_agrees_with_the_reference(
     figures = report["connections"].values()
     assert received == sum(f["total_packets_received"] for f in figures)
     assert sent == sum(f["total_packets_sent"] for f in figures)
+
+
+async def test_the_background_job_stores_the_report_reads_then_serve(
+    db: Database, app_id: str, tmp_path: Path
+) -> None:
+    state = dataclasses.replace(build_state(Settings(data_dir=tmp_path, job_workers=0)), db=db)
+    data = (DATA / "dumps" / f"{NAMES[0]}.jsonl").read_bytes()
+    join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
+            "occurred_at": 1_500_000_000_000}  # fmt: skip
+    await ingest_events(db, state.settings, ACCOUNT, app_id, [join], 10)
+    async with db.write() as conn:
+        await import_dump(conn, ACCOUNT, app_id, "p", None, data, now_ms(), state.settings)
+    async with db.read() as conn:
+        pk = await resolve_app(conn, ACCOUNT, app_id)
+        assert await quality_repo.stored_report(conn, pk, "p") is None
+    await run_reports(state, ACCOUNT, app_id, ["p", "never-joined"])
+    async with db.read() as conn:
+        stored = await quality_repo.stored_report(conn, pk, "p")
+        assert await quality_repo.stored_report(conn, pk, "never-joined") is None
+    assert stored is not None
+    served = await peer_report(state, AppRef(pk, app_id), "p", None, False)
+    assert served["peer_report"] == json.loads(stored[1])

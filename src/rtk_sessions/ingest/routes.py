@@ -17,7 +17,7 @@ from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.quality.repo import TELEMETRY
-from rtk_sessions.quality.service import enqueue_report
+from rtk_sessions.quality.service import enqueue_reports
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
 
 
@@ -95,8 +95,8 @@ class IngestController(Controller):
             result = await service.accept(
                 conn, account_id, app_id, valid, now, rtk.settings.session_end_grace_ms
             )
-        for peer_id in sorted({e.peer_id for e in valid if e.type in TELEMETRY and e.peer_id}):
-            await enqueue_report(rtk, account_id, app_id, peer_id)
+        peers = sorted({e.peer_id for e in valid if e.type in TELEMETRY and e.peer_id})
+        await enqueue_reports(rtk, account_id, app_id, peers)
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
     @get("/pending", operation_id="ListPendingEvents", responses=error_responses(400, 401, 403))

@@ -14,7 +14,7 @@ from rtk_sessions.ingest.rtcstats_import import import_dump
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.quality.service import enqueue_report
+from rtk_sessions.quality.service import enqueue_reports
 
 
 class RtcstatsController(Controller):
@@ -47,5 +47,5 @@ class RtcstatsController(Controller):
             result = await import_dump(
                 conn, account_id, app_id, peer_id, meeting_id, data, now, rtk.settings
             )
-        await enqueue_report(rtk, account_id, app_id, peer_id)
+        await enqueue_reports(rtk, account_id, app_id, [peer_id])
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))

@@ -80,20 +80,29 @@ async def peer_report(
     return out
 
 
-async def enqueue_report(state: AppState, account_id: str, app_id: str, peer_id: str) -> None:
-    """After telemetry was committed: build the report in the background, so reads find it
-    ready. Losing this is harmless: the first read builds it."""
+async def enqueue_reports(
+    state: AppState, account_id: str, app_id: str, peer_ids: list[str]
+) -> None:
+    """After telemetry was committed: rebuild these peers' reports in the background (one job
+    per batch, so ingesting many peers costs one enqueue), and reads find them ready. Losing
+    this is harmless: the first read builds a stale report."""
+    if not peer_ids:
+        return
     try:
-        await asyncio.to_thread(state.jobs.enqueue, JOB, account_id, app_id, peer_id)
+        await asyncio.to_thread(state.jobs.enqueue, JOB, account_id, app_id, peer_ids)
     except Exception:
-        log.warning("could not enqueue the report of peer %s; the first read builds it", peer_id)
+        log.warning("could not enqueue %d peer reports; reads will build them", len(peer_ids))
 
 
-async def run_report(state: AppState, account_id: str, app_id: str, peer_id: str) -> None:
-    """The job: bring the stored report up to date (does nothing when it already is)."""
+async def run_reports(state: AppState, account_id: str, app_id: str, peer_ids: list[str]) -> None:
+    """The job: bring the stored reports up to date (does nothing for those that already are)."""
     async with state.db.read() as conn:
         try:
             pk = await resolve_app(conn, account_id, app_id)
         except NotFound:
             return
-    await current_report(state, AppRef(pk, app_id), peer_id)
+    for peer_id in peer_ids:
+        async with state.db.read() as conn:
+            joined = await repo.find_peer(conn, pk, peer_id) is not None
+        if joined:  # telemetry of a peer not joined yet waits, pending, like its report
+            await current_report(state, AppRef(pk, app_id), peer_id)
