@@ -194,6 +194,11 @@ def rfc3339_ms(text: str) -> int | None:
     return parse_rfc3339_ms(text)
 
 
+def stored_time_ms(value: int | str) -> int | None:
+    """Epoch ms of a timestamp field of a stored (already validated) event: either form."""
+    return value if isinstance(value, int) else rfc3339_ms(value)
+
+
 def timestamp_ms(value: Any, now_ms: int) -> int | str:
     """Epoch ms (truncated) of an RFC 3339 string or integer epoch ms, or what is wrong."""
     if type(value) is int:

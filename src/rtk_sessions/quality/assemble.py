@@ -12,15 +12,13 @@ from typing import Any
 
 import msgspec
 
-from rtk_sessions.ingest.fields import rfc3339_ms
-from rtk_sessions.kit.timeutil import to_iso, to_iso_or_none
+from rtk_sessions.ingest.fields import stored_time_ms
 from rtk_sessions.quality.lookup import IpLookup
 from rtk_sessions.quality.metadata import build_metadata
 from rtk_sessions.quality.repo import TelemetryEvent
 from rtk_sessions.quality.report import build_quality
-from rtk_sessions.sessions.accounting import interval_ms, minutes
 from rtk_sessions.sessions.repo import PeerRow
-from rtk_sessions.sessions.schemas import peer_events
+from rtk_sessions.sessions.schemas import participant_out
 
 
 class _StatsBody(msgspec.Struct):
@@ -33,16 +31,13 @@ _STATS = msgspec.json.Decoder(_StatsBody)  # typed: skips the event's other fiel
 def _samples(stats: list[TelemetryEvent]) -> Iterator[dict[str, Any]]:
     """Every sample with `timestamp_ms`; the streams of one poll share a timestamp string, so
     each distinct one is parsed once."""
-    parsed: dict[str, int | None] = {}
+    parsed: dict[int | str, int | None] = {}
     for event in stats:
         for sample in _STATS.decode(event.body).samples:
             stamp = sample["timestamp"]
-            if isinstance(stamp, int):
-                sample["timestamp_ms"] = stamp
-            else:
-                if stamp not in parsed:
-                    parsed[stamp] = rfc3339_ms(stamp)
-                sample["timestamp_ms"] = parsed[stamp]
+            if stamp not in parsed:
+                parsed[stamp] = stored_time_ms(stamp)
+            sample["timestamp_ms"] = parsed[stamp]
             yield sample
 
 
@@ -90,20 +85,8 @@ def _connections(described: list[tuple[int, str, dict[str, Any]]]) -> dict[str, 
 
 
 def participant(peer: PeerRow, now: int, with_events: bool) -> dict[str, Any]:
-    """The participant part of the answer; `role` is the preset name (wire spec §2.9)."""
-    out: dict[str, Any] = {
-        "id": peer.id,
-        "session_id": peer.session_id,
-        "user_id": peer.user_id,
-        "custom_participant_id": peer.custom_participant_id,
-        "display_name": peer.display_name,
-        "role": peer.preset_name,
-        "joined_at": to_iso(peer.joined_at),
-        "left_at": to_iso_or_none(peer.left_at),
-        "duration": minutes(interval_ms(peer.joined_at, peer.left_at, now)),
-        "created_at": to_iso(peer.joined_at),
-        "updated_at": to_iso(peer.updated_at),
-    }
-    if with_events:
-        out["peer_events"] = msgspec.to_builtins(peer_events(peer))
-    return out
+    """The participant part of the answer: the participants endpoint's row, with the session
+    id, and the preset named `role` as this endpoint's model spells it (wire spec §2.9)."""
+    out: dict[str, Any] = msgspec.to_builtins(participant_out(peer, now, with_events))
+    out["role"] = out.pop("preset_name")
+    return {"session_id": peer.session_id, **out}

@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.ingest.fields import rfc3339_ms
+from rtk_sessions.ingest.fields import stored_time_ms
 from rtk_sessions.kit.tables import events, peers
 
 SEGMENT = "transcript.segment"
@@ -46,11 +46,6 @@ def _segment(row: Any, body: dict[str, Any], ended_at: int | None) -> SegmentRow
     )
 
 
-def _time_ms(value: Any) -> int | None:
-    """A stored, already validated timestamp (RFC 3339 or epoch ms) in ms."""
-    return value if isinstance(value, int) else rfc3339_ms(value)
-
-
 async def final_segments(conn: AsyncConnection, app_pk: int, session_id: str) -> list[SegmentRow]:
     """The session's final (not partial) segments by start time, ties by event id."""
     e, p = events.c, peers.c
@@ -69,5 +64,5 @@ async def final_segments(conn: AsyncConnection, app_pk: int, session_id: str) ->
         if body.get("is_partial"):
             continue
         ended = body.get("ended_at")
-        found.append(_segment(row, body, None if ended is None else _time_ms(ended)))
+        found.append(_segment(row, body, None if ended is None else stored_time_ms(ended)))
     return found
