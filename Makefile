@@ -4,29 +4,45 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint types check openapi clean help
+.PHONY: run test lint lock openapi clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
 
-$(STAMP): pyproject.toml
+LOCK := requirements/lock.txt
+UV := uv==0.13.9
+
+# Installs come from the committed lock only, so a new release of any dependency cannot
+# change what a fresh clone runs. `make lock` is the one way to move the pins.
+$(STAMP): pyproject.toml $(LOCK) requirements/build.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -r requirements/build.txt
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)  ## migrate, load demo data if empty, serve on http://127.0.0.1:8787
 	$(BIN)/rtk-sessions serve --demo-if-empty
 
+# Every stage runs even when an earlier one failed; the target fails at the end if any did.
 test: $(STAMP)  ## the whole suite: lint, SQLite, then PostgreSQL when reachable
-	$(BIN)/ruff check src tests
-	$(BIN)/mypy
-	$(BIN)/python -m pytest
-	$(BIN)/python tests/run_postgres.py
+	@failed=""; \
+	$(BIN)/ruff check src tests bench || failed="$$failed ruff"; \
+	$(BIN)/mypy || failed="$$failed mypy"; \
+	$(BIN)/python -m pytest || failed="$$failed sqlite"; \
+	$(BIN)/python tests/run_postgres.py || failed="$$failed postgresql"; \
+	if [ -n "$$failed" ]; then echo "FAILED stages:$$failed" >&2; exit 1; fi; \
+	echo "all stages passed"
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+
+lock: $(STAMP)  ## re-resolve requirements/lock.txt to the newest versions pyproject.toml allows
+	$(BIN)/pip install -q $(UV)
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --universal \
+		--upgrade -o $(LOCK)
+	@echo "review 'git diff $(LOCK)', run 'make test', then commit both"
 
 openapi: $(STAMP)  ## regenerate the committed docs/openapi.json
 	$(BIN)/rtk-sessions openapi > docs/openapi.json
