@@ -17,7 +17,7 @@ import pytest
 from cloudflare import Cloudflare
 
 from files_scenario import iso, sdk
-from support import shared_data_dir
+from support import DATA
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/119.0.0.0 Safari/537.36"
 )
-DUMPS = shared_data_dir() / "rtcstats" / "dumps"
+DUMPS = DATA / "rtcstats" / "dumps"
 
 
 @dataclass
@@ -188,7 +188,6 @@ def test_unknown_peer_and_route_precedence(client: Cloudflare, scenario: Scenari
         report(client, scenario, "participants")
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
 def test_report_from_a_real_dump(server: Any, client: Cloudflare, scenario: Scenario) -> None:
     token = server.token(ACCOUNT, "ingest", app=scenario.app)
     url = f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{scenario.app}/peers/pdump/rtcstats"
@@ -228,7 +227,6 @@ def _pending(server: Any, app: str) -> int:
     return int(resp.json()["data"]["total_count"]) if resp.status_code == 200 else -1
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
 def test_malformed_dumps_are_refused_whole(server: Any) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"
     good = (DUMPS / "safari-standard-stats.jsonl").read_bytes()
@@ -259,7 +257,6 @@ def random_bytes(size: int) -> bytes:
     return random.Random(50).randbytes(size)
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
 def test_a_dump_for_a_peer_not_joined_yet_waits(server: Any) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"
     data = (DUMPS / "firefox-standard-stats-sfu.jsonl").read_bytes()

@@ -22,10 +22,10 @@ from rtk_sessions.ingest.rtcstats import (
     parse_dump,
 )
 from rtk_sessions.ingest.validation import validate_events
-from support import shared_data_dir
+from support import DATA
 
-DATA = shared_data_dir() / "rtcstats"
-DUMPS = sorted((DATA / "dumps").glob("*.jsonl"))
+RTCSTATS = DATA / "rtcstats"
+DUMPS = sorted((RTCSTATS / "dumps").glob("*.jsonl"))
 NAMES = [p.stem for p in DUMPS]
 PEER, MEETING = "peer-1", "meeting-1"
 T0 = 1_700_000_000_000
@@ -42,11 +42,11 @@ STREAMS = {
 
 
 def _dump(name: str) -> bytes:
-    return (DATA / "dumps" / f"{name}.jsonl").read_bytes()
+    return (RTCSTATS / "dumps" / f"{name}.jsonl").read_bytes()
 
 
 def _reference(name: str) -> dict[str, Any]:
-    result = json.loads((DATA / "results" / f"{name}-result.json").read_text())
+    result = json.loads((RTCSTATS / "results" / f"{name}-result.json").read_text())
     aggregates: dict[str, Any] = result[0]["features"]["aggregates"]
     return aggregates
 
