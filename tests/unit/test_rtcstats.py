@@ -135,7 +135,7 @@ def test_every_method_of_the_real_dumps_is_known() -> None:
 # * packet totals and losses: exact. Both read the last cumulative counter of every stream
 #   from the same merged getstats state and add them up.
 # * loss %: within 0.01 percentage points. The reference rounds to two decimals and divides by
-#   packets only; we divide by packets + lost (decisions.md). Below 1 % loss the two
+#   packets only; we divide by packets + lost (docs/quality.md). Below 1 % loss the two
 #   definitions differ by far less than the reference's rounding.
 # * duration: exact. Same definition: from the first connectionState `connected` to the last
 #   line of that connection (we take the latest timestamp, the reference the last line; the
