@@ -1,6 +1,6 @@
 """Benchmark: ROUGE of the extractive summarizer on QMSum, beside two baselines of equal length.
 
-Protocol (docs/spec decisions.md, "ROUGE protocol"):
+Protocol (docs/summaries.md, "How good is the extractive summary?"):
 * 27 QMSum meetings, sorted by file name; even indices (0, 2, ...) are the tuning half every
   constant of the summarizer was chosen on, odd indices the held-out half. Means are reported
   for both halves and all 27.
@@ -15,7 +15,7 @@ Protocol (docs/spec decisions.md, "ROUGE protocol"):
 Exits 1 unless the summarizer beats both baselines by >= 10 % relative on ROUGE-1 and
 ROUGE-L on the held-out half.
 
-    .venv/bin/python bench/rouge_qmsum.py [--data /work/shared/data/qmsum/meetings]
+    .venv/bin/python bench/rouge_qmsum.py [--data tests/data/qmsum/meetings]
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from rouge_score import rouge_scorer  # type: ignore[import-untyped]
-from shared_data import shared_data_dir
 
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer, clean
 from rtk_sessions.summaries.model import Utterance
 from rtk_sessions.summaries.render import plain_body
 
-DATA = shared_data_dir() / "qmsum" / "meetings"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "qmsum" / "meetings"
 METRICS = ("rouge1", "rouge2", "rougeL")
 SYSTEMS = ("summarizer", "first-N", "random-N")
 SEED = 2024

@@ -21,12 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from shared_data import shared_data_dir
-
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer
 from rtk_sessions.summaries.model import Utterance
 
-DATA = shared_data_dir() / "qmsum" / "meetings"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "qmsum" / "meetings"
 WORDS_PER_MINUTE = 150
 ONE_HOUR_WORDS = 60 * WORDS_PER_MINUTE
 

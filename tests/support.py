@@ -18,17 +18,7 @@ from sqlalchemy.engine import make_url
 
 PG_ENV = "RTK_TEST_DATABASE_URL"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_data_dir() -> Path:
-    """The shared reference data: RTK_SHARED_DATA, ../shared/data beside the checkout, or the
-    workplace's /work/shared/data (CI may clone elsewhere)."""
-    candidates = [os.environ.get("RTK_SHARED_DATA", ""), ROOT.parent / "shared" / "data",
-                  "/work/shared/data"]  # fmt: skip
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return ROOT.parent / "shared" / "data"
+DATA = ROOT / "tests" / "data"  # reference data kept in the repository (tests/data/README.md)
 
 
 async def _admin(url: str, statement: str) -> None:

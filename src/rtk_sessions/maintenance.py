@@ -1,7 +1,7 @@
 """Recurring upkeep inside `serve` and `worker`: requeue lost work, delete expired files.
 
-The reconciler makes requested work durable whatever happens to the queue (decisions.md,
-Jobs); the purge enforces retention (decisions.md, Files). Both are safe to run in several
+The reconciler makes requested work durable whatever happens to the queue (docs/jobs.md);
+the purge enforces retention (docs/files.md). Both are safe to run in several
 processes at once.
 """
 

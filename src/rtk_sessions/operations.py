@@ -137,7 +137,8 @@ async def import_rtcstats_file(
         raise SystemExit(f"error: {exc.message}") from exc
     finally:
         await db.dispose()
-    return {"accepted": result.accepted, "duplicates": result.duplicates, "pending": result.pending}
+    return {"accepted": result.accepted, "duplicates": result.duplicates, "pending": result.pending,
+            "skipped_lines": result.skipped_lines}  # fmt: skip
 
 
 async def rebuild_all(settings: Settings) -> int:

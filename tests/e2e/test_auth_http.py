@@ -1,4 +1,4 @@
-"""End to end over real HTTP: who may call what (decisions.md "Auth").
+"""End to end over real HTTP: who may call what (docs/api-decisions.md).
 
 401 for missing, malformed, unknown or revoked credentials and for Cloudflare's legacy key
 headers; 403 for the wrong account, app or permission; 404 for an unknown app; checked in
@@ -210,7 +210,7 @@ def test_missing_malformed_or_unknown_credentials_are_401(
 
 
 def test_every_401_names_the_only_accepted_scheme(world: World) -> None:
-    """decisions.md: the 401 message says only `Authorization: Bearer` is accepted and that
+    """docs/api-decisions.md: the 401 message says only `Authorization: Bearer` is accepted and that
     CLOUDFLARE_EMAIL/CLOUDFLARE_API_KEY take precedence; unknown tokens included."""
     for credentials in ("unknown token", "wrong secret"):
         resp = A_ROUTES["list"](world, BAD_CREDENTIALS[credentials](world.tokens))

@@ -3,7 +3,7 @@
 Every mistake gets the right 4xx with a message that says what to fix, and a refused batch
 leaves nothing behind: the pending listing does not move, the sessions API does not change,
 and every valid event of the refused batch is accepted (not a duplicate) when posted again.
-Contract: ingest-events.md §1–§3 and decisions.md "Ingestion".
+Contract: docs/events.md.
 """
 
 from __future__ import annotations
@@ -572,7 +572,7 @@ def test_ndjson_invalid_events_are_indexed_among_non_blank_lines(api: Api) -> No
 
 
 def test_ndjson_lists_syntax_errors_and_invalid_events_together(api: Api) -> None:
-    """decisions.md: `errors[]` lists *every* invalid event, so one round trip finds them all."""
+    """docs/events.md: `errors[]` lists *every* invalid event, so one round trip finds them all."""
     body = ndjson(join("j1", "m1", 0, "p1"), b"{oops", event("x", "peer.gone", "m1", 1))
     body_json = assert_error(api.post(content=body, **NDJSON), 400)
     assert sorted(e["index"] for e in body_json["errors"]) == [1, 2], body_json

@@ -4,6 +4,7 @@ events and for one fed by a real rtcstats dump. Figures are worked out by hand."
 from __future__ import annotations
 
 import gzip
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from cloudflare import Cloudflare
 
 from files_scenario import iso, sdk
-from support import shared_data_dir
+from support import DATA
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/119.0.0.0 Safari/537.36"
 )
-DUMPS = shared_data_dir() / "rtcstats" / "dumps"
+DUMPS = DATA / "rtcstats" / "dumps"
 
 
 @dataclass
@@ -188,7 +189,6 @@ def test_unknown_peer_and_route_precedence(client: Cloudflare, scenario: Scenari
         report(client, scenario, "participants")
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
 def test_report_from_a_real_dump(server: Any, client: Cloudflare, scenario: Scenario) -> None:
     token = server.token(ACCOUNT, "ingest", app=scenario.app)
     url = f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{scenario.app}/peers/pdump/rtcstats"
@@ -228,38 +228,102 @@ def _pending(server: Any, app: str) -> int:
     return int(resp.json()["data"]["total_count"]) if resp.status_code == 200 else -1
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
-def test_malformed_dumps_are_refused_whole(server: Any) -> None:
+def _app_with_a_peer(server: Any, peer: str, meeting: str) -> str:
+    """A new app in which `peer` joined `meeting` (so nothing else is pending)."""
     app = f"app-{uuid.uuid4().hex[:8]}"
-    good = (DUMPS / "safari-standard-stats.jsonl").read_bytes()
-    lines = good.splitlines(keepends=True)
-    garbage = random_bytes(50 * 2**20)
-    cases = {
-        "truncated line": b"".join(lines[:40]) + lines[40][: len(lines[40]) // 2],
-        "wrong JSON": b"".join(lines[:10]) + b"[not json\n" + b"".join(lines[10:20]),
-        "unknown method": b"".join(lines[:10]) + b'["frobnicate", "PC_0", null, 1650000000000]\n',
-        "50 MB of garbage": garbage,
-    }
-    # The app exists (another peer joined), so "nothing stored" can be read back exactly.
     token = server.token(ACCOUNT, "ingest", app=app)
-    join = {"id": "j-other", "type": "peer.joined", "meeting_id": "m-z", "peer_id": "other",
+    join = {"id": f"j-{peer}", "type": "peer.joined", "meeting_id": meeting, "peer_id": peer,
             "occurred_at": 1_500_000_000_000}  # fmt: skip
     httpx.post(
         f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/events",
         json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
     ).raise_for_status()  # fmt: skip
-    for what, data in cases.items():
+    return app
+
+
+def test_data_that_is_not_a_dump_is_refused_whole(server: Any) -> None:
+    app = _app_with_a_peer(server, "other", "m-z")
+    lines = (DUMPS / "safari-standard-stats.jsonl").read_bytes().splitlines(keepends=True)
+    pretty = json.dumps([json.loads(line) for line in lines[:20]], indent=2).encode()
+    cases = {
+        "pretty-printed JSON": (pretty, "is cut short or starts a JSON document spread over"),
+        "no metadata line": (b"".join(lines[1:20]), "line 1 is an array, not a metadata line"),
+        "no usable line": (lines[0] + b"[not json\n" * 3, "no usable line after its metadata"),
+        "50 MB of garbage": (random_bytes(50 * 2**20), "line 1 is not JSON"),
+    }
+    for what, (data, needle) in cases.items():
         resp = _import(server, app, "pz", data, meeting_id="m-z")
         assert resp.status_code == 400, (what, resp.text[:300])
-        assert "rtcstats dump cannot be read" in resp.json()["error"]["message"], what
+        message = resp.json()["error"]["message"]
+        assert message.startswith("The rtcstats dump cannot be read: ") and needle in message
+        if what != "no usable line":
+            assert "an rtcstats dump is JSON lines, one JSON value per line" in message, what
     assert _pending(server, app) == 0  # nothing stored: the dump's events would all wait
+
+
+def test_unusable_lines_are_skipped_and_reported(server: Any) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    lines = (DUMPS / "safari-standard-stats.jsonl").read_bytes().splitlines(keepends=True)
+    data = (
+        b"".join(lines[:10]) + b"[not json\n"  # line 11
+        + b'["frobnicate", "PC_0", null, 1650000000000]\n'  # unknown: read, gives nothing
+        + b"".join(lines[10:40]) + lines[40][: len(lines[40]) // 2]  # line 43, cut short
+    )  # fmt: skip
+    resp = _import(server, app, "pz", data, meeting_id="m-z")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert body["accepted"] > 0 and body["skipped_lines"] == 2
+    assert body["skipped"] == [
+        {"line": 11, "reason": "not valid JSON (JSON is malformed: invalid character (byte 5))"},
+        {"line": 43, "reason": "cut short (truncated JSON)"},
+    ]
+
+
+def test_the_chrome_96_dump_with_a_line_without_timestamp_gives_a_report(server: Any) -> None:
+    """rtcstats-server's own Chrome 96 test dump has a 3-item `e2eRtt` line. It is imported
+    whole, and the report has the streams of both its connections (peer-to-peer PC_0 and the
+    SFU's PC_1) with the packet totals rtcstats-server's extractor measured for them."""
+    app = _app_with_a_peer(server, "p96", "m96")
+    data = (DUMPS / "chrome96-standard-stats-p2p-add-transceiver.jsonl").read_bytes()
+    resp = _import(server, app, "p96", data)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert body["accepted"] > 0 and body["pending"] == 0
+    assert (body["skipped_lines"], body["skipped"]) == (0, [])
+    client = sdk(server, server.token(ACCOUNT, "read", app=app))
+    p = client.realtime_kit.sessions.get_participant_data_from_peer_id(
+        "p96", account_id=ACCOUNT, app_id=app
+    )
+    assert p.data is not None and p.data.participant is not None
+    report = p.data.participant.peer_report
+    assert report is not None and report.quality is not None and report.metadata is not None
+    quality = report.quality
+    # One entry per sample: audio out 3 (PC_0) + 2 (PC_1), video out 2 + 2, audio in 3 + 1,
+    # video in 2 + 1 (stats read once per ~5 s over 20 s; PC_1 carried media briefly).
+    assert [len(quality.audio_producer), len(quality.video_producer)] == [5, 4]
+    assert [len(quality.audio_consumer), len(quality.video_consumer)] == [4, 3]
+    assert report.metadata.browser_metadata.browser == "Chrome"
+    raw = httpx.get(
+        f"{server.base_url}/client/v4/accounts/{ACCOUNT}/realtime/kit/{app}"
+        "/sessions/peer-report/p96",
+        headers={"Authorization": f"Bearer {server.token(ACCOUNT, 'read', app=app)}"},
+        timeout=30,
+    ).json()["data"]["participant"]["peer_report"]
+    result = (
+        DATA / "rtcstats" / "results" / "chrome96-standard-stats-p2p-add-transceiver-result.json"
+    )
+    for pc, ref in json.loads(result.read_text())[0]["features"]["aggregates"].items():
+        ours, totals = raw["connections"][pc], ref["trackAggregates"]
+        assert ours["is_p2p"] == ref["isP2P"], pc
+        assert ours["session_duration_ms"] == ref["pcSessionDurationMs"], pc
+        assert ours["total_packets_sent"] == totals["totalPacketsSent"], pc
+        assert ours["total_packets_received"] == totals["totalPacketsReceived"], pc
 
 
 def random_bytes(size: int) -> bytes:
     return random.Random(50).randbytes(size)
 
 
-@pytest.mark.skipif(not DUMPS.is_dir(), reason=f"rtcstats dumps not found at {DUMPS}")
 def test_a_dump_for_a_peer_not_joined_yet_waits(server: Any) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"
     data = (DUMPS / "firefox-standard-stats-sfu.jsonl").read_bytes()

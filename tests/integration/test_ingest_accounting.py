@@ -1,5 +1,5 @@
 """Ingestion through `check_batch`/`store` on a real database, read back through the services the
-API serves (ingest spec §4): late, duplicate and pending events, merges and splits, breakout
+API serves (docs/accounting.md): late, duplicate and pending events, merges and splits, breakout
 rooms, the idle sweep and `rebuild`."""
 
 from __future__ import annotations

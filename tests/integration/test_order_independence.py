@@ -1,4 +1,4 @@
-"""Derived data depends only on the set of accepted events (ingest spec §4): the same events in
+"""Derived data depends only on the set of accepted events (docs/accounting.md): the same events in
 one batch, or shuffled into many, give the same API output, and `rebuild` reproduces it."""
 
 from __future__ import annotations

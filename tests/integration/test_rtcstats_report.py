@@ -24,10 +24,10 @@ from rtk_sessions.quality import repo as quality_repo
 from rtk_sessions.quality.service import peer_report, run_reports
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
-from support import shared_data_dir
+from support import DATA
 
-DATA = shared_data_dir() / "rtcstats"
-NAMES = sorted(p.stem for p in (DATA / "dumps").glob("*.jsonl"))
+RTCSTATS = DATA / "rtcstats"
+NAMES = sorted(p.stem for p in (RTCSTATS / "dumps").glob("*.jsonl"))
 ACCOUNT = "acct-rtcstats"
 CONSUMERS = ("audio_consumer", "video_consumer", "screenshare_audio_consumer",
              "screenshare_video_consumer")  # fmt: skip
@@ -42,13 +42,12 @@ def last_counter(entries: list[dict[str, Any]], field: str) -> int:
     return sum(last.values())
 
 
-@pytest.mark.skipif(not NAMES, reason=f"rtcstats dumps not found under {DATA}")
 @pytest.mark.parametrize("name", NAMES)
 async def test_report_agrees_with_the_reference(
     name: str, db: Database, app_id: str, tmp_path: Path
 ) -> None:
     state = dataclasses.replace(build_state(Settings(data_dir=tmp_path, job_workers=0)), db=db)
-    data = (DATA / "dumps" / f"{name}.jsonl").read_bytes()
+    data = (RTCSTATS / "dumps" / f"{name}.jsonl").read_bytes()
     # The peer joined before the call it recorded (the dumps are from 2020-2022).
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
             "occurred_at": 1_500_000_000_000}  # fmt: skip
@@ -60,7 +59,7 @@ async def test_report_agrees_with_the_reference(
         app = AppRef(await resolve_app(conn, ACCOUNT, app_id), app_id)
     report = (await peer_report(state, app, "p", None, False))["peer_report"]
 
-    reference = json.loads((DATA / "results" / f"{name}-result.json").read_text())
+    reference = json.loads((RTCSTATS / "results" / f"{name}-result.json").read_text())
     for pc, ref in reference[0]["features"]["aggregates"].items():
         ours = report["connections"][pc]
         where = f"{name} {pc}"
@@ -90,7 +89,7 @@ async def test_the_background_job_stores_the_report_reads_then_serve(
     db: Database, app_id: str, tmp_path: Path
 ) -> None:
     state = dataclasses.replace(build_state(Settings(data_dir=tmp_path, job_workers=0)), db=db)
-    data = (DATA / "dumps" / f"{NAMES[0]}.jsonl").read_bytes()
+    data = (RTCSTATS / "dumps" / f"{NAMES[0]}.jsonl").read_bytes()
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
             "occurred_at": 1_500_000_000_000}  # fmt: skip
     await ingest_events(db, state.settings, ACCOUNT, app_id, [join], 10)

@@ -1,4 +1,4 @@
-"""Session accounting (ingest spec §4) as pure functions, on hand-computed figures.
+"""Session accounting (docs/accounting.md) as pure functions, on hand-computed figures.
 
 Times are offsets from T0 in milliseconds unless they are whole instants; every expected figure
 below is worked out by hand in the comment next to it.

@@ -1,4 +1,4 @@
-"""Chat export CSV (wire spec §3.1): columns, RFC 4180 quoting, streaming, exact round trips.
+"""Chat export CSV (docs/api-decisions.md): columns, RFC 4180 quoting, streaming, round trips.
 
 Every file is read back the way a consumer would: UTF-8 bytes decoded and parsed with
 Python's ``csv`` module under ``newline=""`` semantics.

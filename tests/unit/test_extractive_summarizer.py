@@ -9,9 +9,9 @@ import pytest
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer, clean
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import body_word_count, plain_body
-from support import shared_data_dir
+from support import DATA
 
-QMSUM = shared_data_dir() / "qmsum" / "meetings"
+QMSUM = DATA / "qmsum" / "meetings"
 HEADINGS = [
     "## Meeting Summary",
     "### Key Discussion Points",
@@ -121,8 +121,6 @@ def test_unknown_format_is_an_error() -> None:
 
 def test_a_real_qmsum_meeting_gives_a_real_summary() -> None:
     path = QMSUM / "ES2009b.json"
-    if not path.exists():
-        pytest.skip(f"QMSum data not found at {QMSUM}")
     turns = json.loads(path.read_text(encoding="utf-8"))["transcript"]
     text = summarize([(t["speaker"], t["content"]) for t in turns], 300)
     points = text.split("### Key Discussion Points")[1].split("### Action Items")[0]

@@ -1,6 +1,7 @@
-"""rtcstats dumps → ingest events and per-connection figures: four real dumps (Chrome,
-Firefox, Safari, an ICE reconnect), agreement with rtcstats-server's own feature extractor,
-idempotent ids, and every way a dump can be malformed."""
+"""rtcstats dumps → ingest events and per-connection figures: five real dumps (Chrome,
+Firefox, Safari, an ICE reconnect, Chrome 96 peer-to-peer), agreement with rtcstats-server's
+own feature extractor, idempotent ids, lines that are skipped and reported, and data that is
+refused because it is not a dump."""
 
 from __future__ import annotations
 
@@ -17,36 +18,41 @@ import pytest
 
 from rtk_sessions.ingest.rtcstats import (
     KNOWN_METHODS,
+    MAX_SKIP_REASONS,
     DumpError,
     DumpTooLarge,
     parse_dump,
 )
 from rtk_sessions.ingest.validation import validate_events
-from support import shared_data_dir
+from support import DATA
 
-DATA = shared_data_dir() / "rtcstats"
-DUMPS = sorted((DATA / "dumps").glob("*.jsonl"))
+RTCSTATS = DATA / "rtcstats"
+DUMPS = sorted((RTCSTATS / "dumps").glob("*.jsonl"))
 NAMES = [p.stem for p in DUMPS]
 PEER, MEETING = "peer-1", "meeting-1"
 T0 = 1_700_000_000_000
 ID = re.compile(r"rtcstats:peer-1:[0-9a-f]{64}(:[1-9][0-9]*)?")
 
-# (kind, direction) of the streams that carried packets. The reconnect dump's camera failed
-# (getUserMedia NotReadableError) and its three inbound audio streams never got a packet.
+# (pc, kind, direction) of the streams that carried packets. The reconnect dump's camera
+# failed (getUserMedia NotReadableError) and its three inbound audio streams never got a
+# packet. The Chrome 96 dump has a peer-to-peer connection (PC_0) beside the SFU's (PC_1).
+ALL = {(k, d) for k in ("audio", "video") for d in ("inbound", "outbound")}
 STREAMS = {
-    "chrome-standard-pc-reconnect": {("audio", "outbound"), ("video", "inbound")},
-    "firefox-standard-stats-sfu": {(k, d) for k in ("audio", "video") for d in ("inbound", "outbound")},
-    "google-standard-stats-sfu": {(k, d) for k in ("audio", "video") for d in ("inbound", "outbound")},
-    "safari-standard-stats": {(k, d) for k in ("audio", "video") for d in ("inbound", "outbound")},
+    "chrome-standard-pc-reconnect": {("PC_0", "audio", "outbound"), ("PC_0", "video", "inbound")},
+    "chrome96-standard-stats-p2p-add-transceiver": {(pc, *s) for pc in ("PC_0", "PC_1") for s in ALL},
+    "firefox-standard-stats-sfu": {("PC_0", *s) for s in ALL},
+    "google-standard-stats-sfu": {("PC_0", *s) for s in ALL},
+    "safari-standard-stats": {("PC_0", *s) for s in ALL},
 }  # fmt: skip
+NO_PAIR = {"chrome96-standard-stats-p2p-add-transceiver"}  # no selected pair (nor in the reference)
 
 
 def _dump(name: str) -> bytes:
-    return (DATA / "dumps" / f"{name}.jsonl").read_bytes()
+    return (RTCSTATS / "dumps" / f"{name}.jsonl").read_bytes()
 
 
 def _reference(name: str) -> dict[str, Any]:
-    result = json.loads((DATA / "results" / f"{name}-result.json").read_text())
+    result = json.loads((RTCSTATS / "results" / f"{name}-result.json").read_text())
     aggregates: dict[str, Any] = result[0]["features"]["aggregates"]
     return aggregates
 
@@ -59,16 +65,25 @@ def _samples(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [s for e in events if e["type"] == "peer.stats" for s in e["samples"]]
 
 
+META = ["connectionInfo", None, {"statsFormat": "chrome_standard"}, T0]  # gives no event
+
+
 def _lines(*lines: Any) -> bytes:
+    """A dump of these lines after a metadata line (line 1)."""
+    return _raw(META, *lines)
+
+
+def _raw(*lines: Any) -> bytes:
     return b"\n".join(json.dumps(line).encode() for line in lines) + b"\n"
 
 
-# ---------------------------------------------------------------- the four real dumps
+# ---------------------------------------------------------------- the real dumps
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_real_dump_becomes_valid_events(name: str) -> None:
     dump = _parse(_dump(name))
+    assert (dump.skipped_lines, dump.skipped) == (0, ())
     valid, errors = validate_events(dump.events, int(time.time() * 1000))
     assert errors == []
     assert len(valid) == len(dump.events) > 0
@@ -79,9 +94,17 @@ def test_a_real_dump_becomes_valid_events(name: str) -> None:
     names = {e["name"] for e in dump.events if e["type"] == "peer.event"}
     assert {"ice_checking", "ice_connected", "connection_connected"} <= names
     samples = _samples(dump.events)
-    assert {(s["kind"], s["direction"]) for s in samples} == STREAMS[name]
-    assert {s["pc_id"] for s in samples} == {"PC_0"}
-    assert any("candidate_pair" in e for e in dump.events)
+    assert {(s["pc_id"], s["kind"], s["direction"]) for s in samples} == STREAMS[name]
+    assert any("candidate_pair" in e for e in dump.events) == (name not in NO_PAIR)
+
+
+def test_the_chrome_96_dump_reads_its_line_without_a_timestamp() -> None:
+    """rtcstats-server's own test dump has `["e2eRtt", null, {...}]` (3 items) on line 142;
+    it is read with the time of line 141, not skipped, and the dump is not refused."""
+    data = _dump("chrome96-standard-stats-p2p-add-transceiver")
+    lines = data.splitlines()
+    assert json.loads(lines[141])[0] == "e2eRtt" and len(json.loads(lines[141])) == 3
+    assert _parse(data).skipped_lines == 0
 
 
 def test_the_reconnect_dump_shows_its_state_changes_per_connection() -> None:
@@ -103,7 +126,7 @@ def test_the_reconnect_dump_shows_its_state_changes_per_connection() -> None:
 def test_every_method_of_the_real_dumps_is_known() -> None:
     methods = {json.loads(line)[0] for p in DUMPS for line in p.read_bytes().splitlines() if line}
     assert methods <= KNOWN_METHODS
-    assert len(methods) == 31
+    assert len(methods) == 34
 
 
 # ---------------------------------------------------------------- agreement with results/
@@ -112,7 +135,7 @@ def test_every_method_of_the_real_dumps_is_known() -> None:
 # * packet totals and losses: exact. Both read the last cumulative counter of every stream
 #   from the same merged getstats state and add them up.
 # * loss %: within 0.01 percentage points. The reference rounds to two decimals and divides by
-#   packets only; we divide by packets + lost (decisions.md). Below 1 % loss the two
+#   packets only; we divide by packets + lost (docs/quality.md). Below 1 % loss the two
 #   definitions differ by far less than the reference's rounding.
 # * duration: exact. Same definition: from the first connectionState `connected` to the last
 #   line of that connection (we take the latest timestamp, the reference the last line; the
@@ -256,47 +279,133 @@ def test_a_repeated_line_is_one_event() -> None:
     assert len(_parse(_lines(line, line)).events) == 1
 
 
-# ---------------------------------------------------------------- malformed dumps
+# ---------------------------------------------------------------- lines read as rtcstats-server reads them
+
+
+def test_a_line_of_three_items_takes_the_time_of_the_line_before() -> None:
+    dump = _parse(_lines(["create", "PC_0", {}, T0 + 5],
+                         ["onconnectionstatechange", "PC_0", "connected"],
+                         ["oniceconnectionstatechange", "PC_0", "connected", None]))  # fmt: skip
+    assert [(e["name"], e["occurred_at"]) for e in dump.events] == [
+        ("connection_connected", T0 + 5),
+        ("ice_connected", T0 + 5),
+    ]
+    assert dump.skipped_lines == 0
+
+
+def test_null_connection_ids_and_unknown_methods_are_read() -> None:
+    """An unknown method gives no event but, like any line of a connection, keeps that
+    connection alive (its duration runs to the last line); extra items are ignored."""
+    dump = _parse(_lines(["onconnectionstatechange", "PC_0", "connected", T0],
+                         ["someFutureMethod", "PC_0", {"x": 1}, T0 + 9000, 7, "extra"],
+                         ["e2eRtt", None, {"rtt": 223}],
+                         ["audioMutedChanged", None, True, T0 + 9500]))  # fmt: skip
+    assert dump.skipped_lines == 0
+    assert [e["name"] for e in dump.events] == ["connection_connected", "audio_off"]
+    assert dump.figures["PC_0"].session_duration_ms == 9000
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"{oops", "not valid JSON"),
+        (b'["getstats","PC_0",{"a":{"type":"codec"}},', "cut short (truncated JSON)"),
+        (b'"text"', "a string, not an array"),
+        (b'{"userAgent": "x"}', "an object, not an array"),
+        (b'["create", "PC_0"]', "2 items"),
+        (b'[7, "PC_0", {}, 1700000000000]', "the method (item 1) must be a name"),
+        (b'["create", 5, {}, 1700000000000]', "the connection id (item 2)"),
+        (b'["create", "PC_0", {}, 12]', "the timestamp (item 4) must be epoch milliseconds"),
+        (b'["create", "PC_0", {}, "now"]', "the timestamp (item 4)"),
+        (b'["getstats", "PC_0", [1, 2], 1700000000000]', "a getstats value must be an object"),
+        (b'["getstats", "PC_0", {"x": 1}, 1700000000000]', "a stats object that is not a JSON"),
+        (b'["getstats", null, {}, 1700000000000]', "getstats needs a connection id"),
+        (b'["oniceconnectionstatechange", "PC_0", 3, 1700000000000]', "a state name"),
+    ],
+)
+def test_an_unusable_line_is_skipped_with_its_reason(line: bytes, reason: str) -> None:
+    good = json.dumps(["onconnectionstatechange", "PC_0", "connected", T0 + 1]).encode()
+    dump = _parse(_raw(META)[:-1] + b"\n" + line + b"\n\n" + good + b"\n")
+    assert dump.skipped_lines == 1
+    [skipped] = dump.skipped
+    assert skipped.line == 2 and reason in skipped.reason, skipped
+    assert [e["name"] for e in dump.events] == ["connection_connected"]
+
+
+def test_a_skipped_getstats_line_leaves_the_merged_state_alone() -> None:
+    inbound = {"type": "inbound-rtp", "kind": "audio", "ssrc": 5, "packetsReceived": 10}
+    dump = _parse(_lines(["getstats", "PC_0", _stats(I=dict(inbound)), T0],
+                         ["getstats", "PC_0", {"I": {"packetsReceived": 99}, "bad": 1}, T0 + 1],
+                         ["getstats", "PC_0", {"timestamp": T0 + 2, "I": {"timestamp": 0}}, T0 + 2]))  # fmt: skip
+    assert dump.skipped_lines == 1
+    assert [s["packets_received"] for s in _samples(dump.events)] == [10, 10]  # never 99
+
+
+def test_a_line_without_any_time_before_it_is_skipped() -> None:
+    header = {"userAgent": "Mozilla/5.0 Test"}  # an old header object without `time`
+    dump = _parse(_raw(header, ["onconnectionstatechange", "PC_0", "connected"],
+                       ["onconnectionstatechange", "PC_0", "failed", T0 + 3]))  # fmt: skip
+    assert [(s.line, s.reason) for s in dump.skipped] == [
+        (2, "no timestamp (item 4), and no line before it has one")
+    ]
+    assert [e["occurred_at"] for e in dump.events] == [T0 + 3, T0 + 3]
+
+
+def test_a_truncated_last_line_of_a_real_dump_is_skipped() -> None:
+    data = _dump("google-standard-stats-sfu").rstrip(b"\n")
+    full = _parse(data)
+    cut = _parse(data[:-30])
+    assert cut.skipped_lines == 1
+    assert (cut.skipped[0].line, cut.skipped[0].reason) == (85, "cut short (truncated JSON)")
+    assert {e["id"] for e in cut.events} <= {e["id"] for e in full.events}
+
+
+def test_skipped_lines_are_all_counted_and_the_first_few_explained() -> None:
+    bad = b"\n".join(b"{oops %d" % i for i in range(10_000))
+    dump = _parse(_lines(["create", "PC_0", {}, T0]) + bad + b"\n")
+    assert dump.skipped_lines == 10_000
+    assert [s.line for s in dump.skipped] == list(range(3, 3 + MAX_SKIP_REASONS))
+
+
+# ---------------------------------------------------------------- data that is not a dump
+
+FORMAT = "an rtcstats dump is JSON lines, one JSON value per line: first a metadata line"
+PRETTY = json.dumps([META, ["create", "PC_0", {}, T0]], indent=2).encode()
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "empty"),
-        (b"\n  \n", "empty"),
-        (b'["getstats","PC_0",{"a":{"type":"codec"}},' + str(T0).encode(), "line 1 is cut short"),
-        (_lines(["create", "PC_0", {}, T0]) + b"{oops\n", "line 2 is not valid JSON"),
-        (_lines(["create", "PC_0", {}, T0]) + b'"text"\n', "line 2 is a string, not a JSON array"),
-        (_lines(["create", "PC_0", {}, T0], ["fooBar", None, None, T0]), "unknown method 'fooBar'"),
-        (_lines(["create", "PC_0", {}]), "line 1 has 3 items"),
-        (_lines([7, "PC_0", {}, T0]), "method (item 1) must be a name"),
-        (_lines(["create", "PC_0", {}, 12]), "timestamp (item 4) must be epoch milliseconds"),
-        (_lines(["create", "PC_0", {}, "now"]), "timestamp (item 4)"),
-        (_lines(["getstats", "PC_0", [1, 2], T0]), "line 1: a getstats value must be an object"),
-        (_lines(["getstats", "PC_0", {"x": 1}, T0]), "stats object 'x' is not a JSON object"),
-        (_lines(["getstats", None, {}, T0]), "getstats needs a peer connection id"),
-        (_lines(["oniceconnectionstatechange", "PC_0", 3, T0]), "a state name"),
+        (b"", "the dump is empty"),
+        (b"\n  \n", "the dump is empty"),
+        (PRETTY, "line 1 is cut short or starts a JSON document spread over several lines "
+                 "(such as pretty-printed JSON); " + FORMAT),
+        (json.dumps({"events": [1]}, indent=1).encode(), "spread over several lines"),
+        (json.dumps([META, ["create", "PC_0", {}, T0]]).encode(),
+         "line 1 is a single JSON array of lines, not a metadata line; " + FORMAT),
+        (_raw(["create", "PC_0", {}, T0]), "line 1 is an array, not a metadata line; " + FORMAT),
+        (_raw({"type": "identity", "data": {}}), "line 1 is an object, not a metadata line"),
+        (b"hello world\n", "line 1 is not JSON; " + FORMAT),
+        (_raw(META), "no usable line after its metadata line (0 skipped)"),
+        (_lines(["create", "PC_0", {}, 12], "x"),
+         "no usable line after its metadata line (2 skipped; line 2: the timestamp (item 4)"),
         (b"RTCStatsDump\n{}\n", "file format 3"),
         (gzip.compress(b"x" * 1000)[:-20], "gzip stream is truncated"),
         (b"\x1f\x8b" + b"not gzip at all", "not valid gzip"),
     ],
-)
-def test_a_malformed_dump_says_what_is_wrong(data: bytes, message: str) -> None:
+)  # fmt: skip
+def test_data_that_is_not_a_dump_is_refused_saying_what_a_dump_is(
+    data: bytes, message: str
+) -> None:
     with pytest.raises(DumpError, match=re.escape(message)) as caught:
         _parse(data)
     assert not isinstance(caught.value, DumpTooLarge)
 
 
-def test_a_truncated_last_line_of_a_real_dump_is_refused() -> None:
-    data = _dump("google-standard-stats-sfu").rstrip(b"\n")
-    with pytest.raises(DumpError, match=r"^line 85 is cut short"):
-        _parse(data[:-30])
-
-
 def test_fifty_megabytes_of_garbage_fail_fast() -> None:
     garbage = random.Random(20240603).randbytes(50 * 2**20)
     started = time.perf_counter()
-    with pytest.raises(DumpError, match="line 1 is not valid JSON"):
+    with pytest.raises(DumpError, match="line 1 is not JSON"):
         _parse(garbage)
     assert time.perf_counter() - started < 2
 
@@ -414,8 +523,8 @@ def test_jitsi_notes_become_peer_events() -> None:
 
 def test_an_old_header_object_gives_the_user_agent() -> None:
     header = {"path": "/x", "userAgent": "Mozilla/5.0 Test", "fileFormat": 2}
-    with_time = _parse(_lines(dict(header, time=T0), ["create", "PC_0", {}, T0 + 5]))
-    without = _parse(_lines(header, ["publicIP", None, ["x.x.x.x"], T0 + 5]))
+    with_time = _parse(_raw(dict(header, time=T0), ["create", "PC_0", {}, T0 + 5]))
+    without = _parse(_raw(header, ["publicIP", None, ["x.x.x.x"], T0 + 5]))
     assert [(e["user_agent"], e["occurred_at"]) for e in with_time.events] == [
         ("Mozilla/5.0 Test", T0)
     ]

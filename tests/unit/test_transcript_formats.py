@@ -1,4 +1,4 @@
-"""Transcript files (wire spec §3.2, decisions.md "Files"): offsets, ends, and the four formats.
+"""Transcript files (docs/api-decisions.md): offsets, ends, and the four formats.
 
 Offsets are milliseconds from the session start T0; every expected figure is worked out by hand
 in the comment next to it. SRT and VTT are read back with the `srt` and `webvtt-py` libraries.

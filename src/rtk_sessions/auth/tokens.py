@@ -21,7 +21,7 @@ class Principal:
     permissions: frozenset[str]
 
     def can(self, permission: str) -> bool:
-        # admin includes read (decisions.md "Auth").
+        # admin includes read (docs/api-decisions.md, "Who may call what").
         return permission in self.permissions or (
             permission == "read" and "admin" in self.permissions
         )

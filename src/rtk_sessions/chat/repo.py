@@ -48,7 +48,7 @@ async def stream_messages(
     """The session's messages in send order, one row per message id, in batches.
 
     Per message id the earliest event gives the sender and `created_at`, the latest gives the
-    body (payload, pinned, edited), as the ingest spec says. The database sorts, so memory
+    body (payload, pinned, edited), as docs/events.md says. The database sorts, so memory
     stays flat however long the chat is.
     """
     e = events.c

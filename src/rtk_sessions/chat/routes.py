@@ -1,4 +1,4 @@
-"""GET /sessions/{session_id}/chat (wire spec §2.5): a link to the chat CSV."""
+"""GET /sessions/{session_id}/chat (docs/api.md): a link to the chat CSV."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""When a session's files expire and how long a link to one may live (decisions.md, Files)."""
+"""When a session's files expire and how long a link to one may live (docs/files.md, Retention)."""
 
 from __future__ import annotations
 

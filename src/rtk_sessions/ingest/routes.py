@@ -1,4 +1,4 @@
-"""Ingestion routes: `POST .../events` and `GET .../pending` (ingest spec §1, decisions.md)."""
+"""Ingestion routes: `POST .../events` and `GET .../pending` (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,12 @@
 """Read an rtcstats dump into ingest events and per-connection figures (pure: bytes in).
 
-The format is jitsi/rtcstats-server's: one JSON array per line, `[method, peer_connection_id,
-value, timestamp_ms]` (a fifth item, a sequence number, is allowed), the first line a
-`connectionInfo` line or, in older dumps, a bare JSON object with the client's metadata. The
-rtcstats file format 3 (`RTCStatsDump` header, compressed method names, relative timestamps)
-is refused by name. Every method the rtcstats clients and Jitsi write is known; any other
-name, and any malformed line, rejects the whole dump.
+The format is jitsi/rtcstats-server's: JSON lines, the first a `connectionInfo` line or, in
+older dumps, a bare JSON object with the client's metadata, then `[method, connection id,
+value, timestamp_ms]` arrays. Like that server, the reader takes lines of 3 items (the
+timestamp of the line before), null connection ids and methods it does not know (they only
+mark their connection as alive); a line it cannot use is skipped and reported with its reason.
+Data that is not a dump (no metadata line first, or no usable line) is refused, as is the
+rtcstats file format 3 (`RTCStatsDump` header), by name.
 
 Event ids are `rtcstats:<peer>:<sha256 of the line>` so that uploading a dump again changes
 nothing; a line that yields several events numbers them `:1`, `:2`, … after the hash, a line
@@ -30,11 +31,12 @@ from rtk_sessions.ingest.rtcstats_lines import (
     DumpError,
     DumpTooLarge,
     Line,
+    Unusable,
     checked_line,
     decode_line,
-    epoch_ms,
     inflate,
     json_kind,
+    metadata_line,
     numbered_lines,
 )
 from rtk_sessions.ingest.rtcstats_values import Json
@@ -46,21 +48,32 @@ __all__ = [
     "Dump",
     "DumpError",
     "DumpTooLarge",
+    "SkippedLine",
     "parse_dump",
 ]
 
 MAX_DUMP_BYTES = 100 * 2**20
 MAX_SAMPLES = 1000
+MAX_SKIP_REASONS = 5
 _PEER_ROOM = 49  # 128 - len("rtcstats:") - len(":") - 64 hex - len(":9999")
 _STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
+class SkippedLine:
+    line: int  # 1-based, blank lines counted
+    reason: str
+
+
+@dataclass(frozen=True)
 class Dump:
-    """The dump's ingest events (line order) and its figures per peer connection id."""
+    """The dump's ingest events (line order), its figures per peer connection id, and the
+    lines it skipped: how many, and the first few with their reasons."""
 
     events: list[Json]
     figures: dict[str, ConnectionFigures]
+    skipped_lines: int = 0
+    skipped: tuple[SkippedLine, ...] = ()
 
 
 def parse_dump(
@@ -68,7 +81,8 @@ def parse_dump(
 ) -> Dump:
     """Read a dump, plain or gzip (detected by its magic bytes), into events and figures.
 
-    Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for unreadable content."""
+    Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for data that is not a dump
+    (no metadata line first, no usable line)."""
     text = inflate(data, max_bytes)
     reader = _Reader(peer_id, meeting_id)
     for lineno, raw in numbered_lines(text):
@@ -91,31 +105,31 @@ class _Reader:
         self.requested: dict[str, str] = {}  # kind → device id the last getUserMedia asked for
         self.selected: dict[str, tuple[str | None, str | None]] = {}  # kind → (id, label)
         self.devices: dict[str, dict[str, Json]] | None = None  # enumerateDevices: kind → id → …
-        self.lines = 0
-        self.header: tuple[bytes, Json] | None = None  # a header object waiting for a time
+        self.lines = 0  # non-blank lines, the metadata line included
+        self.used = 0  # lines after the metadata line that were read
+        self.last_ts: int | None = None  # the time of the last line read
+        self.skipped: list[SkippedLine] = []  # the first few
+        self.skipped_count = 0
+        self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
 
     def read(self, lineno: int, raw: bytes) -> None:
         self.lines += 1
-        if self.lines == 1 and raw.strip() == b"RTCStatsDump":
-            raise DumpError(
-                "line 1: this is an rtcstats file format 3 dump ('RTCStatsDump'); only the "
-                "rtcstats-server line format ([method, pc_id, value, timestamp] lines) is read"
-            )
-        value = decode_line(lineno, raw)
-        if self.lines == 1 and isinstance(value, dict):
-            self._header_object(raw, value)
+        if self.lines == 1:
+            self._metadata(lineno, raw)
             return
-        line = checked_line(lineno, value)
-        handler = _HANDLERS.get(line.method)
-        if handler is None:
-            raise DumpError(
-                f"line {lineno}: unknown method {line.method!r}; rtcstats lines start with a "
-                "method such as 'getstats', 'onconnectionstatechange' or 'createOffer'"
-            )
+        try:
+            line = checked_line(lineno, decode_line(raw), self.last_ts)
+            bodies = _HANDLERS.get(line.method, _ignore)(self, line)
+        except Unusable as exc:
+            self.skipped_count += 1
+            if len(self.skipped) < MAX_SKIP_REASONS:
+                self.skipped.append(SkippedLine(lineno, str(exc)))
+            return
+        self.used += 1
+        self.last_ts = line.ts
         if self.header is not None:
             self._emit(self.header[0], line.ts, [self.header[1]])
             self.header = None
-        bodies = handler(self, line)
         if line.pc is not None:
             self._connection(line.pc).seen(line.ts)
         self._emit(raw, line.ts, bodies)
@@ -123,8 +137,14 @@ class _Reader:
     def finish(self) -> Dump:
         if self.lines == 0:
             raise DumpError("the dump is empty: it holds no lines")
+        if self.used == 0:
+            reasons = "".join(f"; line {s.line}: {s.reason}" for s in self.skipped)
+            raise DumpError(
+                "the dump has no usable line after its metadata line "
+                f"({self.skipped_count} skipped{reasons})"
+            )
         figures = {pc: c.figures() for pc, c in self.connections.items()}
-        return Dump(self.events, figures)
+        return Dump(self.events, figures, self.skipped_count, tuple(self.skipped))
 
     def _emit(self, raw: bytes, ts: int, bodies: list[Json]) -> None:
         digest = hashlib.sha256(raw).hexdigest()
@@ -141,10 +161,11 @@ class _Reader:
             self.connections[pc] = Connection(pc, self.hints)
         return self.connections[pc]
 
-    def _header_object(self, raw: bytes, value: Json) -> None:
-        """An old rtcstats-server header; its `time` if any, else the next line's."""
-        body = _client_metadata(value)
-        time = epoch_ms(value.get("time"))
+    def _metadata(self, lineno: int, raw: bytes) -> None:
+        """The first line: the client's description, at its time or else the next line's."""
+        info, time = metadata_line(lineno, raw)
+        self.last_ts = time
+        body = _client_metadata(info)
         if body is None:
             return
         if time is not None:
@@ -168,9 +189,9 @@ class _Reader:
     def on_state(self, prefix: str, line: Line) -> list[Json]:
         state = line.value
         if not isinstance(state, str) or not _STATE.fullmatch(state) or line.pc is None:
-            raise DumpError(
-                f"line {line.lineno}: {line.method} needs a peer connection id and a state "
-                f"name such as 'connected' as its value, got {json_kind(state)}"
+            raise Unusable(
+                "a state change needs a connection id and a state name such as 'connected' "
+                f"as its value, got {json_kind(state)}"
             )
         if prefix == "connection":
             self._connection(line.pc).connection_state(state, line.ts)
@@ -178,11 +199,13 @@ class _Reader:
 
     def on_stats(self, line: Line) -> list[Json]:
         if line.pc is None:
-            raise DumpError(f"line {line.lineno}: getstats needs a peer connection id")
+            raise Unusable("getstats needs a connection id")
+        connection = self.connections.get(line.pc) or Connection(line.pc, self.hints)
         try:
-            samples, pairs = self._connection(line.pc).apply_stats(line.value, line.ts)
+            samples, pairs = connection.apply_stats(line.value, line.ts)
         except ValueError as exc:
-            raise DumpError(f"line {line.lineno}: {exc}") from None
+            raise Unusable(str(exc)) from None
+        self.connections.setdefault(line.pc, connection)
         bodies: list[Json] = [{"type": "peer.metadata", "candidate_pair": p} for p in pairs]
         for start in range(0, len(samples), MAX_SAMPLES):
             bodies.append({"type": "peer.stats", "samples": samples[start : start + MAX_SAMPLES]})

@@ -118,14 +118,13 @@ class Connection:
     def _merge(self, report: Any, line_ts: int) -> list[str]:
         if not isinstance(report, dict):
             raise ValueError("a getstats value must be an object of stats objects by id")
+        objects = {oid: obj for oid, obj in report.items() if oid != "timestamp"}
+        if not all(isinstance(obj, dict) for obj in objects.values()):  # checked before merging
+            raise ValueError("a getstats value holds a stats object that is not a JSON object")
         top = report.get("timestamp")
         top_ts = top if is_number(top) else line_ts
         present = []
-        for oid, obj in report.items():
-            if oid == "timestamp":
-                continue
-            if not isinstance(obj, dict):
-                raise ValueError(f"stats object {oid!r} is not a JSON object")
+        for oid, obj in objects.items():
             old = self.stats.get(oid)
             if obj.get("timestamp") == 0 or (old is None and "timestamp" not in obj):
                 obj["timestamp"] = top_ts

@@ -1,10 +1,10 @@
 """Importing an rtcstats dump: its lines become the peer's telemetry events, stored through the
-same validation and accounting as events posted to the API (decisions.md, Peer reports)."""
+same validation and accounting as events posted to the API (docs/rtcstats.md)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 import msgspec
@@ -13,10 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rtk_sessions.auth.service import check_ids, resolve_app
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service
-from rtk_sessions.ingest.rtcstats import DumpError, DumpTooLarge, parse_dump
-from rtk_sessions.ingest.service import IngestResult
+from rtk_sessions.ingest.rtcstats import Dump, DumpError, DumpTooLarge, SkippedLine, parse_dump
 from rtk_sessions.kit.errors import BadRequest, NotFound, PayloadTooLarge
 from rtk_sessions.quality.repo import meeting_of_peer
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The ingest counts of the dump's events, and the dump's lines that were skipped."""
+
+    accepted: int
+    duplicates: int
+    pending: int
+    skipped_lines: int
+    skipped: tuple[SkippedLine, ...]
 
 
 def figures_event(
@@ -42,8 +52,9 @@ def figures_event(
     }
 
 
-def dump_events(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> list[Any]:
-    """The events a dump becomes; 400 (unreadable) or 413 (too large) with the reason."""
+def read_dump(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> tuple[list[Any], Dump]:
+    """The events a dump becomes (its figures included) and the dump read; 400 (not a dump)
+    or 413 (too large) with the reason."""
     try:
         dump = parse_dump(data, peer_id=peer_id, meeting_id=meeting_id, max_bytes=max_bytes)
     except DumpTooLarge as exc:
@@ -56,7 +67,7 @@ def dump_events(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> l
         events.append(figures_event(peer_id, meeting_id, dict(dump.figures), last))
     if not events:
         raise BadRequest("The rtcstats dump holds no peer connection data; nothing was stored")
-    return events
+    return events, dump
 
 
 async def import_dump(
@@ -68,13 +79,18 @@ async def import_dump(
     data: bytes,
     now: int,
     settings: Settings,
-) -> IngestResult:
+) -> ImportResult:
     """Validate every derived event, then store them all in this one transaction."""
     check_ids(account_id=account_id, app_id=app_id)
     meeting = meeting_id or await _meeting_of(conn, account_id, app_id, peer_id)
-    events = dump_events(data, peer_id, meeting, settings.max_dump_bytes)
+    events, dump = read_dump(data, peer_id, meeting, settings.max_dump_bytes)
     valid = service.check_batch(events, now)
-    return await service.accept(conn, account_id, app_id, valid, now, settings.session_end_grace_ms)
+    counts = await service.accept(
+        conn, account_id, app_id, valid, now, settings.session_end_grace_ms
+    )
+    return ImportResult(
+        counts.accepted, counts.duplicates, counts.pending, dump.skipped_lines, dump.skipped
+    )
 
 
 async def _meeting_of(conn: AsyncConnection, account_id: str, app_id: str, peer_id: str) -> str:

@@ -1,7 +1,12 @@
 """The lines of an rtcstats dump: its bytes inflated (gzip detected by its magic bytes, with a
-bound on the output), split into numbered lines, decoded as JSON and checked for the
-`[method, peer_connection_id, value, timestamp_ms]` shape. Turning lines into events is
-`rtcstats.py`'s part.
+bound on the output), split into numbered lines, the first checked to be the dump's metadata
+line, the others decoded into `[method, connection id, value, timestamp]` lines or found
+unusable. Turning lines into events is `rtcstats.py`'s part.
+
+A dump is read like rtcstats-server reads it: a line of 3 items takes the timestamp of the
+line before it, the connection id may be null, extra items are ignored. A line that cannot be
+used raises `Unusable` (the reader skips and counts it); only data that is not a dump at all
+raises `DumpError`. Why: docs/rtcstats.md.
 """
 
 from __future__ import annotations
@@ -16,14 +21,25 @@ from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, gunzip_bounded
 
 _GZIP_MAGIC = b"\x1f\x8b"
 JSON_DECODER = msgspec.json.Decoder()
+DUMP_FORMAT = (
+    "an rtcstats dump is JSON lines, one JSON value per line: first a metadata line "
+    '(["connectionInfo", null, {"userAgent": …}, timestamp_ms] or an object with the '
+    "client's userAgent), then [method, connection id, value, timestamp_ms] lines"
+)
+# Keys of the metadata object that older rtcstats servers wrote as a dump's first line.
+_HEADER_KEYS = frozenset(("userAgent", "path", "origin", "url", "fileFormat", "clientProtocol"))
 
 
 class DumpError(ValueError):
-    """Why a dump cannot be read, for the user (400): the line and what is wrong with it."""
+    """Why the data is not a dump that can be read, for the user (400)."""
 
 
 class DumpTooLarge(DumpError):
     """The dump is larger than allowed once decompressed (413)."""
+
+
+class Unusable(ValueError):
+    """Why one line cannot be used; the reader skips it and reports the reason."""
 
 
 def inflate(data: bytes, max_bytes: int) -> bytes:
@@ -69,40 +85,68 @@ class Line(NamedTuple):
     ts: int
 
 
-def decode_line(lineno: int, raw: bytes) -> Any:
+def metadata_line(lineno: int, raw: bytes) -> tuple[Any, int | None]:
+    """The client description and time (if any) of a dump's first line.
+
+    Raises DumpError when that line shows the data is not a dump: not JSON on its own (a
+    pretty-printed document, random bytes), or JSON that is not a metadata line."""
+    if raw.strip() == b"RTCStatsDump":
+        raise DumpError(
+            f"line {lineno}: this is an rtcstats file format 3 dump ('RTCStatsDump'); only the "
+            "rtcstats-server line format ([method, connection id, value, timestamp] lines) is read"
+        )
+    try:
+        value = JSON_DECODER.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        what = (
+            "is cut short or starts a JSON document spread over several lines (such as "
+            "pretty-printed JSON)"
+            if "truncated" in str(exc)
+            else "is not JSON"
+        )
+        raise DumpError(f"line {lineno} {what}; {DUMP_FORMAT}") from None
+    if isinstance(value, dict) and not _HEADER_KEYS.isdisjoint(value):
+        return value, epoch_ms(value.get("time"))
+    if isinstance(value, list) and len(value) >= 3 and value[0] == "connectionInfo":
+        return value[2], epoch_ms(value[3]) if len(value) > 3 else None
+    whole = isinstance(value, list) and len(value) > 0 and all(isinstance(v, list) for v in value)
+    what = "a single JSON array of lines" if whole else json_kind(value)
+    raise DumpError(f"line {lineno} is {what}, not a metadata line; {DUMP_FORMAT}")
+
+
+def decode_line(raw: bytes) -> Any:
     try:
         return JSON_DECODER.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         if "truncated" in str(exc):
-            raise DumpError(f"line {lineno} is cut short (truncated JSON)") from None
-        raise DumpError(f"line {lineno} is not valid JSON ({exc})") from None
+            raise Unusable("cut short (truncated JSON)") from None
+        raise Unusable(f"not valid JSON ({exc})") from None
     except RecursionError:
-        raise DumpError(f"line {lineno} is not valid JSON (nested too deeply)") from None
+        raise Unusable("not valid JSON (nested too deeply)") from None
 
 
-_SHAPE = "a JSON array [method, peer_connection_id, value, timestamp_ms]"
+_SHAPE = "a line is [method, connection id, value, timestamp_ms]"
 
 
-def checked_line(lineno: int, value: Any) -> Line:
-    """Check a line's shape; the message says what is wrong and how a line should look."""
-    where = f"line {lineno}"
+def checked_line(lineno: int, value: Any, previous_ts: int | None) -> Line:
+    """A line of 3 or more items; without a timestamp (3 items, or null) it takes
+    `previous_ts`, the time of the last line read. Raises Unusable, saying what is wrong."""
     if not isinstance(value, list):
-        raise DumpError(f"{where} is {json_kind(value)}, not {_SHAPE}")
-    if len(value) not in (4, 5):
-        raise DumpError(f"{where} has {len(value)} items; expected {_SHAPE}")
-    method, pc, payload, ts = value[:4]
+        raise Unusable(f"{json_kind(value)}, not an array; {_SHAPE}")
+    if len(value) < 3:
+        raise Unusable(f"{len(value)} items; {_SHAPE}")
+    method, pc, payload = value[:3]
     if not isinstance(method, str) or not method:
-        raise DumpError(f"{where}: the method (item 1) must be a name, got {json_kind(method)}")
+        raise Unusable(f"the method (item 1) must be a name, got {json_kind(method)}")
     if pc is not None and not (isinstance(pc, str) and 0 < len(pc) <= 128 and "\0" not in pc):
-        raise DumpError(f"{where}: the peer connection id (item 2) must be a short string or null")
-    ms = epoch_ms(ts)
-    if ms is None:
-        raise DumpError(
-            f"{where}: the timestamp (item 4) must be epoch milliseconds after 2000, got {ts!r}"
-        )
-    if len(value) == 5 and type(value[4]) not in (int, float):
-        raise DumpError(f"{where}: item 5 (a sequence number) must be a number")
-    return Line(lineno, method, pc, payload, ms)
+        raise Unusable("the connection id (item 2) must be null or a string of 1-128 characters")
+    stamp = value[3] if len(value) > 3 else None
+    ts = previous_ts if stamp is None else epoch_ms(stamp)
+    if ts is None and stamp is not None:
+        raise Unusable("the timestamp (item 4) must be epoch milliseconds after 2000")
+    if ts is None:
+        raise Unusable("no timestamp (item 4), and no line before it has one")
+    return Line(lineno, method, pc, payload, ts)
 
 
 def epoch_ms(value: Any) -> int | None:

@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import require
-from rtk_sessions.ingest.routes import IngestCounts, IngestResponse
 from rtk_sessions.ingest.rtcstats_import import import_dump
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.quality.service import enqueue_reports
+
+
+class SkippedLineOut(msgspec.Struct):
+    line: int
+    reason: str
+
+
+class ImportCounts(msgspec.Struct):
+    """The ingest counts, plus the dump's lines that could not be used (docs/rtcstats.md)."""
+
+    accepted: int
+    duplicates: int
+    pending: int
+    skipped_lines: int
+    skipped: list[SkippedLineOut]
+
+
+class ImportResponse(msgspec.Struct):
+    data: ImportCounts
+    success: bool = True
 
 
 class RtcstatsController(Controller):
@@ -38,8 +58,9 @@ class RtcstatsController(Controller):
             str | None,
             Parameter(required=False, description="needed only when the peer has not joined yet"),
         ] = None,
-    ) -> IngestResponse:
-        """Import an rtcstats dump (plain or gzip) as the peer's telemetry: all or nothing."""
+    ) -> ImportResponse:
+        """Import an rtcstats dump (plain or gzip) as the peer's telemetry. Lines that cannot
+        be used are skipped and reported; data that is not a dump stores nothing."""
         now = now_ms()
         await require(rtk, request, account_id, app_id, "ingest")
         data = await read_body_limited(request, rtk.settings.max_dump_bytes, "The rtcstats dump")
@@ -48,4 +69,6 @@ class RtcstatsController(Controller):
                 conn, account_id, app_id, peer_id, meeting_id, data, now, rtk.settings
             )
         await enqueue_reports(rtk, account_id, app_id, [peer_id])
-        return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
+        skipped = [SkippedLineOut(s.line, s.reason) for s in result.skipped]
+        counts = (result.accepted, result.duplicates, result.pending, result.skipped_lines)
+        return ImportResponse(ImportCounts(*counts, skipped))

@@ -1,8 +1,8 @@
 """getstats objects read into the fields of ingest samples and candidate pairs: which object
-is a local rtp stream, the `peer.stats` sample fields (ingest-events §3.9) copied from it, the
-selected ICE candidate pair and its `candidate_pair` fields (§3.7). Firefox, Safari and legacy
-Chrome (`ssrc` objects, goog* strings) are read into the one sample shape. Why:
-docs/rtcstats.md.
+is a local rtp stream, the `peer.stats` sample fields (docs/events.md) copied from it, the
+selected ICE candidate pair and its `candidate_pair` fields (`peer.metadata`). Firefox,
+Safari and legacy Chrome (`ssrc` objects, goog* strings) are read into the one sample shape.
+Why: docs/rtcstats.md.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ _CANDIDATE_NAMES = {"candidateType": "type", "ip": "address"}  # `ip`: Chrome be
 
 
 def pair_fields(stats: dict[str, Json], pair_id: str) -> Json:
-    """The ingest `candidate_pair` fields (ingest-events §3.7) of a candidate pair."""
+    """The ingest `candidate_pair` fields (docs/events.md, peer.metadata) of a candidate pair."""
     pair = stats[pair_id]
     out: Json = {}
     for side in ("local", "remote"):

@@ -77,7 +77,7 @@ def _report(
 def _connections(described: list[tuple[int, str, dict[str, Any]]]) -> dict[str, Any]:
     """Per peer connection, the figures an imported rtcstats dump measured (duration, totals,
     ICE reconnects, candidate pair): an extra field the SDK ignores, for support staff and for
-    comparing with other tools (decisions.md). The latest import wins per connection."""
+    comparing with other tools (docs/rtcstats.md). The latest import wins per connection."""
     found: dict[str, Any] = {}
     for _, _, body in described:
         found.update(body.get("rtcstats_connections") or {})
@@ -86,7 +86,7 @@ def _connections(described: list[tuple[int, str, dict[str, Any]]]) -> dict[str, 
 
 def participant(peer: PeerRow, now: int, with_events: bool) -> dict[str, Any]:
     """The participant part of the answer: the participants endpoint's row, with the session
-    id, and the preset named `role` as this endpoint's model spells it (wire spec §2.9)."""
+    id, and the preset named `role` as this endpoint's model spells it (docs/api-decisions.md)."""
     out: dict[str, Any] = msgspec.to_builtins(participant_out(peer, now, with_events))
     out["role"] = out.pop("preset_name")
     return {"session_id": peer.session_id, **out}

@@ -1,4 +1,4 @@
-"""GET /sessions/peer-report/{peer_id} (wire spec §2.9): a peer's device, network and quality."""
+"""GET /sessions/peer-report/{peer_id} (docs/api.md): a peer's device, network and quality."""
 
 from __future__ import annotations
 

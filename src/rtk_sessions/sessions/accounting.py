@@ -2,7 +2,7 @@
 
 Pure functions, no I/O. Everything here depends only on the *set* of events it is given
 (ties are broken by event id or peer id, never by arrival order), which is what makes the
-derived data order-independent and `rebuild` exact (ingest spec §4).
+derived data order-independent and `rebuild` exact (docs/accounting.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The consolidated participant view: one row per person across a session and its breakout
-rooms, reconnects merged (ingest spec §4.4). Pure."""
+rooms, reconnects merged (docs/accounting.md). Pure."""
 
 from __future__ import annotations
 

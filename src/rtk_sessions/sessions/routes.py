@@ -1,4 +1,4 @@
-"""The four session read routes of the RealtimeKit Sessions API (wire spec §2.1–2.4)."""
+"""The four session read routes of the RealtimeKit Sessions API (docs/api.md)."""
 
 from __future__ import annotations
 

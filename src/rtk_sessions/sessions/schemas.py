@@ -1,4 +1,4 @@
-"""Wire shapes of the sessions endpoints, exactly as SDK 5.9.0 reads them (wire spec §2.1–2.4).
+"""Wire shapes of the sessions endpoints, exactly as SDK 5.9.0 reads them (docs/api.md).
 
 Mixed placement is real: `paging` is top-level for sessions but inside `data` for
 participants.
@@ -86,7 +86,7 @@ class PeerEventOut(msgspec.Struct):
 
 
 def peer_events(peer: PeerRow) -> list[PeerEventOut]:
-    """PEER_CREATED and PEER_JOINING at the join, PEER_LEAVING at the leave (ingest §4.2)."""
+    """PEER_CREATED and PEER_JOINING at the join, PEER_LEAVING at the leave (docs/accounting.md)."""
     moments: list[tuple[Literal["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"], int, float]] = [
         ("PEER_CREATED", peer.joined_at, 0.0),
         ("PEER_JOINING", peer.joined_at, 0.0),

@@ -1,4 +1,4 @@
-"""GET and POST /sessions/{session_id}/summary (wire spec §2.7–2.8)."""
+"""GET and POST /sessions/{session_id}/summary (docs/api.md, docs/summaries.md)."""
 
 from __future__ import annotations
 

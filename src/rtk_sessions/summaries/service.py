@@ -1,6 +1,6 @@
 """Summaries: durable requests, a job that writes the file, and links to the latest one.
 
-States (decisions.md, Files and Jobs): a POST writes the intent (PROCESSING) in its own
+States (docs/jobs.md, docs/api-decisions.md): a POST writes the intent (PROCESSING) in its own
 transaction and then enqueues; a repeat for the same transcript does no new work; a changed
 transcript gets a new summary while the previous one keeps being served; a failure is shown
 as 404 "summary generation failed: <reason>; POST to retry", and a POST retries it.

@@ -2,7 +2,7 @@
 
 Times in every format are milliseconds from the session start, clamped at 0 (a segment that
 began before the session starts at 0). A segment ends at its ``ended_at``; without one, at the
-next later start of any speaker, but at most 5 s after its own start (binding, decisions.md).
+next later start of any speaker, but at most 5 s after its own start (docs/api-decisions.md).
 
 Choices the specs leave open:
 

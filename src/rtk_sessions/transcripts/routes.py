@@ -1,4 +1,4 @@
-"""GET /sessions/{session_id}/transcript (wire spec §2.6): a link to the transcript file."""
+"""GET /sessions/{session_id}/transcript (docs/api.md): a link to the transcript file."""
 
 from __future__ import annotations
 
