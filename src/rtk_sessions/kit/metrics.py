@@ -15,7 +15,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -79,6 +86,7 @@ def configure(directory: str, *, owner: bool) -> None:
         # prometheus_client picks its storage when first imported; choose again now.
         prometheus_values.ValueClass = prometheus_values.get_value_class()  # type: ignore[no-untyped-call]
         _directory = str(path)
+    disable_created_metrics()  # type: ignore[no-untyped-call]  # one more series each, unused
     _metrics = _Metrics()
 
 
