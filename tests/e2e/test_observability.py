@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,7 +27,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from files_scenario import ACCOUNT, Scenario, build, download, ingest, iso, sdk, session_of
-from support import PG_ENV, Server, fresh_postgres_database, running_server
+from support import PG_ENV, Server, fresh_postgres_database, running_server, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -122,21 +119,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     with own_database(data_dir) as url, running_server(data_dir, url, **settings) as srv:
         sc = build(f"app-{uuid.uuid4().hex[:8]}")
         ingest(srv, sc.app, sc.events)
-        worker_log = (data_dir / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"],
-            env=srv.env, stdout=worker_log, stderr=worker_log,
-        )  # fmt: skip
-        try:
+        with running_worker(srv.env, data_dir / "worker.log"):
             yield Observed(srv, log_of(srv, data_dir), sc)
-        finally:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            worker_log.close()
 
 
 def test_requests_are_counted_by_route_template(observed: Observed) -> None:
