@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -127,3 +128,23 @@ def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterat
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=20)
+
+
+@contextmanager
+def running_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`rtk-sessions worker --workers 1` as a real process, stopped with Ctrl-C afterwards
+    (killed if it does not stop in 30 s); its `returncode` tells how it ended."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"],
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -25,11 +25,14 @@ from rtk_sessions.config import Settings
 from rtk_sessions.files.routes import download_file
 from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
+from rtk_sessions.kit import metrics
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
+from rtk_sessions.kit.observe import RequestObserver
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.maintenance import run_maintenance
+from rtk_sessions.monitoring import metrics_endpoint
 from rtk_sessions.quality.routes import PeerReportController
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.routes import SessionsController
@@ -93,6 +96,8 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     """The ASGI app; `background` runs the sweep, the job workers and the maintenance loop."""
+    if background:
+        metrics.configure(settings.metrics_dir, owner=True)
     state = build_state(settings)
 
     @asynccontextmanager
@@ -121,7 +126,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
         TranscriptController,
         SummaryController,
     ]
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(path="/client/v4" + RTK_PREFIX, route_handlers=rtk_routes),
             # The same routes without /client/v4, for base_url="http://host:port"; documented once.
@@ -130,6 +135,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             RtcstatsController,
             download_file,
             healthz,
+            metrics_endpoint,
             openapi_json,
         ],
         dependencies={"rtk": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
@@ -141,7 +147,11 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="rtk-sessions", version=__version__, path="/docs"),
         request_max_body_size=None,
+        logging_config=None,  # kit/logging.py configures every logger, once per process
     )
+    # Outermost, so unmatched routes get a request id, an access line and a count too.
+    app.asgi_handler = RequestObserver(app.asgi_handler)
+    return app
 
 
 def openapi_document() -> dict[str, Any]:

@@ -60,12 +60,20 @@ def serve(
     from rtk_sessions.operations import first_run
 
     settings = _settings(data_dir, host=host, port=port)
+    logs = _uvicorn_logging(settings)
     upgrade(settings.effective_database_url)
     if demo_if_empty:
         _run(lambda: first_run(settings))
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
-    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **logs)
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """Configure this process's logs, and uvicorn's the same way. uvicorn's access line is
+    replaced by ours (kit/observe.py): it carries the request id and redacts signed links."""
+    from rtk_sessions.kit.logging import configure_logging
+
+    config = configure_logging(settings.log_format, settings.log_level)
+    return {"log_config": config, "log_level": settings.log_level, "access_log": False}
 
 
 @token_app.command("create")

@@ -67,7 +67,24 @@ class Settings:
         7 * 86400.0,
         "Events pending longer than this are reported as orphaned (they stay stored).",
     )
-    log_level: str = _setting("RTK_LOG_LEVEL", "info", "Log level of `serve`.")
+    log_level: str = _setting("RTK_LOG_LEVEL", "info", "Log level of `serve` and `worker`.")
+    log_format: str = _setting(
+        "RTK_LOG_FORMAT",
+        "text",
+        "text = one line per record; json = one JSON object per line (app, access, jobs).",
+    )
+    metrics_dir: str = _setting(
+        "RTK_METRICS_DIR",
+        "",
+        "Directory where every process on this host (serve, worker) keeps its metrics, added up "
+        "by /metrics; empty = each process in memory (serve shows only its own).",
+    )
+    metrics_token: str = _setting(
+        "RTK_METRICS_TOKEN",
+        "",
+        "When set, /metrics requires `Authorization: Bearer <this>`; empty = open (restrict it "
+        "at the network instead).",
+    )
     blob_url: str = _setting(
         "RTK_BLOB_URL",
         "",
@@ -192,6 +209,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse values that would only fail later, inside a job, far from the operator."""
+        if self.log_format not in ("text", "json"):
+            raise SettingsError(f"RTK_LOG_FORMAT={self.log_format!r}: use text or json")
         if self.summary_format not in ("markdown", "plain_text"):
             raise SettingsError(
                 f"RTK_SUMMARY_FORMAT={self.summary_format!r}: use markdown or plain_text"

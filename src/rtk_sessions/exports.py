@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import BinaryIO
 
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.chat.service import chat_export
 from rtk_sessions.config import Settings
+from rtk_sessions.kit import metrics
+from rtk_sessions.kit.logging import configure_logging
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -70,7 +71,8 @@ async def purge(settings: Settings) -> tuple[int, int]:
 
 async def work(settings: Settings, workers: int) -> None:
     """Run jobs and the maintenance loop until cancelled (Ctrl-C)."""
-    logging.basicConfig(level=settings.log_level.upper())
+    configure_logging(settings.log_format, settings.log_level)
+    metrics.configure(settings.metrics_dir, owner=False)
     state = await _state(settings)
     await asyncio.to_thread(state.jobs.start, workers)
     try:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -17,7 +14,7 @@ import cloudflare
 import pytest
 
 from files_scenario import ACCOUNT, build, download, ingest, sdk, session_of, wait_for_summary
-from support import running_server
+from support import running_server, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -123,15 +120,7 @@ def test_a_separate_worker_process_runs_the_jobs(tmp_path: Path, database_url: s
         time.sleep(1)
         with pytest.raises(cloudflare.NotFoundError, match="being generated"):
             client.realtime_kit.sessions.get_session_summary(sid, account_id=ACCOUNT, app_id=sc.app)
-        log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"],
-            env=srv.env, stdout=log, stderr=log,
-        )  # fmt: skip
-        try:
+        with running_worker(srv.env, tmp_path / "worker.log") as worker:
             data = wait_for_summary(client, sc, sid, seconds=60)
             assert "## Meeting Summary" in download(data.summary_download_url).text
-        finally:
-            worker.send_signal(signal.SIGINT)
-            assert worker.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
-            log.close()
+        assert worker.returncode == 0, (tmp_path / "worker.log").read_text()

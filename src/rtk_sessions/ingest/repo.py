@@ -260,6 +260,12 @@ async def count_pending(conn: AsyncConnection, app_pk: int) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
+async def count_all_pending(conn: AsyncConnection) -> int:
+    """Events of every app waiting for a session (the /metrics gauge)."""
+    query = select(func.count()).where(events.c.placement == Placement.PENDING)
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def pending_events(
     conn: AsyncConnection, app_pk: int, limit: int, offset: int
 ) -> list[StoredEvent]:

@@ -19,6 +19,7 @@ from rtk_sessions.ingest import repo
 from rtk_sessions.ingest.repo import StoredEvent
 from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
 from rtk_sessions.ingest.validation import validate_events
+from rtk_sessions.kit import metrics
 from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions.derivation import AppRef, place_meeting_by_time, rederive
@@ -36,6 +37,7 @@ def check_batch(raw_events: list[Any], now: int) -> list[ValidEvent]:
     """Validate a whole batch; any invalid event rejects it, listing every problem."""
     valid, errors = validate_events(raw_events, now)
     if errors:
+        metrics.events_refused(len(raw_events))
         count = len({e.get("index") for e in errors})
         noun = "event" if count == 1 else "events"
         raise BadRequest(f"{count} invalid {noun}; nothing was stored", details=errors)
@@ -77,7 +79,9 @@ async def accept(
     """Store a validated batch for an app, creating the app on its first events."""
     check_ids(account_id=account_id, app_id=app_id)
     pk = await ensure_app(conn, account_id, app_id, now)
-    return await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
+    result = await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
+    metrics.events_stored(result.accepted, result.duplicates)
+    return result
 
 
 async def _derive(

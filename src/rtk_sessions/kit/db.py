@@ -2,7 +2,8 @@
 
 SQLite gets two engines: readers begin deferred transactions in WAL mode and never block;
 the single writer begins `BEGIN IMMEDIATE` behind a process lock, so concurrent writers queue
-instead of failing with "database is locked". PostgreSQL uses one pool for both.
+instead of failing with "database is locked". PostgreSQL uses one pool for both. Errors never carry the bound parameters (user input) into
+logs: every engine hides them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 
 def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +53,7 @@ class Database:
             self.reader = _sqlite_engine(url, "BEGIN")
             self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
         else:
-            self.reader = create_async_engine(url, pool_pre_ping=True)
+            self.reader = create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
             self.writer = self.reader
         self._write_lock = asyncio.Lock()
 

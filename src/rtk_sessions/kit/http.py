@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 
 from rtk_sessions.kit.errors import PayloadTooLarge, RtkError, error_body
+from rtk_sessions.kit.logging import current_request
 
 log = logging.getLogger("rtk_sessions")
 
@@ -90,8 +91,13 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _response(500, "Internal error; the server log has the details.", 500, [])
+    """Log the route template, never the path (raw input); the body names the request id so
+    the log line can be found, never the exception."""
+    ctx = current_request()
+    route = (ctx.route if ctx else None) or "unmatched route"
+    log.error("unhandled error on %s %s", request.method, route, exc_info=exc)
+    found = f" (request id {ctx.id})" if ctx else ""
+    return _response(500, f"Internal error; the server log has the details{found}.", 500, [])
 
 
 async def read_body_limited(request: Request[Any, Any, Any], limit: int, what: str) -> bytes:

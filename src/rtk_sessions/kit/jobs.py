@@ -16,6 +16,8 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
+from rtk_sessions.kit import metrics
+
 log = logging.getLogger("rtk_sessions.jobs")
 
 
@@ -45,7 +47,7 @@ class JobQueue:
         self._consumer: _QuietConsumer | None = None
 
     def register(self, name: str, fn: Callable[..., None]) -> None:
-        self._tasks[name] = self.huey.task(name=name)(fn)
+        self._tasks[name] = self.huey.task(name=name)(metrics.counted_job(name, fn))
 
     def enqueue(self, name: str, *args: Any) -> None:
         self._tasks[name](*args)

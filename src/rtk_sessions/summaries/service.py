@@ -20,6 +20,7 @@ from rtk_sessions.files.service import (
     link_for,
     publish,
 )
+from rtk_sessions.kit import metrics
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound
@@ -128,11 +129,14 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
         await repo.mark(conn, app.pk, session_id, intent.requested_at, started_at=now_ms())
     try:
         await _summarize(state, app, intent)
+        return
     except (SummaryError, NotFound) as exc:
-        await _finish(state, app, intent, status=FAILED, error=str(exc))
+        error = str(exc)
     except Exception as exc:
         log.exception("summary job for %s failed", session_id)
-        await _finish(state, app, intent, status=FAILED, error=f"internal error ({exc!r})")
+        error = f"internal error ({exc!r})"
+    await _finish(state, app, intent, status=FAILED, error=error)
+    metrics.job_failed(JOB)  # recorded, not raised: the job itself ends normally
 
 
 async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
