@@ -1,5 +1,4 @@
-"""Deterministic demo data: three weeks of one app's meetings, as ingestion events
-(docs/ingestion.md).
+"""Deterministic demo data: three weeks of one app's meetings, as ingestion events (docs/events.md).
 
 ~40 recurring meetings with `sessions` top-level sessions over the past 21 days (business
 hours, UTC; breakout rooms come on top), a few LIVE now; reconnects, `meeting.ended`, chat with
