@@ -2,8 +2,9 @@
 
 ~40 recurring meetings with `sessions` top-level sessions over the past 21 days (business
 hours, UTC; breakout rooms come on top), a few LIVE now; reconnects, `meeting.ended`, chat with
-edits and pins, transcripts, device metadata, peer events and 10 s `peer.stats` for the peers
-of about ten sessions. Pure: all randomness comes from `random.Random(seed)`.
+edits and pins, transcripts. Telemetry (device metadata, peer events, `peer.stats`) for every
+peer of the ten most recent sessions and for enough others that over a third of all peers
+have it (README, "Demo data"). Pure: all randomness comes from `random.Random(seed)`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rtk_sessions import demo_content as text
+from rtk_sessions.demo_telemetry import Telemetry
 from rtk_sessions.kit.timeutil import to_iso
 
 SECOND = 1000
@@ -22,8 +24,6 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 HISTORY_DAYS = 21
 SESSION_GAP = 20 * MINUTE  # at least this between two sessions of one meeting
-STATS_SESSIONS = 10
-STATS_PEERS = 6
 BREAKOUT_SESSIONS = 5
 
 Event = dict[str, Any]
@@ -36,6 +36,7 @@ class Person:
     name: str
     device: int  # index into demo_content.DEVICES
     ip: str
+    camera: bool  # turns the camera on in calls
 
 
 @dataclass
@@ -125,6 +126,7 @@ class _Demo:
                 name,
                 rng.randrange(len(text.DEVICES)),
                 f"{rng.choice(('203.0.113', '198.51.100'))}.{rng.randint(1, 254)}",
+                rng.random() < 0.6,
             )
             for i, name in enumerate(names)
         ]
@@ -386,82 +388,6 @@ class _Demo:
             language="en-US",
         )
 
-    def metadata(self, s: Stint, room_view_type: str) -> None:
-        rng = self.rng
-        agent, device = text.DEVICES[s.person.device]
-        at = min(s.joined + rng.randint(500, 3000), s.until(self.now))
-        pc = {
-            "effective_network_type": rng.choice(text.NETWORK_TYPES),
-            "reflexive_connectivity": True,
-            "relay_connectivity": True,
-            "turn_connectivity": rng.random() < 0.9,
-            "sdp": [],
-        }
-        mic = {
-            "device_id": self.uid().replace("-", ""),
-            "kind": "audioinput",
-            "label": rng.choice(text.AUDIO_DEVICES),
-        }
-        self.emit(
-            at,
-            "peer.metadata",
-            s.meeting_id,
-            peer_id=s.peer_id,
-            user_agent=agent,
-            device_info=dict(device),
-            ip=s.person.ip,
-            sdk_name="web-core",
-            sdk_type="web",
-            sdk_version="1.21.1",
-            room_view_type=room_view_type,
-            pc_metadata=pc,
-            selected_device=mic,
-        )
-
-    def peer_events(self, s: Stint) -> None:
-        until = s.until(self.now)
-        if until - s.joined < 20 * SECOND:
-            return
-        for _ in range(self.rng.randint(1, 4)):
-            name, meta = self.rng.choice(text.PEER_EVENTS)
-            self.emit(
-                self.rng.randint(s.joined + SECOND, until - SECOND),
-                "peer.event",
-                s.meeting_id,
-                peer_id=s.peer_id,
-                name=name,
-                metadata=dict(meta),
-            )
-
-    # --- media statistics -------------------------------------------------------------
-
-    def stats(self, s: Stint, remote: Stint) -> None:
-        last = min(s.until(self.now), self.now - SECOND)
-        series = text.stats_series(self.rng, s.joined + 5 * SECOND, last, remote.peer_id)
-        for t, samples in series:
-            self.emit(t, "peer.stats", s.meeting_id, peer_id=s.peer_id, samples=samples)
-
-    def with_stats(self, plans: list[Plan]) -> None:
-        """10 s statistics for up to six peers of about ten sessions (two of them LIVE)."""
-        live = [p for p in plans if p.end is None][:2]
-        ended = [
-            p
-            for p in plans
-            if p.end is not None
-            and p.meeting.kind == "group_call"
-            and p.end - p.start >= 40 * MINUTE
-        ]
-        chosen = live + self.rng.sample(ended, min(len(ended), STATS_SESSIONS - len(live)))
-        for plan in chosen:
-            peers = [
-                s
-                for s in plan.stints
-                if s.meeting_id == plan.meeting.id and s.until(self.now) - s.joined >= 5 * MINUTE
-            ][:STATS_PEERS]
-            for s in peers if len(peers) >= 2 else []:
-                self.metadata(s, text.KINDS[plan.meeting.kind][4])
-                self.stats(s, peers[1] if s is peers[0] else peers[0])
-
 
 def generate_demo_events(now_ms: int, *, seed: int = 7, sessions: int = 300) -> list[Event]:
     """Demo events for one app, sorted by `occurred_at`, none later than `now_ms`."""
@@ -488,12 +414,7 @@ def generate_demo_events(now_ms: int, *, seed: int = 7, sessions: int = 300) -> 
         demo.chat(plan)
         if plan.end is None or demo.rng.random() < 0.6:
             demo.transcript(plan)
-        for stint in plan.stints:
-            if demo.rng.random() < 0.15:
-                demo.metadata(stint, text.KINDS[plan.meeting.kind][4])
-            if demo.rng.random() < 0.25:
-                demo.peer_events(stint)
-    demo.with_stats(plans)
+    Telemetry(demo.rng, now_ms, demo.emit).add(plans)
     return demo.finish()
 
 

@@ -1,15 +1,11 @@
-"""Content for the demo data generator (`rtk_sessions.demo`): word lists, device profiles,
-and a small model of a peer's `getStats()` counters for `peer.stats` events."""
+"""Content for the demo data generator (`rtk_sessions.demo`): word lists and device profiles
+(the `peer.stats` model is `rtk_sessions.demo_stats`)."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Final
-
-from rtk_sessions.kit.timeutil import to_iso
 
 # kind -> (session_type, preset_view_type, host preset, participant preset, room_view_type)
 KINDS: Final[dict[str, tuple[str, str, str, str, str]]] = {
@@ -305,145 +301,5 @@ LEAVE_REASONS: Final[tuple[str, ...]] = ("PEER_LEFT", "PEER_LEFT", "PEER_LEFT", 
 TEAMS: Final[tuple[str, ...]] = ("engineering", "design", "sales", "support", "marketing", "ops")
 
 
-# --- media statistics model -------------------------------------------------------------
-
-STATS_INTERVAL_S: Final[int] = 10
-
-
 def random_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-@dataclass
-class MediaStream:
-    """One RTP stream of a peer and its cumulative counters so far."""
-
-    kind: str  # audio | video
-    direction: str  # outbound | inbound
-    ssrc: int
-    ids: dict[str, str]  # mid, producer_id / consumer_id, remote_peer_id
-    counters: dict[str, float] = field(default_factory=dict)
-    limits: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("cpu", "bandwidth", "none", "other"), 0.0)
-    )
-
-
-def _bump(counters: dict[str, float], **deltas: float) -> None:
-    for key, delta in deltas.items():
-        counters[key] = round(counters.get(key, 0) + delta, 3)
-
-
-def _streams(rng: random.Random, remote_peer_id: str) -> list[MediaStream]:
-    """Microphone and camera, sent and received (from `remote_peer_id`)."""
-    out = []
-    for mid, (kind, direction) in enumerate(
-        (k, d) for d in ("outbound", "inbound") for k in ("audio", "video")
-    ):
-        ids = {"mid": str(mid)}
-        if direction == "outbound":
-            ids["producer_id"] = random_uuid(rng)
-        else:
-            ids |= {"consumer_id": random_uuid(rng), "remote_peer_id": remote_peer_id}
-        out.append(MediaStream(kind, direction, rng.getrandbits(32), ids))
-    return out
-
-
-def stats_series(
-    rng: random.Random, first_ms: int, last_ms: int, remote_peer_id: str
-) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(time, samples) every STATS_INTERVAL_S from `first_ms` to `last_ms`, one sample per
-    stream, for a peer with a randomly good or poor network."""
-    pc_id, loss = f"pc-{random_uuid(rng)}", rng.choice((0.0005, 0.002, 0.01, 0.04))
-    rtt = rng.uniform(0.02, 0.25)
-    streams = _streams(rng, remote_peer_id)
-    for t in range(first_ms, last_ms + 1, STATS_INTERVAL_S * 1000):
-        burst = rng.random() < 0.05
-        rate = loss * (15 if burst else rng.uniform(0, 2))
-        stamp = to_iso(t)
-        yield (
-            t,
-            [
-                {
-                    "timestamp": stamp,
-                    "kind": st.kind,
-                    "direction": st.direction,
-                    "source": "microphone" if st.kind == "audio" else "camera",
-                    "ssrc": st.ssrc,
-                    "pc_id": pc_id,
-                    **st.ids,
-                    **advance(rng, st, rate),
-                    "jitter": round(rng.uniform(0.001, 0.008) + rate / 4, 4),
-                    "round_trip_time": round(rtt * rng.uniform(0.8, 2.5 if burst else 1.2), 4),
-                }
-                for st in streams
-            ],
-        )
-
-
-def advance(rng: random.Random, st: MediaStream, loss: float) -> dict[str, Any]:
-    """Advance the stream's counters by one interval at packet-loss rate `loss`; the sample's
-    counter fields (audio ~40 kbps at 50 pps; video 720p ~1.2 Mbps, 360p when limited)."""
-    c, out, video = st.counters, st.direction == "outbound", st.kind == "video"
-    limited = video and (loss > 0.02 or rng.random() < 0.03)
-    kbps = rng.uniform(280, 450) if limited else rng.uniform(900, 1500) if video else 40.0
-    nbytes = int(kbps * 125 * STATS_INTERVAL_S * rng.uniform(0.97, 1.03))
-    packets = nbytes // 1100 + 1 if video else 50 * STATS_INTERVAL_S + rng.randint(-4, 4)
-    lost = 0 if out else int(packets * loss)
-    side = "sent" if out else "received"
-    _bump(
-        c,
-        **{
-            f"packets_{side}": packets - lost,
-            f"bytes_{side}": nbytes * (packets - lost) // packets,
-        },
-    )
-    if video:
-        return _advance_video(rng, st, loss, limited, packets)
-    if not out:
-        emitted = 48_000 * STATS_INTERVAL_S  # audio samples played out
-        _bump(
-            c,
-            packets_lost=lost,
-            jitter_buffer_emitted_count=emitted,
-            jitter_buffer_delay=emitted * (0.04 + loss),
-            concealment_events=lost // 3,
-        )
-    return dict(c)
-
-
-def _advance_video(
-    rng: random.Random, st: MediaStream, loss: float, limited: bool, packets: int
-) -> dict[str, Any]:
-    c, out = st.counters, st.direction == "outbound"
-    fps = rng.uniform(12, 20) if limited else rng.uniform(24, 30)
-    frames, key, nacks = int(fps * STATS_INTERVAL_S), int(rng.random() < 0.1), int(packets * loss)
-    width, height = (640, 360) if limited else (1280, 720)
-    coded = "encoded" if out else "decoded"
-    lost = 0 if out else nacks
-    _bump(
-        c,
-        **{f"frames_{coded}": frames - lost // 8, f"key_frames_{coded}": key},
-        nack_count=nacks,
-        pli_count=key,
-        fir_count=0,
-    )
-    extra: dict[str, Any] = {}
-    if out:
-        reason = "bandwidth" if limited else "none"
-        st.limits[reason] += STATS_INTERVAL_S
-        changed = int(c.get("frame_height", height) != height)
-        _bump(c, quality_limitation_resolution_changes=changed)
-        extra = {
-            "quality_limitation_reason": reason,
-            "quality_limitation_durations": dict(st.limits),
-        }
-    else:
-        _bump(
-            c,
-            packets_lost=lost,
-            frames_dropped=lost // 8,
-            jitter_buffer_emitted_count=frames,
-            jitter_buffer_delay=frames * (0.04 + loss),
-        )
-    c.update(frames_per_second=round(fps, 1), frame_width=width, frame_height=height)
-    return {**c, **extra}

@@ -299,7 +299,10 @@ def test_summary_lifecycle(server: Any, client: Cloudflare, scenario: Scenario) 
     assert data.summary_download_url_expiry == iso(
         datetime.fromtimestamp(expiry_of(data.summary_download_url) / 1000, UTC)
     )
-    text = download(data.summary_download_url).text
+    resp = download(data.summary_download_url)
+    assert f'filename="summary-{sid}.md"' in resp.headers["content-disposition"]
+    text = resp.text
+    assert "over about 60 minutes" in text  # the session's length; people talked for 22 s
     headings = [line for line in text.splitlines() if line.startswith("#")]
     assert headings == ["## Meeting Summary", "### Key Discussion Points", "### Action Items",
                         "### Decisions Made"]  # fmt: skip

@@ -221,3 +221,20 @@ def test_without_fallback_the_failure_is_reported(fake_llm: FakeLlm) -> None:
 
 def test_no_url_means_the_extractive_summarizer() -> None:
     assert isinstance(summarizer_from_settings(Settings()), ExtractiveSummarizer)
+
+
+def test_the_sessions_length_is_in_the_prompt(fake_llm: FakeLlm) -> None:
+    """The transcript's timestamps span seconds; the session lasted 25 minutes."""
+    llm(fake_llm).summarize(SHORT, word_limit=150, text_format="markdown", duration_ms=1_500_000)
+    assert (
+        "The meeting lasted about 25 minutes."
+        in fake_llm.requests[0]["body"]["messages"][1]["content"]
+    )
+    fake_llm.replies = [Reply(status=503, body="down")]
+    settings = Settings(
+        summary_llm_url=fake_llm.url, summary_llm_retries=0, summary_llm_fallback=True
+    )
+    text = summarizer_from_settings(settings).summarize(
+        SHORT, word_limit=150, text_format="markdown", duration_ms=1_500_000
+    )
+    assert "over about 25 minutes" in text  # the fallback gets it too

@@ -3,7 +3,7 @@
 Sentences are cleaned of transcription noise (`{vocalsound}`, fillers, stutters), scored by
 cosine similarity to the meeting's TF-IDF centroid (what the meeting is mostly about), and
 picked with maximal marginal relevance so near-repeats do not crowd the budget. Action items
-and decisions are found by phrase rules. Everything is shown in meeting order and is
+and decisions are found by phrase rules (`summaries.actions`). Everything is shown in meeting order and is
 deterministic: ties break on position, no randomness, no clock.
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from rtk_sessions.summaries.actions import Participants, action_line, is_action, is_decision
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import (
     SummaryParts,
@@ -54,24 +55,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"(?<=[,;])\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
-_DECISION = re.compile(
-    r"\b(?:decided|agreed|settled on|approved?|final decision|consensus|"
-    r"let's go with|we(?:'ll| will| are going to|'re going to) (?:go|stick) with|"
-    r"decision (?:is|was) to|we chose|we've chosen|we have chosen)\b",
-    re.IGNORECASE,
-)
-_ACTION = re.compile(
-    r"\b(?:action items?|to-?do|follow[- ]up|by (?:the )?(?:monday|tuesday|wednesday|thursday|"
-    r"friday|saturday|sunday|tomorrow|tonight|next (?:week|meeting|time)|end of (?:the )?"
-    r"(?:day|week|month))|i(?:'ll| will| am going to|'m going to| need to| have to)|"
-    r"we(?:'ll| will| need to| have to| must| should| are going to|'re going to)|"
-    r"let's(?! (?:start|begin|get started|move on|see|talk|look|have a look|go back|wait))|"
-    r"(?:can|could|would) you|please|will send|will prepare)\b",
-    re.IGNORECASE,
-)
-
-_REQUEST = re.compile(r"\b(?:can|could|would) you\b", re.IGNORECASE)
-
 _STOPWORD_TEXT = """
     a about above after again against all also am an and any are aren't as at be because been before being below between both but by can can't cannot could couldn't did didn't do
     does doesn't doing don't down during each even ever few for from further get gets getting
@@ -109,28 +92,42 @@ class ExtractiveSummarizer:
     """The default summarizer: offline, deterministic, a few milliseconds per meeting."""
 
     def summarize(
-        self, utterances: Sequence[Utterance], *, word_limit: int, text_format: str
+        self,
+        utterances: Sequence[Utterance],
+        *,
+        word_limit: int,
+        text_format: str,
+        duration_ms: int | None = None,
     ) -> str:
         check_request(word_limit, text_format)
         if not any(clean(u.text) for u in utterances):
             raise SummaryError("transcript is empty")
-        return render(fit(summary_parts(utterances, word_limit), word_limit), text_format)
+        parts = summary_parts(utterances, word_limit, duration_ms)
+        return render(fit(parts, word_limit), text_format)
 
 
-def summary_parts(utterances: Sequence[Utterance], word_limit: int) -> SummaryParts:
+def summary_parts(
+    utterances: Sequence[Utterance], word_limit: int, duration_ms: int | None = None
+) -> SummaryParts:
     """Choose the content of each section within the word limit."""
     sentences = candidate_sentences(utterances) or candidate_sentences(utterances, strict=False)
     ranking = Ranking.of(sentences)
-    decisions = [s for s in sentences if _is_decision(s)]
-    actions = [s for s in sentences if _is_action(s) and not _is_decision(s)]
-    overview = _overview(utterances, sentences, round(word_limit * OVERVIEW_SHARE))
-    decided = _findings(ranking, decisions, round(word_limit * DECISION_SHARE), [], "")
+    decided_at = {s.position for s in sentences if is_decision(s.text)}
+    decisions = [s for s in sentences if s.position in decided_at]
+    actions = [s for s in sentences if s.position not in decided_at and is_action(s.text)]
+    participants = Participants.of(u.speaker for u in utterances)
+
+    def todo_line(s: Sentence) -> str:
+        return action_line(s.text, s.speaker, participants)
+
+    overview = _overview(utterances, sentences, round(word_limit * OVERVIEW_SHARE), duration_ms)
+    decided = _findings(ranking, decisions, round(word_limit * DECISION_SHARE), [], _line)
     taken = [s for s, _ in decided]
-    todo = _findings(ranking, actions, round(word_limit * ACTION_SHARE), taken, "@")
+    todo = _findings(ranking, actions, round(word_limit * ACTION_SHARE), taken, todo_line)
     taken += [s for s, _ in todo]
     lines = [line for _, line in decided + todo]
     spent = _count(overview) + sum(map(_count, lines)) + 2 * (not decided) + 2 * (not todo)
-    key_points = ranking.pick(sentences, word_limit - spent, taken)
+    key_points = ranking.pick(sentences, word_limit - spent, taken, _line)
     return SummaryParts(
         overview=overview,
         key_points=tuple(_line(s) for s in key_points),
@@ -139,29 +136,22 @@ def summary_parts(utterances: Sequence[Utterance], word_limit: int) -> SummaryPa
     )
 
 
-def _is_decision(s: Sentence) -> bool:
-    return not s.text.endswith("?") and _DECISION.search(s.text) is not None
-
-
-def _is_action(s: Sentence) -> bool:
-    """A commitment or a request; of the questions only requests ("can you ...?") count."""
-    if s.text.endswith("?"):
-        return _REQUEST.search(s.text) is not None
-    return _ACTION.search(s.text) is not None
-
-
 def _findings(
-    ranking: Ranking, pool: Sequence[Sentence], budget: int, taken: list[Sentence], prefix: str
+    ranking: Ranking,
+    pool: Sequence[Sentence],
+    budget: int,
+    taken: list[Sentence],
+    line: Callable[[Sentence], str],
 ) -> list[tuple[Sentence, str]]:
     """(sentence, line) of a rule-based section; if none fits whole, the best one is cut.
 
     A small limit must not claim "None recorded." when something was found.
     """
-    chosen = ranking.pick(pool, budget, taken)
+    chosen = ranking.pick(pool, budget, taken, line)
     if chosen or not pool:
-        return [(s, prefix + _line(s)) for s in chosen]
+        return [(s, line(s)) for s in chosen]
     best = min(pool, key=lambda s: (-ranking.scores[s.position], s.position))
-    return [(best, truncate_words(prefix + _line(best), max(budget, 3)))]
+    return [(best, truncate_words(line(best), max(budget, 3)))]
 
 
 def clean(text: str) -> str:
@@ -231,12 +221,16 @@ class Ranking:
         return cls(vectors, centroid_scores(vectors))
 
     def pick(
-        self, pool: Sequence[Sentence], budget: int, taken: Sequence[Sentence] = ()
+        self,
+        pool: Sequence[Sentence],
+        budget: int,
+        taken: Sequence[Sentence],
+        line: Callable[[Sentence], str],
     ) -> list[Sentence]:
         """Maximal marginal relevance within a word budget, returned in meeting order.
 
         Sentences already `taken` by another section count as chosen for redundancy, and a
-        near-copy of a chosen sentence is never picked.
+        near-copy of a chosen sentence is never picked; `line` is how a sentence is shown.
         """
         ranked = sorted(pool, key=lambda s: (-self.scores[s.position], s.position))[:CANDIDATES]
         redundancy = {s.position: self._similarity(s, taken) for s in ranked}
@@ -244,7 +238,7 @@ class Ranking:
         while ranked and budget > 0:
             best = max(ranked, key=lambda s: (self._mmr(s, redundancy), -s.position))
             ranked.remove(best)
-            words = _count(_line(best))
+            words = _count(line(best))
             if words > budget or redundancy[best.position] >= DUPLICATE:
                 continue
             chosen.append(best)
@@ -261,14 +255,24 @@ class Ranking:
         return max((_dot(vec, self.vectors[o.position]) for o in others), default=0.0)
 
 
-def _overview(utterances: Sequence[Utterance], sentences: Sequence[Sentence], budget: int) -> str:
-    """Who spoke, for how long, and the most frequent topics, within `budget` words."""
+def _overview(
+    utterances: Sequence[Utterance],
+    sentences: Sequence[Sentence],
+    budget: int,
+    duration_ms: int | None,
+) -> str:
+    """Who spoke, for how long, and the most frequent topics, within `budget` words.
+
+    How long is the session's duration when the caller knows it: a transcript that starts
+    late or ends early tells only how long people talked.
+    """
     spoken = Counter[str]()
     for u in utterances:
         spoken[u.speaker.strip() or "Unknown speaker"] += len(u.text.split())
     names = [name for name, _ in sorted(spoken.items(), key=lambda kv: (-kv[1], kv[0]))]
     others = [f"{len(names) - MAX_NAMES} others"] if len(names) > MAX_NAMES else []
-    minutes = round(max(u.start_ms for u in utterances) / 60_000)
+    spoken_until = max(u.start_ms for u in utterances)
+    minutes = round(max(duration_ms or 0, spoken_until) / 60_000)
     length = f" over about {minutes} minutes" if minutes else ""
     lead = f"Meeting of {_join(names[:MAX_NAMES] + others)}{length}."
     topics = _topics(sentences)

@@ -87,7 +87,12 @@ class LlmSummarizer:
         self.chunk_words = chunk_words
 
     def summarize(
-        self, utterances: Sequence[Utterance], *, word_limit: int, text_format: str
+        self,
+        utterances: Sequence[Utterance],
+        *,
+        word_limit: int,
+        text_format: str,
+        duration_ms: int | None = None,
     ) -> str:
         check_request(word_limit, text_format)
         chunks = transcript_chunks(utterances, self.chunk_words)
@@ -102,7 +107,8 @@ class LlmSummarizer:
                 ]
                 source = "Notes on consecutive parts of one meeting:\n\n" + "\n\n".join(notes)
             answer = self._chat(
-                client, f"{source}\n\n{FORMAT_PROMPT.format(word_limit=word_limit)}"
+                client,
+                f"{_lasted(duration_ms)}{source}\n\n{FORMAT_PROMPT.format(word_limit=word_limit)}",
             )
         parts = parse_sections(answer)
         if parts is None:
@@ -178,6 +184,13 @@ def transcript_chunks(utterances: Sequence[Utterance], chunk_words: int) -> list
             chunks[-1].append(f"[{_clock(u.start_ms)}] {u.speaker}: {' '.join(piece)}")
             size += len(piece)
     return ["\n".join(lines) for lines in chunks]
+
+
+def _lasted(duration_ms: int | None) -> str:
+    """The session's length for the prompt: a transcript's span is only how long people talked."""
+    if not duration_ms:
+        return ""
+    return f"The meeting lasted about {max(1, round(duration_ms / 60_000))} minutes.\n\n"
 
 
 def _clock(ms: int) -> str:

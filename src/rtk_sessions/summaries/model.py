@@ -22,11 +22,17 @@ class SummaryError(Exception):
 
 class Summarizer(Protocol):
     def summarize(
-        self, utterances: Sequence[Utterance], *, word_limit: int, text_format: str
+        self,
+        utterances: Sequence[Utterance],
+        *,
+        word_limit: int,
+        text_format: str,
+        duration_ms: int | None = None,
     ) -> str:
         """The summary text; text_format is "markdown" or "plain_text".
 
-        Raises SummaryError on failure. The body (headings excluded) has at most
-        word_limit words.
+        duration_ms is how long the session lasted (a transcript's span is only how long
+        people talked); None when unknown. Raises SummaryError on failure. The body
+        (headings excluded) has at most word_limit words.
         """
         ...

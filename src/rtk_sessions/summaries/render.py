@@ -23,6 +23,7 @@ DECISIONS = "Decisions Made"
 SECTIONS = (KEY_POINTS, ACTION_ITEMS, DECISIONS)
 NONE_RECORDED = "None recorded."
 FORMATS = ("markdown", "plain_text")
+EXTENSIONS = {"markdown": "md", "plain_text": "txt"}
 # With every list empty, three placeholders (6 words) and one overview word must fit.
 MIN_WORD_LIMIT = 10
 
@@ -62,6 +63,11 @@ def check_request(word_limit: int, text_format: str) -> None:
         raise SummaryError(f"unknown summary format {text_format!r}; use markdown or plain_text")
     if word_limit < MIN_WORD_LIMIT:
         raise SummaryError(f"word limit {word_limit} is below the minimum of {MIN_WORD_LIMIT}")
+
+
+def file_name(session_id: str, text_format: str) -> str:
+    """The download's name (docs/files.md lists every file name served)."""
+    return f"summary-{session_id}.{EXTENSIONS[text_format]}"
 
 
 def render(parts: SummaryParts, text_format: str) -> str:

@@ -26,11 +26,13 @@ from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.sessions.accounting import interval_ms
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 from rtk_sessions.summaries import repo
 from rtk_sessions.summaries.model import SummaryError, Utterance
+from rtk_sessions.summaries.render import file_name
 from rtk_sessions.summaries.repo import COMPLETED, FAILED, PROCESSING, SummaryRow
 from rtk_sessions.summaries.summarizers import summarizer_from_settings
 from rtk_sessions.transcripts.formats import speaker_name
@@ -148,9 +150,11 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
         utterances(session, rows),
         word_limit=s.summary_word_limit,
         text_format=s.summary_format,
+        duration_ms=interval_ms(session.started_at, session.ended_at, now_ms()),
     )
-    ext = "md" if s.summary_format == "markdown" else "txt"
-    spec = FileSpec("summary", s.summary_format, fingerprint, f"summary-{session.id}.{ext}")
+    spec = FileSpec(
+        "summary", s.summary_format, fingerprint, file_name(session.id, s.summary_format)
+    )
 
     async def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")

@@ -21,16 +21,21 @@ class FallbackSummarizer:
         self.fallback = fallback
 
     def summarize(
-        self, utterances: Sequence[Utterance], *, word_limit: int, text_format: str
+        self,
+        utterances: Sequence[Utterance],
+        *,
+        word_limit: int,
+        text_format: str,
+        duration_ms: int | None = None,
     ) -> str:
         try:
             return self.primary.summarize(
-                utterances, word_limit=word_limit, text_format=text_format
+                utterances, word_limit=word_limit, text_format=text_format, duration_ms=duration_ms
             )
         except SummaryError as exc:
             log.warning("LLM summary failed (%s); writing an extractive summary instead", exc)
             return self.fallback.summarize(
-                utterances, word_limit=word_limit, text_format=text_format
+                utterances, word_limit=word_limit, text_format=text_format, duration_ms=duration_ms
             )
 
 
