@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -77,15 +80,58 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
     return env
 
 
+def stop_process_group(proc: subprocess.Popen[Any], grace: float = 20) -> None:
+    """SIGTERM the process group `proc` leads, wait `grace` seconds, then SIGKILL whatever of
+    the group is left (children included), so nothing outlives the test that started it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@contextmanager
+def spawned(
+    args: list[str], env: dict[str, str] | None, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own process group, output to `log_path`; killed with its group when
+    the block ends, however it ends."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            stop_process_group(proc)
+
+
+def run_process(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run` in its own process group, which is killed whole on timeout or error."""
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, **kwargs,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        stop_process_group(proc, grace=5)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The real `rtk-sessions` CLI, whatever its exit code."""
+    return run_process([sys.executable, "-m", "rtk_sessions", *args], env, timeout)
+
+
 def run_cli(env: dict[str, str], *args: str) -> str:
     """Run the real `rtk-sessions` CLI; returns stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "rtk_sessions", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli(env, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -115,25 +161,17 @@ def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterat
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), **settings)
     log_path = data_dir / f"server-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log
-        )
+    with spawned([sys.executable, "-m", "rtk_sessions", "serve"], env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                time.sleep(0.1)
-            else:
-                raise AssertionError("server did not become ready in 30 s")
-            yield Server(base, env, proc)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("server did not become ready in 30 s")
+        yield Server(base, env, proc)

@@ -1,10 +1,8 @@
-"""Operator commands for files and jobs: export, worker, purge, through the API's services."""
+"""Operator commands for files: export and purge, through the API's services."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from typing import BinaryIO
 
 from rtk_sessions.auth import service as auth_service
@@ -13,7 +11,7 @@ from rtk_sessions.config import Settings
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.maintenance import purge_once, run_maintenance
+from rtk_sessions.maintenance import purge_once
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
@@ -23,7 +21,7 @@ from rtk_sessions.transcripts.service import requested_format, transcript_export
 EXPORT_KINDS = ("chat", "transcript", "summary")
 
 
-async def _state(settings: Settings) -> AppState:
+async def open_state(settings: Settings) -> AppState:
     await upgrade_async(settings.effective_database_url)
     return build_state(settings)
 
@@ -49,7 +47,7 @@ async def export_file(
     target: BinaryIO,
 ) -> str:
     """Write a session's chat, transcript or summary to `target`; returns the file name."""
-    state = await _state(settings)
+    state = await open_state(settings)
     try:
         async with state.db.read() as conn:
             app = AppRef(await auth_service.resolve_app(conn, account, app_id), app_id)
@@ -61,22 +59,8 @@ async def export_file(
 
 
 async def purge(settings: Settings) -> tuple[int, int]:
-    state = await _state(settings)
+    state = await open_state(settings)
     try:
         return await purge_once(state)
     finally:
         await state.db.dispose()
-
-
-async def work(settings: Settings, workers: int) -> None:
-    """Run jobs and the maintenance loop until cancelled (Ctrl-C)."""
-    logging.basicConfig(level=settings.log_level.upper())
-    state = await _state(settings)
-    await asyncio.to_thread(state.jobs.start, workers)
-    try:
-        await run_maintenance(state, now_ms())
-    finally:
-        await asyncio.to_thread(state.jobs.stop)
-        await state.db.dispose()
-        with contextlib.suppress(Exception):
-            state.jobs.huey.storage.close()
