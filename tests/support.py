@@ -94,14 +94,14 @@ def stop_process_group(proc: subprocess.Popen[Any], grace: float = 20) -> None:
 
 @contextmanager
 def spawned(
-    args: list[str], env: dict[str, str] | None, log_path: Path
+    args: list[str], env: dict[str, str] | None, log_path: Path, **popen: Any
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A process in its own process group, output to `log_path`; killed with its group when
     the block ends, however it ends."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             args, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, **popen,
         )  # fmt: skip
         try:
             yield proc

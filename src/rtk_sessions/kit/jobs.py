@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import Task
 from huey.consumer import Consumer
 
 log = logging.getLogger("rtk_sessions.jobs")
@@ -55,22 +56,22 @@ class JobQueue:
         self.huey = huey
         self._tasks: dict[str, Any] = {}
         self._consumer: _QuietConsumer | None = None
-        self._running: dict[int, tuple[str, tuple[Any, ...]]] = {}
+        self._running: dict[int, Task] = {}  # by worker thread
         self._lock = threading.Lock()
 
     def register(self, name: str, fn: Callable[..., None]) -> None:
         @functools.wraps(fn)  # keeps the task's name in the queue what it was
-        def tracked(*args: Any) -> None:
+        def tracked(*args: Any, task: Task) -> None:
             me = threading.get_ident()
             with self._lock:
-                self._running[me] = (name, args)
+                self._running[me] = task
             try:
                 fn(*args)
             finally:
                 with self._lock:
                     self._running.pop(me, None)
 
-        self._tasks[name] = self.huey.task(name=name)(tracked)
+        self._tasks[name] = self.huey.task(name=name, context=True)(tracked)
 
     def enqueue(self, name: str, *args: Any) -> None:
         self._tasks[name](*args)
@@ -110,14 +111,12 @@ class JobQueue:
         with self._lock:
             unfinished = list(self._running.values())
             self._running.clear()
-        for name, args in unfinished:
+        for task in unfinished:
             try:
-                self.enqueue(name, *args)
-                log.warning(
-                    "job %s%r did not finish in %.0f s: put back in the queue", name, args, grace
-                )
+                self.huey.enqueue(task)
+                log.warning("job %s did not finish in %.0f s: put back in the queue", task, grace)
             except Exception:
-                log.exception("could not put job %s%r back; the reconciler will", name, args)
+                log.exception("could not put job %s back; the reconciler will", task)
         _left_running.extend(t for _, t in consumer.worker_threads if t.is_alive())
         return len(unfinished)
 
