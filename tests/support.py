@@ -17,9 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 PG_ENV = "RTK_TEST_DATABASE_URL"
+# For tests that run other programs but never touch the database: the PostgreSQL run of
+# tests/e2e would only repeat them.
+ONCE = pytest.mark.skipif(
+    bool(os.environ.get(PG_ENV)), reason="does not use the database: runs in the SQLite run"
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -137,10 +143,13 @@ def run_cli(env: dict[str, str], *args: str) -> str:
 
 
 class Server:
-    def __init__(self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes], log: Path
+    ) -> None:
         self.base_url = base_url
         self.env = env
         self.proc = proc
+        self.log = log
 
     def cli(self, *args: str) -> str:
         """Run the real CLI against this server's database; returns stdout."""
@@ -156,12 +165,15 @@ class Server:
 
 
 @contextmanager
-def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterator[Server]:
+def running_server(
+    data_dir: Path, database_url: str, *serve_args: str, **settings: str
+) -> Iterator[Server]:
     """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards."""
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), **settings)
     log_path = data_dir / f"server-{port}.log"
-    with spawned([sys.executable, "-m", "rtk_sessions", "serve"], env, log_path) as proc:
+    args = [sys.executable, "-m", "rtk_sessions", "serve", *serve_args]
+    with spawned(args, env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -174,4 +186,4 @@ def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterat
             time.sleep(0.1)
         else:
             raise AssertionError("server did not become ready in 30 s")
-        yield Server(base, env, proc)
+        yield Server(base, env, proc, log_path)

@@ -8,10 +8,10 @@ from typing import BinaryIO
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.chat.service import chat_export
 from rtk_sessions.config import Settings
-from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.maintenance import purge_once
+from rtk_sessions.operations import migrate
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
@@ -22,7 +22,7 @@ EXPORT_KINDS = ("chat", "transcript", "summary")
 
 
 async def open_state(settings: Settings) -> AppState:
-    await upgrade_async(settings.effective_database_url)
+    await migrate(settings)
     return build_state(settings)
 
 

@@ -9,6 +9,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
+from sqlalchemy.engine import make_url
+
 from rtk_sessions import event_files
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth import service as auth_service
@@ -36,8 +39,26 @@ def no_progress(_label: str, _total: int | None) -> Iterator[Advance]:
     yield _nothing
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or migrated: a setting to fix, not a bug."""
+
+
+async def migrate(settings: Settings) -> None:
+    """Bring the schema up to date: every command's first touch of the database."""
+    url = settings.effective_database_url
+    try:
+        await upgrade_async(url)
+    except (OSError, sqlalchemy.exc.DBAPIError) as exc:
+        cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        password = make_url(url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseUnusable(reason) from exc
+
+
 async def _open(settings: Settings) -> Database:
-    await upgrade_async(settings.effective_database_url)
+    await migrate(settings)
     return Database(settings.effective_database_url)
 
 

@@ -234,8 +234,7 @@ def test_serve_stops_in_time_with_a_job_running(
             sc, _, sid = _request_summary(srv)
             _wait_until_the_llm_is_called()
             assert _queued(srv.env, queue, sid) == []
-            log = tmp_path / f"server-{srv.env['RTK_PORT']}.log"
             # uvicorn ends by re-raising SIGTERM at itself, as a supervisor expects.
-            assert _stops_in_time(srv.proc, sig, log) in (0, -signal.SIGTERM)
+            assert _stops_in_time(srv.proc, sig, srv.log) in (0, -signal.SIGTERM)
         assert len(_queued(srv.env, queue, sid)) == 1
     _completes_after_restart(tmp_path, own_database, sc.app, sid, queue)

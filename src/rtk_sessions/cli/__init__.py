@@ -8,9 +8,17 @@ import sys
 import typer
 
 from rtk_sessions.cli import demo, export, load, maintenance, serve, tokens, worker
-from rtk_sessions.cli.common import USER_ERROR, UserError, app, not_found_hint
+from rtk_sessions.cli.common import (
+    USER_ERROR,
+    UserError,
+    app,
+    database_setting,
+    not_found_hint,
+    where,
+)
 from rtk_sessions.event_files import PartialLoad
 from rtk_sessions.kit.errors import NotFound, RtkError
+from rtk_sessions.operations import DatabaseUnusable
 
 __all__ = ["app", "demo", "export", "load", "main", "maintenance", "serve", "tokens", "worker"]
 
@@ -38,3 +46,5 @@ def main() -> None:
         _fail(f"{exc.filename}: {exc.strerror}", [])
     except PartialLoad as exc:
         _fail(f"{exc} ({exc.__cause__!r})", [], status=1)
+    except DatabaseUnusable as exc:
+        _fail(f"cannot open the database ({where()}): {exc}; check {database_setting()}", [])

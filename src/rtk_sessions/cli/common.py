@@ -67,11 +67,7 @@ def data_settings(data_dir: Path | None, **overrides: Any) -> Settings:
     """Settings of a command that touches data; says on stderr which database that is."""
     s = settings(data_dir, **overrides)
     _Where.database = describe_database(s)
-    _Where.hint = (
-        "set RTK_DATABASE_URL to use another"
-        if s.database_url
-        else "pass --data-dir or set RTK_DATA_DIR to use another"
-    )
+    _Where.hint = "RTK_DATABASE_URL" if s.database_url else "--data-dir or RTK_DATA_DIR"
     typer.echo(f"database: {_Where.database}", err=True)
     return s
 
@@ -84,11 +80,27 @@ def describe_database(s: Settings) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def where() -> str:
+    return _Where.database
+
+
+def database_setting() -> str:
+    """What chooses the database: RTK_DATABASE_URL when set, else the data directory."""
+    return _Where.hint
+
+
+def fix_hint() -> str:
+    """How to point the command at another database."""
+    if _Where.hint.startswith("--"):
+        return "pass --data-dir or set RTK_DATA_DIR to use another"
+    return "set RTK_DATABASE_URL to use another"
+
+
 def not_found_hint() -> str:
     """Appended to "not found" errors: where we looked, and how to look elsewhere."""
     if not _Where.database:
         return ""
-    return f" (looked in {_Where.database}; {_Where.hint})"
+    return f" (looked in {_Where.database}; {fix_hint()})"
 
 
 def run(factory: Callable[[], Awaitable[T]]) -> T:

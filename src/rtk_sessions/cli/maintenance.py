@@ -12,9 +12,10 @@ from rtk_sessions.cli.common import DataDir, app, data_settings, progress, run
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Bring the database schema up to date."""
-    from rtk_sessions.kit.migrate import upgrade
+    from rtk_sessions.operations import migrate as migrate_now
 
-    upgrade(data_settings(data_dir).effective_database_url)
+    settings = data_settings(data_dir)
+    run(lambda: migrate_now(settings))
     typer.echo("database is up to date")
 
 

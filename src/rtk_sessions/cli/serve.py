@@ -55,12 +55,11 @@ def serve(
 
     from rtk_sessions.app import create_app
     from rtk_sessions.kit.jobs import exit_now_if_jobs_linger
-    from rtk_sessions.kit.migrate import upgrade
-    from rtk_sessions.operations import first_run
+    from rtk_sessions.operations import first_run, migrate
 
     settings = data_settings(data_dir, host=host, port=port)
     check_port(settings.host, settings.port)
-    upgrade(settings.effective_database_url)
+    run(lambda: migrate(settings))
     if demo_if_empty:
         typer.echo(run(lambda: first_run(settings, progress)))
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT, after uvicorn stopped gracefully

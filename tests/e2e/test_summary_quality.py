@@ -3,23 +3,21 @@ decisions.md, run by bench/rouge_qmsum.py, which exits non-zero when it does not
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 
-from support import ROOT, shared_data_dir
+from support import ONCE, ROOT, run_process, shared_data_dir
+
+pytestmark = [pytest.mark.e2e, ONCE]
 
 DATA = shared_data_dir() / "qmsum" / "meetings"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason=f"QMSum meetings not found at {DATA}")
 def test_extractive_summarizer_clearly_beats_the_baselines() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "rouge_qmsum.py"), "--data", str(DATA)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = run_process(
+        [sys.executable, str(ROOT / "bench" / "rouge_qmsum.py"), "--data", str(DATA)], timeout=300
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "clearly beats both baselines on the held-out half: yes" in done.stdout
