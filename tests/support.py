@@ -130,9 +130,11 @@ def run_process(
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
-def cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    env: dict[str, str], *args: str, timeout: float = 120, **popen: Any
+) -> subprocess.CompletedProcess[str]:
     """The real `rtk-sessions` CLI, whatever its exit code."""
-    return run_process([sys.executable, "-m", "rtk_sessions", *args], env, timeout)
+    return run_process([sys.executable, "-m", "rtk_sessions", *args], env, timeout, **popen)
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
