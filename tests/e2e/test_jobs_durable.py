@@ -40,22 +40,31 @@ def own_queue() -> str:
     return f"rtk-test-{uuid.uuid4().hex[:8]}"
 
 
+def _request_summary(srv: Server) -> tuple[Scenario, Cloudflare, str]:
+    sc = build(f"app-{uuid.uuid4().hex[:8]}")
+    ingest(srv, sc.app, sc.events)
+    client = sdk(srv, srv.token(ACCOUNT, "read", "admin", app=sc.app))
+    sid = session_of(client, sc, sc.meeting)
+    resp = client.realtime_kit.sessions.generate_summary_of_transcripts(
+        sid, account_id=ACCOUNT, app_id=sc.app
+    )
+    assert resp.data is not None and resp.data.status == "PROCESSING"
+    return sc, client, sid
+
+
+def _wait_until_the_llm_is_called() -> None:
+    deadline = time.monotonic() + 30
+    while not SlowLLM.called.is_set():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+
+
 def _request_then_kill(data_dir: Path, database_url: str, **settings: str) -> tuple[str, str]:
     """Start a server, ask for a summary, kill -9 the server; returns (app, session id)."""
     with running_server(data_dir, database_url, **settings) as srv:
-        sc = build(f"app-{uuid.uuid4().hex[:8]}")
-        ingest(srv, sc.app, sc.events)
-        client = sdk(srv, srv.token(ACCOUNT, "read", "admin", app=sc.app))
-        sid = session_of(client, sc, sc.meeting)
-        resp = client.realtime_kit.sessions.generate_summary_of_transcripts(
-            sid, account_id=ACCOUNT, app_id=sc.app
-        )
-        assert resp.data is not None and resp.data.status == "PROCESSING"
+        sc, _, sid = _request_summary(srv)
         if "RTK_SUMMARY_LLM_URL" in settings:  # wait until the job is running (stuck in the LLM)
-            deadline = time.monotonic() + 20
-            while not SlowLLM.called.is_set():
-                assert time.monotonic() < deadline, "the job never started"
-                time.sleep(0.1)
+            _wait_until_the_llm_is_called()
         srv.proc.kill()
         srv.proc.wait(timeout=10)
     return sc.app, sid
@@ -138,25 +147,6 @@ def own_database(tmp_path: Path) -> Iterator[str]:
 def _as_a_background_job() -> None:
     """What a shell does to a command started with `&`: SIGINT ignored, inherited."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _request_summary(srv: Server) -> tuple[Scenario, Cloudflare, str]:
-    sc = build(f"app-{uuid.uuid4().hex[:8]}")
-    ingest(srv, sc.app, sc.events)
-    client = sdk(srv, srv.token(ACCOUNT, "read", "admin", app=sc.app))
-    sid = session_of(client, sc, sc.meeting)
-    resp = client.realtime_kit.sessions.generate_summary_of_transcripts(
-        sid, account_id=ACCOUNT, app_id=sc.app
-    )
-    assert resp.data is not None and resp.data.status == "PROCESSING"
-    return sc, client, sid
-
-
-def _wait_until_the_llm_is_called() -> None:
-    deadline = time.monotonic() + 30
-    while not SlowLLM.called.is_set():
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.1)
 
 
 def _queued(env: dict[str, str], queue: str, session_id: str) -> list[str]:
