@@ -9,6 +9,7 @@ file line numbers (`FILE:LINE`) for JSON lines and `events[i]` for a JSON array.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -152,7 +153,7 @@ async def store_file(
             raise BadRequest(
                 f"{exc.message} (stored: {stored} of {path})", details=exc.details
             ) from exc
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:  # cancelled: Ctrl-C
             raise PartialLoad(
                 f"stored: {stored} of {path}; run the same command again to store the rest"
             ) from exc

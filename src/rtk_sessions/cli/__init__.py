@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from asyncio import CancelledError
 
 import typer
 
@@ -45,6 +46,7 @@ def main() -> None:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         _fail(f"{exc.filename}: {exc.strerror}", [])
     except PartialLoad as exc:
-        _fail(f"{exc} ({exc.__cause__!r})", [], status=1)
+        cause = "interrupted" if isinstance(exc.__cause__, CancelledError) else repr(exc.__cause__)
+        _fail(f"{exc} ({cause})", [], status=1)
     except DatabaseUnusable as exc:
         _fail(f"cannot open the database ({where()}): {exc}; check {database_setting()}", [])
