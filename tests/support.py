@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -13,11 +14,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 PG_ENV = "RTK_TEST_DATABASE_URL"
+# For tests that run other programs but never touch the database: the PostgreSQL run of
+# tests/e2e would only repeat them.
+ONCE = pytest.mark.skipif(
+    bool(os.environ.get(PG_ENV)), reason="does not use the database: runs in the SQLite run"
+)
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"  # reference data kept in the repository (tests/data/README.md)
 
@@ -68,24 +76,72 @@ def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str
     return env
 
 
+def stop_process_group(proc: subprocess.Popen[Any], grace: float = 20) -> None:
+    """SIGTERM the process group `proc` leads, wait `grace` seconds, then SIGKILL whatever of
+    the group is left (children included), so nothing outlives the test that started it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@contextmanager
+def spawned(
+    args: list[str], env: dict[str, str] | None, log_path: Path, **popen: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A process in its own process group, output to `log_path`; killed with its group when
+    the block ends, however it ends."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            args, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True, **popen,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            stop_process_group(proc)
+
+
+def run_process(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run` in its own process group, which is killed whole on timeout or error."""
+    proc = subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, **kwargs,
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        stop_process_group(proc, grace=5)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def cli(
+    env: dict[str, str], *args: str, timeout: float = 120, **popen: Any
+) -> subprocess.CompletedProcess[str]:
+    """The real `rtk-sessions` CLI, whatever its exit code."""
+    return run_process([sys.executable, "-m", "rtk_sessions", *args], env, timeout, **popen)
+
+
 def run_cli(env: dict[str, str], *args: str) -> str:
     """Run the real `rtk-sessions` CLI; returns stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "rtk_sessions", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = cli(env, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 class Server:
-    def __init__(self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes], log: Path
+    ) -> None:
         self.base_url = base_url
         self.env = env
         self.proc = proc
+        self.log = log
 
     def cli(self, *args: str) -> str:
         """Run the real CLI against this server's database; returns stdout."""
@@ -101,50 +157,39 @@ class Server:
 
 
 @contextmanager
-def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterator[Server]:
+def running_server(
+    data_dir: Path, database_url: str, *serve_args: str, **settings: str
+) -> Iterator[Server]:
     """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards."""
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), **settings)
     log_path = data_dir / f"server-{port}.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log
-        )
+    args = [sys.executable, "-m", "rtk_sessions", "serve", *serve_args]
+    with spawned(args, env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                time.sleep(0.1)
-            else:
-                raise AssertionError("server did not become ready in 30 s")
-            yield Server(base, env, proc)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("server did not become ready in 30 s")
+        yield Server(base, env, proc, log_path)
 
 
 @contextmanager
 def running_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`rtk-sessions worker --workers 1` as a real process, stopped with Ctrl-C afterwards
-    (killed if it does not stop in 30 s); its `returncode` tells how it ended."""
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"],
-            env=env, stdout=log, stderr=log,
-        )  # fmt: skip
+    """`rtk-sessions worker --workers 1` as a real process, asked to stop with Ctrl-C
+    afterwards (its group killed if it has not stopped in 15 s); `returncode` tells how."""
+    args = [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"]
+    with spawned(args, env, log_path) as proc:
         try:
             yield proc
         finally:
             proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)

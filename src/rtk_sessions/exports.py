@@ -1,20 +1,17 @@
-"""Operator commands for files and jobs: export, worker, purge, through the API's services."""
+"""Operator commands for files: export and purge, through the API's services."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import BinaryIO
 
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.chat.service import chat_export
 from rtk_sessions.config import Settings
-from rtk_sessions.kit import metrics
-from rtk_sessions.kit.logging import configure_logging
-from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.maintenance import purge_once, run_maintenance
+from rtk_sessions.maintenance import purge_once
+from rtk_sessions.operations import migrate
 from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
@@ -24,8 +21,8 @@ from rtk_sessions.transcripts.service import requested_format, transcript_export
 EXPORT_KINDS = ("chat", "transcript", "summary")
 
 
-async def _state(settings: Settings) -> AppState:
-    await upgrade_async(settings.effective_database_url)
+async def open_state(settings: Settings) -> AppState:
+    await migrate(settings)
     return build_state(settings)
 
 
@@ -50,7 +47,7 @@ async def export_file(
     target: BinaryIO,
 ) -> str:
     """Write a session's chat, transcript or summary to `target`; returns the file name."""
-    state = await _state(settings)
+    state = await open_state(settings)
     try:
         async with state.db.read() as conn:
             app = AppRef(await auth_service.resolve_app(conn, account, app_id), app_id)
@@ -62,23 +59,8 @@ async def export_file(
 
 
 async def purge(settings: Settings) -> tuple[int, int]:
-    state = await _state(settings)
+    state = await open_state(settings)
     try:
         return await purge_once(state)
     finally:
         await state.db.dispose()
-
-
-async def work(settings: Settings, workers: int) -> None:
-    """Run jobs and the maintenance loop until cancelled (Ctrl-C)."""
-    configure_logging(settings.log_format, settings.log_level)
-    metrics.configure(settings.metrics_dir, owner=False)
-    state = await _state(settings)
-    await asyncio.to_thread(state.jobs.start, workers)
-    try:
-        await run_maintenance(state, now_ms())
-    finally:
-        await asyncio.to_thread(state.jobs.stop)
-        await state.db.dispose()
-        with contextlib.suppress(Exception):
-            state.jobs.huey.storage.close()

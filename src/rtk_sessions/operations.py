@@ -2,30 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+import sqlalchemy.exc
+from sqlalchemy.engine import make_url
 
+from rtk_sessions import event_files
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth import service as auth_service
+from rtk_sessions.auth.tokens import split_token
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service as ingest_service
 from rtk_sessions.ingest.schemas import MAX_BATCH_EVENTS
 from rtk_sessions.kit.db import Database
-from rtk_sessions.kit.errors import BadRequest, RtkError
+from rtk_sessions.kit.errors import BadRequest, NotFound, Unauthorized
 from rtk_sessions.kit.migrate import upgrade_async
-from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.sessions.derivation import AppRef
 
 ALL_PERMISSIONS = ["read", "admin", "ingest"]
+Advance = Callable[[int], None]
+Progress = Callable[[str, int | None], AbstractContextManager[Advance]]
+
+
+def _nothing(_: int) -> None:
+    pass
+
+
+@contextmanager
+def no_progress(_label: str, _total: int | None) -> Iterator[Advance]:
+    yield _nothing
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be opened or migrated: a setting to fix, not a bug."""
+
+
+async def migrate(settings: Settings) -> None:
+    """Bring the schema up to date: every command's first touch of the database."""
+    url = settings.effective_database_url
+    try:
+        await upgrade_async(url)
+    except (OSError, sqlalchemy.exc.DBAPIError) as exc:
+        cause = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        password = make_url(url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseUnusable(reason) from exc
 
 
 async def _open(settings: Settings) -> Database:
-    await upgrade_async(settings.effective_database_url)
+    await migrate(settings)
     return Database(settings.effective_database_url)
 
 
@@ -52,24 +85,27 @@ async def revoke_token(settings: Settings, token: str) -> None:
     try:
         async with db.write() as conn:
             await auth_service.revoke_token(conn, token, now_ms())
+    except NotFound:
+        token_id = (split_token(token) or (token, ""))[0]
+        async with db.read() as conn:
+            stored = await auth_repo.get_token(conn, token_id)
+        if stored is None or stored.revoked_at is None:
+            raise
+        raise BadRequest(
+            f"token {token_id} was already revoked at {to_iso(stored.revoked_at)}; "
+            "`rtk-sessions token list` shows the active ones"
+        ) from None
     finally:
         await db.dispose()
 
 
-def read_events_file(path: Path) -> list[Any]:
-    """A JSON array, or one JSON event per line (blank lines ignored)."""
-    data = path.read_bytes()
-    if data.lstrip()[:1] == b"[":
-        events: list[Any] = msgspec.json.decode(data)
-        return events
-    out = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if line.strip():
-            try:
-                out.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as exc:
-                raise BadRequest(f"{path}:{number}: not valid JSON ({exc})") from exc
-    return out
+async def list_tokens(settings: Settings, include_revoked: bool) -> list[auth_repo.TokenInfo]:
+    db = await _open(settings)
+    try:
+        async with db.read() as conn:
+            return await auth_service.list_tokens(conn, include_revoked=include_revoked)
+    finally:
+        await db.dispose()
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -84,44 +120,65 @@ async def ingest_events(
     app_id: str,
     events: Sequence[Any],
     batch_size: int,
+    advance: Advance = _nothing,
 ) -> dict[str, int]:
     """Validate and store `events` batch by batch; each batch is one transaction."""
     size = max(1, min(batch_size, MAX_BATCH_EVENTS))
     totals = {"accepted": 0, "duplicates": 0, "pending": 0}
-    columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        task = bar.add_task("events", total=len(events))
-        for batch in batches(events, size):
-            now = now_ms()
-            valid = ingest_service.check_batch(list(batch), now)
-            async with db.write() as conn:
-                result = await ingest_service.accept(
-                    conn, account, app_id, valid, now, settings.session_end_grace_ms
-                )
-            totals["accepted"] += result.accepted
-            totals["duplicates"] += result.duplicates
-            totals["pending"] = result.pending
-            bar.advance(task, len(batch))
+    for batch in batches(events, size):
+        now = now_ms()
+        valid = ingest_service.check_batch(list(batch), now)
+        async with db.write() as conn:
+            result = await ingest_service.accept(
+                conn, account, app_id, valid, now, settings.session_end_grace_ms
+            )
+        totals["accepted"] += result.accepted
+        totals["duplicates"] += result.duplicates
+        totals["pending"] = result.pending
+        advance(len(batch))
     return totals
 
 
 async def ingest_file(
-    settings: Settings, path: Path, account: str, app_id: str, batch_size: int
+    settings: Settings,
+    path: Path,
+    account: str,
+    app_id: str,
+    batch_size: int,
+    progress: Progress = no_progress,
 ) -> dict[str, int]:
+    """Check the whole file, then store it: two passes, bounded memory (event_files)."""
+    auth_service.check_ids(account_id=account, app_id=app_id)
+    size = event_files.batch_size(batch_size)
+    now = now_ms()
+    with progress("checking", None) as advance:
+        check = await asyncio.to_thread(event_files.check_file, path, size, now, advance)
+    if check.invalid:
+        noun = "event" if check.invalid == 1 else "events"
+        more = check.invalid - check.shown
+        tail = [f"… and problems in {more} more events"] if more > 0 else []
+        raise BadRequest(
+            f"{check.invalid} invalid {noun} in {path}; nothing was stored",
+            details=[{"message": p} for p in [*check.problems, *tail]],
+        )
     db = await _open(settings)
     try:
-        return await ingest_events(
-            db, settings, account, app_id, read_events_file(path), batch_size
-        )
-    except RtkError as exc:
-        details = "".join(f"\n  {d.get('message')}" for d in exc.details[:20])
-        raise SystemExit(f"error: {exc.message}{details}") from exc
+        with progress("storing", check.events) as advance:
+            return await event_files.store_file(
+                db, settings, account, app_id, path, size, now, advance
+            )
     finally:
         await db.dispose()
 
 
 async def import_rtcstats_file(
-    settings: Settings, path: Path, account: str, app_id: str, peer_id: str, meeting: str | None
+    settings: Settings,
+    path: Path,
+    account: str,
+    app_id: str,
+    peer_id: str,
+    meeting: str | None,
+    progress: Progress = no_progress,
 ) -> dict[str, int]:
     """`import-rtcstats`: the same parsing, validation and storage as the import route."""
     from rtk_sessions.ingest.rtcstats_import import import_dump
@@ -129,46 +186,55 @@ async def import_rtcstats_file(
     data = path.read_bytes()
     db = await _open(settings)
     try:
-        async with db.write() as conn:
-            result = await import_dump(
-                conn, account, app_id, peer_id, meeting, data, now_ms(), settings
-            )
-    except RtkError as exc:
-        raise SystemExit(f"error: {exc.message}") from exc
+        with progress("importing", None):
+            async with db.write() as conn:
+                result = await import_dump(
+                    conn, account, app_id, peer_id, meeting, data, now_ms(), settings
+                )
+    except BadRequest as exc:
+        # The route's wording names its query parameter; on the command line it is --meeting.
+        exc.message = exc.message.replace("?meeting_id=…", "--meeting MEETING")
+        raise
     finally:
         await db.dispose()
     return {"accepted": result.accepted, "duplicates": result.duplicates, "pending": result.pending,
             "skipped_lines": result.skipped_lines}  # fmt: skip
 
 
-async def rebuild_all(settings: Settings) -> int:
+async def rebuild_all(settings: Settings, progress: Progress = no_progress) -> int:
     db = await _open(settings)
     try:
         async with db.read() as conn:
             apps = await auth_repo.list_apps(conn)
         meetings = 0
-        for pk, _, app_id in apps:
-            async with db.write() as conn:
-                meetings += await ingest_service.rebuild_app(
-                    conn, AppRef(pk, app_id), settings.session_end_grace_ms
-                )
+        with progress("rebuilding apps", len(apps)) as advance:
+            for pk, _, app_id in apps:
+                async with db.write() as conn:
+                    meetings += await ingest_service.rebuild_app(
+                        conn, AppRef(pk, app_id), settings.session_end_grace_ms
+                    )
+                advance(1)
         return meetings
     finally:
         await db.dispose()
 
 
 async def _ingest_demo(
-    db: Database, settings: Settings, account: str, app_id: str
+    db: Database, settings: Settings, account: str, app_id: str, progress: Progress
 ) -> dict[str, int]:
     from rtk_sessions.demo import generate_demo_events
 
-    return await ingest_events(db, settings, account, app_id, generate_demo_events(now_ms()), 2000)
+    events = generate_demo_events(now_ms())
+    with progress("loading demo data", len(events)) as advance:
+        return await ingest_events(db, settings, account, app_id, events, 2000, advance)
 
 
-async def load_demo(settings: Settings, account: str, app_id: str) -> dict[str, int]:
+async def load_demo(
+    settings: Settings, account: str, app_id: str, progress: Progress = no_progress
+) -> dict[str, int]:
     db = await _open(settings)
     try:
-        return await _ingest_demo(db, settings, account, app_id)
+        return await _ingest_demo(db, settings, account, app_id, progress)
     finally:
         await db.dispose()
 
@@ -190,28 +256,51 @@ async def pending_report(settings: Settings, account: str, app_id: str, limit: i
 
 DEMO_ACCOUNT = "demo-account"
 DEMO_APP = "demo-app"
+DEMO_TOKEN_FILE = "demo-token"  # in the data dir, mode 0600 (README, "Run it")
 
 
-async def first_run(settings: Settings) -> None:
-    """For `make run`: demo data into an empty database, then a fresh token and examples."""
+async def first_run(settings: Settings, progress: Progress = no_progress) -> str:
+    """For `make run`: demo data into an empty database, and the demo token; returns the
+    banner. The token is kept in the data dir and reused while it is valid in this database,
+    so restarting does not mint a new token each time."""
     db = await _open(settings)
     try:
         async with db.read() as conn:
             empty = not await auth_repo.list_apps(conn)
         if empty:
-            await _ingest_demo(db, settings, DEMO_ACCOUNT, DEMO_APP)
-        async with db.write() as conn:
-            token = await auth_service.create_token(
-                conn,
-                account_id=DEMO_ACCOUNT,
-                app_id=None,
-                permissions=ALL_PERMISSIONS,
-                now=now_ms(),
-                label="make run",
-            )
+            await _ingest_demo(db, settings, DEMO_ACCOUNT, DEMO_APP, progress)
+        token = await _demo_token(db, settings.data_dir / DEMO_TOKEN_FILE)
     finally:
         await db.dispose()
-    print(_banner(settings, token))
+    return _banner(settings, token)
+
+
+async def _demo_token(db: Database, path: Path) -> str:
+    """The saved demo token if this database still accepts it, else a new one, saved."""
+    saved = path.read_text().strip() if path.is_file() else ""
+    if saved:
+        try:
+            async with db.read() as conn:
+                creds = auth_service.Credentials(f"Bearer {saved}", has_legacy_headers=False)
+                await auth_service.authenticate(conn, creds)
+            return saved
+        except Unauthorized:
+            pass  # revoked, or a different database: mint one
+    async with db.write() as conn:
+        token = await auth_service.create_token(
+            conn,
+            account_id=DEMO_ACCOUNT,
+            app_id=None,
+            permissions=ALL_PERMISSIONS,
+            now=now_ms(),
+            label="make run",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    path.chmod(0o600)
+    return token
 
 
 def _banner(settings: Settings, token: str) -> str:
@@ -236,4 +325,7 @@ curl:
 
   curl -H "Authorization: Bearer {token}" \\
     "{base}/client/v4/accounts/{DEMO_ACCOUNT}/realtime/kit/{DEMO_APP}/sessions?per_page=5&status=LIVE"
+
+The CLI: .venv/bin/rtk-sessions --help (or `source .venv/bin/activate`). The token above is
+kept in {settings.data_dir / DEMO_TOKEN_FILE} and reused on the next run.
 """

@@ -3,13 +3,14 @@ no 5xx, and every response matches the documented status codes and schemas."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from support import run_process
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def test_no_input_gets_a_server_error(server: Any, tmp_path: Path) -> None:
     ).raise_for_status()
     config = tmp_path / "schemathesis.toml"
     config.write_text('[parameters]\n"path.account_id" = "acct-fuzz"\n"path.app_id" = "app-fuzz"\n')
-    done = subprocess.run(
+    done = run_process(
         [
             sys.executable,
             "-m",
@@ -52,8 +53,6 @@ def test_no_input_gets_a_server_error(server: Any, tmp_path: Path) -> None:
             "--checks",
             "not_a_server_error,response_schema_conformance,status_code_conformance",
         ],
-        capture_output=True,
-        text=True,
         timeout=240,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

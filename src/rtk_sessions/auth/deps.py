@@ -8,9 +8,16 @@ from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from rtk_sessions.auth.service import Credentials, access, authenticate, authorize
+from rtk_sessions.auth.service import (
+    Credentials,
+    authenticate,
+    authorize,
+    record_use,
+    resolve_app,
+)
 from rtk_sessions.kit.http import header_credentials
 from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.derivation import AppRef
 
 
@@ -25,13 +32,17 @@ async def require(
     async with rtk.db.read() as conn:
         principal = await authenticate(conn, request_credentials(request))
     authorize(principal, account_id, app_id, permission)
+    await record_use(rtk.db, principal, now_ms())
 
 
 async def _app_access(
     request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str, permission: str
 ) -> AppRef:
     async with rtk.db.read() as conn:
-        pk = await access(conn, request_credentials(request), account_id, app_id, permission)
+        principal = await authenticate(conn, request_credentials(request))
+        authorize(principal, account_id, app_id, permission)
+        pk = await resolve_app(conn, account_id, app_id)
+    await record_use(rtk.db, principal, now_ms())
     return AppRef(pk, app_id)
 
 

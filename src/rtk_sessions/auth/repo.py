@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,6 +21,21 @@ class StoredToken:
     permissions: frozenset[str]
     secret_sha256: str
     revoked_at: int | None
+    last_used_at: int | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as `token list` shows it: everything but its secret."""
+
+    id: str
+    account_id: str
+    app_id: str | None
+    permissions: str
+    label: str | None
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
 
 
 async def get_token(conn: AsyncConnection, token_id: str) -> StoredToken | None:
@@ -34,6 +49,7 @@ async def get_token(conn: AsyncConnection, token_id: str) -> StoredToken | None:
         permissions=frozenset(p for p in row.permissions.split(",") if p),
         secret_sha256=row.secret_sha256,
         revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -68,6 +84,30 @@ async def revoke_token(conn: AsyncConnection, token_id: str, now: int) -> bool:
         .values(revoked_at=now)
     )
     return bool(result.rowcount)
+
+
+async def list_tokens(conn: AsyncConnection, include_revoked: bool) -> list[TokenInfo]:
+    c = api_tokens.c
+    query = select(
+        c.id, c.account_id, c.app_id, c.permissions, c.label, c.created_at, c.last_used_at,
+        c.revoked_at,
+    ).order_by(c.created_at, c.id)  # fmt: skip
+    if not include_revoked:
+        query = query.where(c.revoked_at.is_(None))
+    return [TokenInfo(*row) for row in await conn.execute(query)]
+
+
+async def mark_used(conn: AsyncConnection, token_id: str, now: int, resolution_ms: int) -> None:
+    """Stamp `last_used_at`, unless someone did within `resolution_ms`."""
+    c = api_tokens.c
+    await conn.execute(
+        update(api_tokens)
+        .where(
+            c.id == token_id,
+            or_(c.last_used_at.is_(None), c.last_used_at <= now - resolution_ms),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def _insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:

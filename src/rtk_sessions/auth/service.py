@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth import repo
 from rtk_sessions.auth.tokens import PERMISSIONS, Principal, new_token, secret_matches, split_token
+from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized
 
 ONLY_BEARER = (
@@ -44,7 +45,9 @@ async def authenticate(conn: AsyncConnection, creds: Credentials) -> Principal:
         or not secret_matches(parts[1], token.secret_sha256)
     ):
         raise Unauthorized(f"Invalid or revoked API token. {ONLY_BEARER}")
-    return Principal(token.id, token.account_id, token.app_id, token.permissions)
+    return Principal(
+        token.id, token.account_id, token.app_id, token.permissions, token.last_used_at
+    )
 
 
 def authorize(principal: Principal, account_id: str, app_id: str, permission: str) -> None:
@@ -118,9 +121,22 @@ async def revoke_token(conn: AsyncConnection, token: str, now: int) -> None:
         raise NotFound(f"No active token with id {token_id}.")
 
 
-async def access(
-    conn: AsyncConnection, creds: Credentials, account_id: str, app_id: str, permission: str
-) -> int:
-    """Authenticate, authorize and find the app: its key, or 401/403/404."""
-    authorize(await authenticate(conn, creds), account_id, app_id, permission)
-    return await resolve_app(conn, account_id, app_id)
+async def list_tokens(conn: AsyncConnection, *, include_revoked: bool) -> list[repo.TokenInfo]:
+    return await repo.list_tokens(conn, include_revoked)
+
+
+USE_RESOLUTION_MS = 60_000  # `last used` is accurate to a minute: reads rarely write
+_recorded: dict[str, int] = {}  # token id -> when this process last stamped it
+
+
+async def record_use(db: Database, principal: Principal, now: int) -> None:
+    """Stamp the token's `last_used_at` when the stored one is a minute old or more, in its
+    own short transaction after the request's read."""
+    last = max(principal.last_used_at or 0, _recorded.get(principal.token_id, 0))
+    if now - last < USE_RESOLUTION_MS:
+        return
+    if len(_recorded) > 10_000:
+        _recorded.clear()
+    _recorded[principal.token_id] = now
+    async with db.write() as conn:
+        await repo.mark_used(conn, principal.token_id, now, USE_RESOLUTION_MS)

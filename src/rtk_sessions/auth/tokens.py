@@ -19,6 +19,7 @@ class Principal:
     account_id: str
     app_id: str | None
     permissions: frozenset[str]
+    last_used_at: int | None = None  # as stored; `token list` shows it
 
     def can(self, permission: str) -> bool:
         # admin includes read (docs/api-decisions.md, "Who may call what").

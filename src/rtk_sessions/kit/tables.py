@@ -58,6 +58,7 @@ api_tokens = Table(
     Column("label", String(256), nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),  # stamped at most once a minute
 )
 
 # Every accepted event, as received. `session_id` is its placement (NULL = pending, except for

@@ -3,19 +3,20 @@ docs/summaries.md, run by bench/rouge_qmsum.py, which exits non-zero when it doe
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
-from support import DATA, ROOT
+import pytest
+
+from support import DATA, ONCE, ROOT, run_process
+
+pytestmark = [pytest.mark.e2e, ONCE]
 
 MEETINGS = DATA / "qmsum" / "meetings"
 
 
 def test_extractive_summarizer_clearly_beats_the_baselines() -> None:
-    done = subprocess.run(
+    done = run_process(
         [sys.executable, str(ROOT / "bench" / "rouge_qmsum.py"), "--data", str(MEETINGS)],
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

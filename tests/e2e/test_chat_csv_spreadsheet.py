@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from rtk_sessions.chat.csv_export import ChatRow, write_chat_csv
+from support import ONCE, run_process
+
+pytestmark = [pytest.mark.e2e, ONCE]
 
 SOFFICE = shutil.which("soffice")
 TEXT_COLUMNS = "/".join(f"{i}/2" for i in range(1, 11))  # column i: format 2 = text
@@ -28,10 +30,10 @@ ROWS = [
 
 
 def soffice(profile: Path, *args: str) -> None:
-    done = subprocess.run(
+    done = run_process(
         [SOFFICE or "soffice", f"-env:UserInstallation=file://{profile}", "--headless", *args],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

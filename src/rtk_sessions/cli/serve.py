@@ -1,0 +1,93 @@
+"""`rtk-sessions serve` and `openapi`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from rtk_sessions.cli.common import DataDir, UserError, app, data_settings, progress, run
+from rtk_sessions.config import Settings
+
+# Open requests get this long to finish once serve is asked to stop; then the job workers
+# get kit.jobs.STOP_GRACE. Together well inside the 10 s a process manager waits.
+HTTP_STOP_GRACE = 3
+
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether a listener could bind host:port now (as uvicorn does, with SO_REUSEADDR)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError:
+        return False
+    return True
+
+
+def check_port(host: str, port: int) -> None:
+    """Say which port to use instead before anything else happens (no token, no banner)."""
+    if _bindable(host, port):
+        return
+    free = next((p for p in range(port + 1, port + 50) if _bindable(host, p)), None)
+    instead = f": RTK_PORT={free} make run, or rtk-sessions serve --port {free}" if free else ""
+    raise UserError(f"port {port} is busy{instead}")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (env RTK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env RTK_PORT).")] = None,
+    demo_if_empty: Annotated[
+        bool, typer.Option(help="Load demo data when no app exists; print the demo token.")
+    ] = False,
+) -> None:
+    """Migrate, then serve the API.
+
+    Stops on SIGINT or SIGTERM within 10 s; a job still running then is put back in the
+    queue (docs/jobs.md)."""
+    import uvicorn
+
+    from rtk_sessions.app import create_app
+    from rtk_sessions.kit.jobs import exit_now_if_jobs_linger
+    from rtk_sessions.operations import first_run, migrate
+
+    settings = data_settings(data_dir, host=host, port=port)
+    check_port(settings.host, settings.port)
+    logs = _uvicorn_logging(settings)
+    run(lambda: migrate(settings))
+    if demo_if_empty:
+        typer.echo(run(lambda: first_run(settings, progress)))
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT, after uvicorn stopped gracefully
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            timeout_graceful_shutdown=HTTP_STOP_GRACE,
+            **logs,
+        )
+    exit_now_if_jobs_linger()
+
+
+def _uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """Configure this process's logs, and uvicorn's the same way. uvicorn's access line is
+    replaced by ours (kit/observe.py): it carries the request id and redacts signed links."""
+    from rtk_sessions.kit.logging import configure_logging
+
+    config = configure_logging(settings.log_format, settings.log_level)
+    return {"log_config": config, "log_level": settings.log_level, "access_log": False}
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document."""
+    from rtk_sessions.app import openapi_document
+
+    json.dump(openapi_document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
