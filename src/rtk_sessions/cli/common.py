@@ -63,12 +63,14 @@ def settings(data_dir: Path | None, **overrides: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from exc
 
 
-def data_settings(data_dir: Path | None, **overrides: Any) -> Settings:
-    """Settings of a command that touches data; says on stderr which database that is."""
+def data_settings(data_dir: Path | None, *, announce: bool = True, **overrides: Any) -> Settings:
+    """Settings of a command that touches data; says on stderr which database that is (a
+    server says it in its log instead, in the log's format)."""
     s = settings(data_dir, **overrides)
     _Where.database = describe_database(s)
     _Where.hint = "RTK_DATABASE_URL" if s.database_url else "--data-dir or RTK_DATA_DIR"
-    typer.echo(f"database: {_Where.database}", err=True)
+    if announce:
+        typer.echo(f"database: {_Where.database}", err=True)
     return s
 
 

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import sys
 from typing import Annotated, Any
 
 import typer
 
-from rtk_sessions.cli.common import DataDir, UserError, app, data_settings, progress, run
+from rtk_sessions.cli.common import (
+    DataDir,
+    UserError,
+    app,
+    data_settings,
+    progress,
+    run,
+    where,
+)
 from rtk_sessions.config import Settings
+
+log = logging.getLogger("rtk_sessions")
 
 # Open requests get this long to finish once serve is asked to stop; then the job workers
 # get kit.jobs.STOP_GRACE. Together well inside the 10 s a process manager waits.
@@ -58,9 +69,10 @@ def serve(
     from rtk_sessions.kit.jobs import exit_now_if_jobs_linger
     from rtk_sessions.operations import first_run, migrate
 
-    settings = data_settings(data_dir, host=host, port=port)
+    settings = data_settings(data_dir, announce=False, host=host, port=port)
     check_port(settings.host, settings.port)
     logs = _uvicorn_logging(settings)
+    log.info("database: %s", where())
     run(lambda: migrate(settings))
     if demo_if_empty:
         typer.echo(run(lambda: first_run(settings, progress)))
