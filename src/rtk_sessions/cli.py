@@ -64,7 +64,13 @@ def serve(
     if demo_if_empty:
         _run(lambda: first_run(settings))
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        # X-Forwarded-For/-Proto only from RTK_TRUSTED_PROXIES (docs/security.md).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
     )
 
 
@@ -244,4 +250,7 @@ def openapi() -> None:
 
 
 def main() -> None:
+    from rtk_sessions.kit.private import restrict_umask
+
+    restrict_umask()  # the data directory and everything in it: owner only (docs/security.md)
     app()

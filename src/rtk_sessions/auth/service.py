@@ -116,11 +116,3 @@ async def revoke_token(conn: AsyncConnection, token: str, now: int) -> None:
     token_id = parts[0] if parts else token
     if not await repo.revoke_token(conn, token_id, now):
         raise NotFound(f"No active token with id {token_id}.")
-
-
-async def access(
-    conn: AsyncConnection, creds: Credentials, account_id: str, app_id: str, permission: str
-) -> int:
-    """Authenticate, authorize and find the app: its key, or 401/403/404."""
-    authorize(await authenticate(conn, creds), account_id, app_id, permission)
-    return await resolve_app(conn, account_id, app_id)

@@ -9,7 +9,6 @@ as 404 "summary generation failed: <reason>; POST to retry", and a POST retries 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 from rtk_sessions.auth.repo import list_apps
@@ -22,7 +21,8 @@ from rtk_sessions.files.service import (
 )
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
-from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.errors import NotFound, RtkError
+from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.derivation import AppRef
@@ -30,13 +30,20 @@ from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 from rtk_sessions.summaries import repo
 from rtk_sessions.summaries.model import SummaryError, Utterance
-from rtk_sessions.summaries.repo import COMPLETED, FAILED, PROCESSING, SummaryRow
+from rtk_sessions.summaries.repo import (
+    COMPLETED,
+    FAILED,
+    INTERNAL_REASON,
+    PROCESSING,
+    SummaryRow,
+    public_reason,
+)
 from rtk_sessions.summaries.summarizers import summarizer_from_settings
 from rtk_sessions.transcripts.formats import speaker_name
 from rtk_sessions.transcripts.repo import SegmentRow
 from rtk_sessions.transcripts.service import load_transcript, transcript_fingerprint
 
-log = logging.getLogger("rtk_sessions.summaries")
+log = redacted_logger("rtk_sessions.summaries")
 JOB = "summary"
 
 
@@ -128,11 +135,11 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
         await repo.mark(conn, app.pk, session_id, intent.requested_at, started_at=now_ms())
     try:
         await _summarize(state, app, intent)
-    except (SummaryError, NotFound) as exc:
-        await _finish(state, app, intent, status=FAILED, error=str(exc))
-    except Exception as exc:
+    except (SummaryError, RtkError) as exc:  # reasons fit for clients (docs/security.md)
+        await _finish(state, app, intent, status=FAILED, error=public_reason(exc))
+    except Exception:
         log.exception("summary job for %s failed", session_id)
-        await _finish(state, app, intent, status=FAILED, error=f"internal error ({exc!r})")
+        await _finish(state, app, intent, status=FAILED, error=INTERNAL_REASON)
 
 
 async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
