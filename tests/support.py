@@ -53,6 +53,18 @@ def fresh_postgres_database(url: str) -> Iterator[str]:
         asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def own_database(directory: Path) -> Iterator[str]:
+    """A database of one test's own (SQLite in `directory`, or a fresh PostgreSQL one), for
+    servers whose clock or settings must not touch the shared database."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield f"sqlite+aiosqlite:///{directory / 'rtk.db'}"
+        return
+    with fresh_postgres_database(url) as pg_url:
+        yield pg_url
+
+
 def drop_database(admin_url: str, url: str) -> None:
     """Drop the database `url` names, ending its connections (to test what happens then)."""
     name = make_url(url).database
@@ -91,10 +103,13 @@ def run_cli(env: dict[str, str], *args: str) -> str:
 
 
 class Server:
-    def __init__(self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes]) -> None:
+    def __init__(
+        self, base_url: str, env: dict[str, str], proc: subprocess.Popen[bytes], log_path: Path
+    ) -> None:
         self.base_url = base_url
         self.env = env
         self.proc = proc
+        self.log_path = log_path
 
     def cli(self, *args: str) -> str:
         """Run the real CLI against this server's database; returns stdout."""
@@ -110,11 +125,14 @@ class Server:
 
 
 @contextmanager
-def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterator[Server]:
-    """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards."""
+def running_server(
+    data_dir: Path, database_url: str, *, log_dir: Path | None = None, **settings: str
+) -> Iterator[Server]:
+    """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards.
+    Its output goes to `server-<port>.log` in `log_dir` (default: the data directory)."""
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), **settings)
-    log_path = data_dir / f"server-{port}.log"
+    log_path = (log_dir or data_dir) / f"server-{port}.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log
@@ -132,7 +150,7 @@ def running_server(data_dir: Path, database_url: str, **settings: str) -> Iterat
                 time.sleep(0.1)
             else:
                 raise AssertionError("server did not become ready in 30 s")
-            yield Server(base, env, proc)
+            yield Server(base, env, proc, log_path)
         finally:
             if proc.poll() is None:
                 proc.terminate()

@@ -415,13 +415,13 @@ def test_s3_failures_name_their_class_only(
         settings = s3_settings(endpoint, f"missing-{uuid.uuid4().hex[:8]}", path_style=True)
         store = blob_store_from_settings(settings)
         calls = [
-            lambda: store.put_bytes(KEY, b"x", CSV),
-            lambda: store.copy_to(KEY, io.BytesIO()),
-            lambda: store.delete(KEY),
+            (store.put_bytes, (KEY, b"x", CSV)),
+            (store.copy_to, (KEY, io.BytesIO())),
+            (store.delete, (KEY,)),
         ]
-        for call in calls:
+        for call, args in calls:
             with pytest.raises(BlobStoreUnavailable) as caught:
-                call()
+                call(*args)
             assert (caught.value.status, caught.value.message) == (503, reason)
     assert "NoSuchBucket" in caplog.text and f"127.0.0.1:{port}" in caplog.text
     assert "rtk-test-secret" not in caplog.text

@@ -169,9 +169,7 @@ def test_timeouts_give_up_after_the_retries(fake_llm: FakeLlm) -> None:
     assert len(fake_llm.requests) == 2
 
 
-def test_unauthorized_is_not_retried(
-    fake_llm: FakeLlm, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_unauthorized_is_not_retried(fake_llm: FakeLlm, caplog: pytest.LogCaptureFixture) -> None:
     fake_llm.replies = [Reply(status=401, body='{"error": "invalid api key sk-te***st"}')]
     with pytest.raises(SummaryError) as caught:
         llm(fake_llm, retries=3).summarize(SHORT, word_limit=150, text_format="markdown")
@@ -200,7 +198,7 @@ def test_credentials_in_the_url_reach_neither_the_error_nor_the_log(
 @pytest.mark.parametrize("body", ["this is not json", '{"choices": []}', '{"choices": [{}]}'])
 def test_a_malformed_answer_is_an_error(fake_llm: FakeLlm, body: str) -> None:
     fake_llm.replies = [Reply(body=body)]
-    with pytest.raises(SummaryError, match="^the summary model answered with an"):
+    with pytest.raises(SummaryError, match=r"^the summary model answered with an"):
         llm(fake_llm).summarize(SHORT, word_limit=150, text_format="markdown")
     assert len(fake_llm.requests) == 1
 

@@ -8,6 +8,8 @@ separator inside a cell (`,` or a locale's `;`) cannot start a new cell (docs/se
 
 from __future__ import annotations
 
+import hashlib
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -18,5 +20,8 @@ def neutralize(cell: str) -> str:
 
 def guard_variant(fingerprint: str, formula_guard: bool) -> str:
     """A built CSV's fingerprint, told apart by the setting: a file built under the other
-    setting is never served from the cache (unchanged when the guard is off)."""
-    return f"{fingerprint}+formula-guard" if formula_guard else fingerprint
+    setting is never served from the cache (unchanged when the guard is off). A new digest,
+    not a suffix: file keys hold only the fingerprint's first characters."""
+    if not formula_guard:
+        return fingerprint
+    return hashlib.sha256(f"{fingerprint}\x1fformula-guard".encode()).hexdigest()
