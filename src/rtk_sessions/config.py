@@ -337,7 +337,7 @@ def _check_edge_settings(s: Settings) -> None:
         )
     for entry in split_list(s.trusted_proxies):
         try:
-            ipaddress.ip_network(entry, strict=False)
+            ipaddress.ip_network(entry)
         except ValueError as exc:
             raise SettingsError(
                 f"RTK_TRUSTED_PROXIES: {entry!r} is not an address or network (e.g. 10.0.0.0/8)"
