@@ -8,8 +8,10 @@ of its own in X-Forwarded-For and the tests cannot use up each other's budgets.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +93,23 @@ def test_failed_authentications_block_the_address(limited: Server) -> None:
         sdk(limited, wrong(token), attacker, retries=1).realtime_kit.sessions.get_sessions(
             app, account_id=ACCOUNT
         )
+
+
+def test_concurrent_guesses_get_no_more_answers_than_the_budget(limited: Server) -> None:
+    """Requests in flight together all pass the check made before the token lookup; those
+    whose failure no longer fits the budget must get 429, not their 401."""
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    token = limited.token(ACCOUNT, "read", app=app)
+    attacker = "198.51.100.30"
+    started = time.monotonic()
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(
+            pool.map(lambda i: get(limited, app, f"{token[:-6]}{i:06d}", attacker).status_code,
+                     range(48))
+        )  # fmt: skip
+    windows = int((time.monotonic() - started) // WINDOW_S) + 1  # each frees FAILURES answers
+    assert set(statuses) <= {401, 429}
+    assert FAILURES <= statuses.count(401) <= FAILURES * windows, statuses
 
 
 def test_each_token_has_a_request_budget(limited: Server) -> None:

@@ -35,14 +35,19 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 async def _principal(
     rtk: AppState, request: Request[Any, Any, Any], conn: AsyncConnection, permission: str
 ) -> Principal:
-    """The token's principal (401 otherwise), within the address's and the token's budgets."""
+    """The token's principal (401 otherwise), within the address's and the token's budgets.
+
+    The caller checked the address before opening `conn`, so refusals cost no database work;
+    it is checked again after the lookup, because requests in flight together all passed
+    that first check (docs/security.md, "Rate limits").
+    """
     address = client_address(request)
-    await rtk.limits.check_address(address)
     try:
         principal = await authenticate(conn, request_credentials(request))
     except Unauthorized:
-        await rtk.limits.count_failure(address)
+        await rtk.limits.count_failure(address)  # 429 instead if the budget filled meanwhile
         raise
+    await rtk.limits.check_address(address)
     await rtk.limits.spend(principal.token_id, permission)
     return principal
 
@@ -51,6 +56,7 @@ async def require(
     rtk: AppState, request: Request[Any, Any, Any], account_id: str, app_id: str, permission: str
 ) -> None:
     """401, 403 or 429 unless the request's token may use `permission` on this account and app."""
+    await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
         principal = await _principal(rtk, request, conn, permission)
     authorize(principal, account_id, app_id, permission)
@@ -59,6 +65,7 @@ async def require(
 async def _app_access(
     request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str, permission: str
 ) -> AppRef:
+    await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
         authorize(await _principal(rtk, request, conn, permission), account_id, app_id, permission)
         pk = await resolve_app(conn, account_id, app_id)

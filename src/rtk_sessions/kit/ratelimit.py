@@ -66,17 +66,27 @@ class RateLimits:
         self._storage_failing = False
 
     async def check_address(self, address: str) -> None:
-        """429 while `address` has used up its failed authentications."""
+        """429 while `address` has used up its failed authentications.
+
+        Called before authenticating (refusals cost no database work) and again after a
+        success: concurrent requests may all pass the first check while their failures fill
+        the budget, and the outcome of such a raced request must not be shown either.
+        """
         limit = self._failures
         if limit is not None and not await self._test(limit, "auth-failures", address):
-            raise RateLimited(
-                f"Too many failed authentications from {address}",
-                await self._retry_after(limit, "auth-failures", address),
-            )
+            raise await self._address_refused(limit, address)
 
     async def count_failure(self, address: str) -> None:
-        if self._failures is not None:
-            await self._hit(self._failures, "auth-failures", address)
+        """Count a failed authentication; 429 instead of 401 if the budget was already full
+        (the request raced past `check_address`), so no more guesses are answered than the
+        budget allows."""
+        limit = self._failures
+        if limit is not None and not await self._hit(limit, "auth-failures", address):
+            raise await self._address_refused(limit, address)
+
+    async def _address_refused(self, limit: RateLimitItem, address: str) -> RateLimited:
+        retry_after = await self._retry_after(limit, "auth-failures", address)
+        return RateLimited(f"Too many failed authentications from {address}", retry_after)
 
     async def spend(self, token_id: str, permission: str) -> None:
         """Count one request of this token; 429 once its budget for `permission` is spent."""
