@@ -135,11 +135,13 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
         await repo.mark(conn, app.pk, session_id, intent.requested_at, started_at=now_ms())
     try:
         await _summarize(state, app, intent)
+        return
     except (SummaryError, RtkError) as exc:  # reasons fit for clients (docs/security.md)
-        await _finish(state, app, intent, status=FAILED, error=public_reason(exc))
+        error = public_reason(exc)
     except Exception:
         log.exception("summary job for %s failed", session_id)
-        await _finish(state, app, intent, status=FAILED, error=INTERNAL_REASON)
+        error = INTERNAL_REASON
+    await _finish(state, app, intent, status=FAILED, error=error)
 
 
 async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
