@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Awaitable
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -99,16 +100,16 @@ class RateLimits:
             )
 
     async def _test(self, limit: RateLimitItem, *key: str) -> bool:
-        try:
-            allowed = await self._limiter.test(limit, *key)
-        except Exception as exc:  # any storage failure: let the request through
-            return self._storage_failed(exc)
-        self._storage_failing = False
-        return allowed
+        """Whether the budget has room (nothing is counted)."""
+        return await self._allowed(self._limiter.test(limit, *key))
 
     async def _hit(self, limit: RateLimitItem, *key: str) -> bool:
+        """Count one against the budget; False (and not counted) when it is full."""
+        return await self._allowed(self._limiter.hit(limit, *key))
+
+    async def _allowed(self, answer: Awaitable[bool]) -> bool:
         try:
-            allowed = await self._limiter.hit(limit, *key)
+            allowed = await answer
         except Exception as exc:  # any storage failure: let the request through
             return self._storage_failed(exc)
         self._storage_failing = False
