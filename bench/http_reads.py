@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -96,8 +98,15 @@ def main() -> None:
         .strip()
         .splitlines()[-1]
     )
+    with serving(env) as base:
+        asyncio.run(run(base, token))
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """`rtk-sessions serve` with `env` (RTK_PORT set), once /healthz answers; its base URL."""
     server = subprocess.Popen([sys.executable, "-m", "rtk_sessions", "serve"], env=env)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{env['RTK_PORT']}"
     try:
         for _ in range(100):
             try:
@@ -105,7 +114,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        asyncio.run(run(base, token))
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=10)

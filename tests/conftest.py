@@ -49,6 +49,10 @@ def app_id() -> str:
 
 @pytest.fixture(scope="session")
 def server(data_dir: Path, database_url: str) -> Iterator[Server]:
-    """The shared server of the end-to-end tests (the idle sweep effectively off)."""
-    with running_server(data_dir, database_url, RTK_SWEEP_INTERVAL="3600") as srv:
+    """The shared server of the end-to-end tests (the idle sweep effectively off). Many tests
+    fail authentication on purpose, all from 127.0.0.1: the limit on that has tests of its own
+    (e2e/test_rate_limits.py) and is off here."""
+    with running_server(
+        data_dir, database_url, RTK_SWEEP_INTERVAL="3600", RTK_AUTH_FAILURE_LIMIT="off"
+    ) as srv:
         yield srv

@@ -90,7 +90,9 @@ def build(app: str) -> Scenario:
     m, old, bare = (str(uuid.uuid4()) for _ in range(3))
     b = now - timedelta(hours=3)
     s = timedelta(seconds=1)
-    old_ended = now - timedelta(days=7) + timedelta(seconds=6)
+    # Its files expire (7-day retention) 30 minutes from now: within a link's 1 h, so links to
+    # them are capped, and far from any test's duration (tests see expiry on a later clock).
+    old_ended = now - timedelta(days=7) + timedelta(minutes=30)
     ev = [
         _join("j-a", m, b, "pa", display_name="Alice", user_id="u-a", custom_participant_id="c-a"),
         _join("j-b", m, b + 5 * s, "pb", display_name="Bob, Jr.", user_id="u-b"),
@@ -132,7 +134,7 @@ def build(app: str) -> Scenario:
         _leave("l-b", m, b + 50 * 60 * s, "pb"),
         _leave("l-c", m, b + 55 * 60 * s, "pc"),
         _leave("l-a", m, b + 60 * 60 * s, "pa"),
-        # A session that ended almost 7 days ago: its files expire a few seconds from now.
+        # A session that ended almost 7 days ago: its files expire 30 minutes from now.
         _join("j-x", old, old_ended - timedelta(minutes=10), "px", display_name="Xena"),
         _chat("cx", old, old_ended - timedelta(minutes=5), "px", "msg-x", payload="old"),
         _leave("l-x", old, old_ended, "px"),

@@ -52,6 +52,18 @@ def fresh_postgres_database(url: str) -> Iterator[str]:
         asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextmanager
+def own_database(directory: Path) -> Iterator[str]:
+    """A database of one test's own (SQLite in `directory`, or a fresh PostgreSQL one), for
+    servers whose clock or settings must not touch the shared database."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield f"sqlite+aiosqlite:///{directory / 'rtk.db'}"
+        return
+    with fresh_postgres_database(url) as pg_url:
+        yield pg_url
+
+
 def drop_database(admin_url: str, url: str) -> None:
     """Drop the database `url` names, ending its connections (to test what happens then)."""
     name = make_url(url).database
@@ -158,12 +170,17 @@ class Server:
 
 @contextmanager
 def running_server(
-    data_dir: Path, database_url: str, *serve_args: str, **settings: str
+    data_dir: Path,
+    database_url: str,
+    *serve_args: str,
+    log_dir: Path | None = None,
+    **settings: str,
 ) -> Iterator[Server]:
-    """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards."""
+    """`rtk-sessions serve` as a real process on a free loopback port, stopped afterwards.
+    Its output goes to `server-<port>.log` in `log_dir` (default: the data directory)."""
     port = _free_port()
     env = server_env(data_dir, database_url, RTK_PORT=str(port), **settings)
-    log_path = data_dir / f"server-{port}.log"
+    log_path = (log_dir or data_dir) / f"server-{port}.log"
     args = [sys.executable, "-m", "rtk_sessions", "serve", *serve_args]
     with spawned(args, env, log_path) as proc:
         base = f"http://127.0.0.1:{port}"

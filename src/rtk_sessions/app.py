@@ -22,7 +22,7 @@ from sqlalchemy import text
 from rtk_sessions import __version__
 from rtk_sessions.chat.routes import ChatController
 from rtk_sessions.config import Settings
-from rtk_sessions.files.routes import download_file
+from rtk_sessions.files.routes import download_file, download_file_head
 from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
 from rtk_sessions.kit import metrics
@@ -134,6 +134,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             IngestController,
             RtcstatsController,
             download_file,
+            download_file_head,
             healthz,
             metrics_endpoint,
             openapi_json,

@@ -7,11 +7,18 @@ Every field has a default that works on a laptop; `docs/configuration.md` lists 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from limits import RateLimitItem
+from limits import parse as parse_limit
+
+from rtk_sessions.kit.redact import redact_url
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -29,8 +36,9 @@ def parse_duration(name: str, text: str) -> float:
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def _setting(env: str, default: Any, help: str) -> Any:
-    return field(default=default, metadata={"env": env, "help": help})
+def _setting(env: str, default: Any, help: str, *, secret: bool = False) -> Any:
+    """A field read from `env`; a `secret` one (it may hold credentials) stays out of repr()."""
+    return field(default=default, repr=not secret, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,15 @@ class Settings:
         "",
         "SQLAlchemy URL; empty means SQLite (WAL) at DATA_DIR/rtk.db. "
         "PostgreSQL: postgresql+asyncpg://user@host:5432/db.",
+        secret=True,
     )
     host: str = _setting("RTK_HOST", "127.0.0.1", "Address `serve` listens on.")
     port: int = _setting("RTK_PORT", 8787, "Port `serve` listens on.")
     public_url: str = _setting(
-        "RTK_PUBLIC_URL", "", "Base URL for links the API hands out; empty = the request's."
+        "RTK_PUBLIC_URL",
+        "",
+        "Base URL for links the API hands out; empty = the request's scheme and Host, "
+        "if RTK_ALLOWED_HOSTS names that host.",
     )
     session_end_grace: float = _setting(
         "RTK_SESSION_END_GRACE",
@@ -99,7 +111,10 @@ class Settings:
         "RTK_S3_ACCESS_KEY_ID", "", "S3 access key; empty = boto3's default credential chain."
     )
     s3_secret_access_key: str = _setting(
-        "RTK_S3_SECRET_ACCESS_KEY", "", "S3 secret key; empty = boto3's default credential chain."
+        "RTK_S3_SECRET_ACCESS_KEY",
+        "",
+        "S3 secret key; empty = boto3's default credential chain.",
+        secret=True,
     )
     s3_path_style: bool = _setting(
         "RTK_S3_PATH_STYLE", False, "Path-style bucket addressing (MinIO, Ceph and most non-AWS)."
@@ -109,6 +124,7 @@ class Settings:
         "",
         "HMAC key for local download links; empty = generated once and kept in "
         "DATA_DIR/signing.key. Every API process behind one balancer needs the same key.",
+        secret=True,
     )
     link_ttl: float = _setting(
         "RTK_LINK_TTL", 3600.0, "Lifetime of a download link; never past the file's retention."
@@ -145,8 +161,11 @@ class Settings:
         "",
         "OpenAI-compatible base URL (e.g. http://127.0.0.1:11434/v1); empty = the offline "
         "extractive summarizer.",
+        secret=True,
     )
-    summary_llm_key: str = _setting("RTK_SUMMARY_LLM_KEY", "", "Bearer key for the LLM endpoint.")
+    summary_llm_key: str = _setting(
+        "RTK_SUMMARY_LLM_KEY", "", "Bearer key for the LLM endpoint.", secret=True
+    )
     summary_llm_model: str = _setting(
         "RTK_SUMMARY_LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM endpoint."
     )
@@ -183,6 +202,7 @@ class Settings:
         "",
         "Job queue: empty = SQLite file DATA_DIR/jobs.db; redis://host:6379/0 for workers "
         "on several machines.",
+        secret=True,
     )
     jobs_queue: str = _setting(
         "RTK_JOBS_QUEUE",
@@ -206,6 +226,60 @@ class Settings:
         600.0,
         "A job started this long ago that has not finished is presumed dead and enqueued again.",
     )
+    allowed_hosts: str = _setting(
+        "RTK_ALLOWED_HOSTS",
+        "",
+        "Without RTK_PUBLIC_URL, requests for download links must name one of these hosts "
+        "(comma-separated; * = any) in their Host header, else 400; empty = localhost, "
+        "127.0.0.1, ::1 and RTK_HOST.",
+    )
+    trusted_proxies: str = _setting(
+        "RTK_TRUSTED_PROXIES",
+        "",
+        "Addresses or networks of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (comma-separated, e.g. 10.0.0.0/8); empty = none, the socket peer is "
+        "the client.",
+    )
+    auth_failure_limit: str = _setting(
+        "RTK_AUTH_FAILURE_LIMIT",
+        "20/minute",
+        "Failed authentications allowed per client address (e.g. 20/minute, 100/hour); "
+        "beyond it every request from that address gets 429 until the window frees; off = none.",
+    )
+    rate_limit_read: str = _setting(
+        "RTK_RATE_LIMIT_READ",
+        "6000/minute",
+        "Requests per token to routes that need `read`; beyond it 429; off = unlimited.",
+    )
+    rate_limit_admin: str = _setting(
+        "RTK_RATE_LIMIT_ADMIN",
+        "600/minute",
+        "Requests per token to routes that need `admin` (starting summaries); off = unlimited.",
+    )
+    rate_limit_ingest: str = _setting(
+        "RTK_RATE_LIMIT_INGEST",
+        "6000/minute",
+        "Requests per token to the ingest routes (each up to 5,000 events); off = unlimited.",
+    )
+    rate_limit_storage: str = _setting(
+        "RTK_RATE_LIMIT_STORAGE",
+        "",
+        "Where rate-limit counters live: empty = this process's memory; redis://host:6379/0 "
+        "= shared by every process using that Redis and the same database.",
+        secret=True,
+    )
+    csv_formula_guard: bool = _setting(
+        "RTK_CSV_FORMULA_GUARD",
+        False,
+        "Prefix CSV cells that a spreadsheet would run as a formula (= + - @ tab CR) with ' "
+        "(docs/security.md); off = the exact data.",
+    )
+    test_clock_offset: float = _setting(
+        "RTK_TEST_CLOCK_OFFSET",
+        0.0,
+        "Tests only: this process's clock runs this far ahead of the system clock (e.g. 2h), "
+        "so tests see links and files expire without waiting. Leave empty.",
+    )
 
     def __post_init__(self) -> None:
         """Refuse values that would only fail later, inside a job, far from the operator."""
@@ -225,8 +299,10 @@ class Settings:
             )
         if self.jobs_url and not self.jobs_url.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(
-                f"RTK_JOBS_URL={self.jobs_url!r}: leave empty (SQLite) or use redis://host:6379/0"
+                f"RTK_JOBS_URL={redact_url(self.jobs_url)!r}: leave empty (SQLite) or use "
+                "redis://host:6379/0"
             )
+        _check_edge_settings(self)
 
     @property
     def session_end_grace_ms(self) -> int:
@@ -266,6 +342,54 @@ class Settings:
             values[f.name] = _convert(f.metadata["env"], f.default, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _check_edge_settings(s: Settings) -> None:
+    """Links, hosts, proxies and rate limits: refused at start rather than on a request."""
+    public = urlsplit(s.public_url)
+    if s.public_url and (
+        public.scheme not in ("http", "https") or not public.hostname or public.query
+    ):
+        raise SettingsError(
+            f"RTK_PUBLIC_URL={s.public_url!r}: use http(s)://host[:port][/path], "
+            "e.g. https://rtk.example.com"
+        )
+    for entry in split_list(s.trusted_proxies):
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError as exc:
+            raise SettingsError(
+                f"RTK_TRUSTED_PROXIES: {entry!r} is not an address or network (e.g. 10.0.0.0/8)"
+            ) from exc
+    for env, value in (
+        ("RTK_AUTH_FAILURE_LIMIT", s.auth_failure_limit),
+        ("RTK_RATE_LIMIT_READ", s.rate_limit_read),
+        ("RTK_RATE_LIMIT_ADMIN", s.rate_limit_admin),
+        ("RTK_RATE_LIMIT_INGEST", s.rate_limit_ingest),
+    ):
+        parse_rate(env, value)
+    if s.rate_limit_storage and not s.rate_limit_storage.startswith(("redis://", "rediss://")):
+        raise SettingsError(
+            f"RTK_RATE_LIMIT_STORAGE: leave empty (memory) or use redis://host:6379/0 "
+            f"(got a {urlsplit(s.rate_limit_storage).scheme or 'plain'} value)"
+        )
+
+
+def split_list(text: str) -> list[str]:
+    """The non-empty items of a comma-separated setting."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_rate(name: str, text: str) -> RateLimitItem | None:
+    """`20/minute`, `100 per hour`, `5/2 seconds` as a rate; None for `off`."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        return parse_limit(text)
+    except ValueError as exc:
+        raise SettingsError(
+            f"{name}={text!r}: use a count per period, e.g. 20/minute or 100/hour, or off"
+        ) from exc
 
 
 def _convert(name: str, default: Any, raw: str) -> Any:

@@ -11,7 +11,9 @@ from rtk_sessions.config import Settings
 from rtk_sessions.kit.blobs import blob_store_from_settings
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.jobs import JobQueue, make_huey
+from rtk_sessions.kit.ratelimit import RateLimits
 from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import set_clock_offset
 from rtk_sessions.quality import service as quality
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
@@ -19,6 +21,7 @@ from rtk_sessions.summaries import service as summaries
 
 def build_state(settings: Settings) -> AppState:
     """Everything a server, worker or CLI command needs; no threads are started here."""
+    set_clock_offset(settings.test_clock_offset)
     state = AppState(
         settings=settings,
         db=Database(settings.effective_database_url),
@@ -26,6 +29,7 @@ def build_state(settings: Settings) -> AppState:
         jobs=JobQueue(
             make_huey(settings.jobs_url, settings.data_dir, settings.effective_jobs_queue)
         ),
+        limits=RateLimits(settings),
     )
 
     async def summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> None:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -38,6 +39,7 @@ from files_scenario import (
     session_of,
     wait_for_summary,
 )
+from support import own_database, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -62,12 +64,14 @@ def test_chat_export_round_trips(client: Cloudflare, scenario: Scenario) -> None
     chat = client.realtime_kit.sessions.get_session_chat(
         sid, account_id=ACCOUNT, app_id=scenario.app
     )
+    after = int(time.time() * 1000)
     assert chat.data is not None
     url, expiry = chat.data.chat_download_url, chat.data.chat_download_url_expiry
     assert expiry == iso(datetime.fromtimestamp(expiry_of(url) / 1000, UTC))
-    assert before + 3_590_000 <= expiry_of(url) <= before + 3_601_000  # RTK_LINK_TTL = 1 h
+    # RTK_LINK_TTL = 1 h from the server's "now", in whole seconds (rounded down)
+    assert before + 3_600_000 - 1000 < expiry_of(url) <= after + 3_600_000
     resp = download(url)
-    assert resp.headers["content-type"].startswith("text/csv")
+    assert resp.headers["content-type"] == "text/csv; charset=utf-8"
     assert f'filename="chat-{sid}.csv"' in resp.headers["content-disposition"]
     text = resp.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -258,30 +262,54 @@ def test_tampered_links_are_refused(client: Cloudflare, scenario: Scenario) -> N
         assert "msg-1" not in resp.text
 
 
-def test_links_and_files_expire_with_retention(server: Any) -> None:
-    # A fresh scenario: its old session's files expire 6 s after it is built.
+def test_links_and_files_expire_with_retention(tmp_path: Path) -> None:
+    """The old session's files expire 30 minutes from now; a second server whose clock runs an
+    hour ahead (RTK_TEST_CLOCK_OFFSET) sees them expired. Its own database and data directory:
+    the later clock's upkeep must not purge other tests' files."""
     scenario = build(f"app-{uuid.uuid4().hex[:8]}")
-    ingest(server, scenario.app, scenario.events)
-    client = sdk(server, server.token(ACCOUNT, "read", app=scenario.app))
-    sid = session_of(client, scenario, scenario.old_meeting)
-    chat = client.realtime_kit.sessions.get_session_chat(
-        sid, account_id=ACCOUNT, app_id=scenario.app
-    )
-    assert chat.data is not None
-    retention_end = ms(scenario.old_ended) + WEEK_MS
-    # The link never outlives the file: its expiry is the retention end, in whole seconds.
-    assert expiry_of(chat.data.chat_download_url) == retention_end - retention_end % 1000
-    assert chat.data.chat_download_url_expiry == iso(
-        datetime.fromtimestamp((retention_end - retention_end % 1000) / 1000, UTC)
-    )
-    assert download(chat.data.chat_download_url).text.count("\n") == 2
-    deadline = time.monotonic() + 20
-    while time.time() * 1000 < retention_end + 1000 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    expired = httpx.get(chat.data.chat_download_url, timeout=30)
-    assert expired.status_code == 403 and "expired at" in expired.json()["error"]["message"]
-    with pytest.raises(cloudflare.NotFoundError, match="expired"):
-        client.realtime_kit.sessions.get_session_chat(sid, account_id=ACCOUNT, app_id=scenario.app)
+    with own_database(tmp_path) as url:
+        with running_server(tmp_path, url) as now:
+            ingest(now, scenario.app, scenario.events)
+            token = now.token(ACCOUNT, "read", app=scenario.app)
+            client = sdk(now, token)
+            sid = session_of(client, scenario, scenario.old_meeting)
+            chat = client.realtime_kit.sessions.get_session_chat(
+                sid, account_id=ACCOUNT, app_id=scenario.app
+            )
+            assert chat.data is not None
+            link = chat.data.chat_download_url
+            retention_end = ms(scenario.old_ended) + WEEK_MS
+            # The link never outlives the file: it expires at the retention end (whole seconds).
+            assert expiry_of(link) == retention_end - retention_end % 1000
+            assert chat.data.chat_download_url_expiry == iso(
+                datetime.fromtimestamp((retention_end - retention_end % 1000) / 1000, UTC)
+            )
+            assert download(link).text.count("\n") == 2
+        with running_server(tmp_path, url, RTK_TEST_CLOCK_OFFSET="1h") as later:
+            moved = later.base_url + link.removeprefix(now.base_url)
+            expired = httpx.get(moved, timeout=30)
+            assert expired.status_code == 403, expired.text
+            assert "expired at" in expired.json()["error"]["message"]
+            with pytest.raises(cloudflare.NotFoundError, match="expired"):
+                sdk(later, token).realtime_kit.sessions.get_session_chat(
+                    sid, account_id=ACCOUNT, app_id=scenario.app
+                )
+
+
+def test_head_answers_like_get_without_a_body(client: Cloudflare, scenario: Scenario) -> None:
+    sid = session_of(client, scenario, scenario.meeting)
+    for fmt, content_type in [("VTT", "text/vtt"), ("SRT", "application/x-subrip")]:
+        data, got = transcript(client, scenario, sid, fmt)
+        url = data.transcript_download_url
+        head = httpx.head(url, timeout=30)
+        assert head.status_code == 200, head.text
+        assert head.content == b""
+        assert head.headers["content-type"] == f"{content_type}; charset=utf-8"
+        for name in ("content-type", "content-length", "content-disposition"):
+            assert head.headers[name] == got.headers[name], name
+        assert int(head.headers["content-length"]) == len(got.content)
+    tampered = httpx.head(url.replace("signature=", "signature=0"), timeout=30)
+    assert tampered.status_code == 403 and tampered.content == b""
 
 
 def test_summary_lifecycle(server: Any, client: Cloudflare, scenario: Scenario) -> None:

@@ -111,6 +111,7 @@ def test_failed_summary_is_reported_and_retried(tmp_path: Path, database_url: st
         message = str(caught.value)
         assert "summary generation failed:" in message and "401" in message
         assert "POST to retry" in message and "sk-test" not in message
+        assert "invalid api key" not in message and "127.0.0.1" not in message  # for the log
         assert len(FakeLLM.requests) == 1  # a 401 is not retried
 
         FakeLLM.accept.set()

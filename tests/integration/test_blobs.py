@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from rtk_sessions.kit import blobs
 from rtk_sessions.kit.blobs import (
     S3_MAX_EXPIRES_S,
     BlobMissing,
+    BlobStoreUnavailable,
     LocalBlobStore,
     S3BlobStore,
     blob_store_from_settings,
@@ -394,3 +396,34 @@ def test_s3_without_prefix_stores_keys_at_the_bucket_root(moto_port: int) -> Non
     store = blob_store_from_settings(settings)
     store.put_bytes(KEY, b"x", CSV)
     assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == [KEY]
+
+
+def test_s3_failures_name_their_class_only(
+    moto_port: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Clients read "could not be reached" or "refused"; endpoint, bucket and botocore's text
+    go to the log only, and the credentials nowhere."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore would retry a refused connection
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cases = [
+        (f"http://127.0.0.1:{moto_port}", "the file store refused the request"),  # no bucket
+        (f"http://127.0.0.1:{port}", "the file store could not be reached"),
+    ]
+    for endpoint, reason in cases:
+        settings = s3_settings(endpoint, f"missing-{uuid.uuid4().hex[:8]}", path_style=True)
+        store = blob_store_from_settings(settings)
+        calls = [
+            (store.put_bytes, (KEY, b"x", CSV)),
+            (store.copy_to, (KEY, io.BytesIO())),
+            (store.delete, (KEY,)),
+        ]
+        for call, args in calls:
+            with pytest.raises(BlobStoreUnavailable) as caught:
+                call(*args)
+            assert (caught.value.status, caught.value.message) == (503, reason)
+    assert "NoSuchBucket" in caplog.text and f"127.0.0.1:{port}" in caplog.text
+    assert "rtk-test-secret" not in caplog.text
+    with pytest.raises(BlobStoreUnavailable, match="could not be reached"):
+        store.exists(KEY)  # (a missing bucket reads as a missing object: HEAD has no body)

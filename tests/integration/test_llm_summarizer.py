@@ -7,6 +7,7 @@ delay) and reads back the requests it received. Nothing of ours is mocked.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -168,17 +169,36 @@ def test_timeouts_give_up_after_the_retries(fake_llm: FakeLlm) -> None:
     assert len(fake_llm.requests) == 2
 
 
-def test_unauthorized_is_not_retried(fake_llm: FakeLlm) -> None:
-    fake_llm.replies = [Reply(status=401, body='{"error": "invalid api key"}')]
-    with pytest.raises(SummaryError, match=r"answered 401: .*invalid api key"):
+def test_unauthorized_is_not_retried(fake_llm: FakeLlm, caplog: pytest.LogCaptureFixture) -> None:
+    fake_llm.replies = [Reply(status=401, body='{"error": "invalid api key sk-te***st"}')]
+    with pytest.raises(SummaryError) as caught:
         llm(fake_llm, retries=3).summarize(SHORT, word_limit=150, text_format="markdown")
     assert len(fake_llm.requests) == 1
+    # Clients read the failure's class; the model's answer and the endpoint are for the log.
+    assert str(caught.value) == "the summary model answered HTTP 401"
+    assert "invalid api key sk-te***st" in caplog.text and "127.0.0.1" in caplog.text
+
+
+def test_credentials_in_the_url_reach_neither_the_error_nor_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://llm-user:hunter2@127.0.0.1:{port}/v1"
+    summarizer = LlmSummarizer(url, model="m", key="sk-secret", retries=0, timeout=2.0)
+    with pytest.raises(SummaryError) as caught:
+        summarizer.summarize(SHORT, word_limit=150, text_format="markdown")
+    assert str(caught.value) == "the summary model could not be reached (gave up after 1 attempt)"
+    assert "could not be reached" in caplog.text and f"127.0.0.1:{port}" in caplog.text
+    for secret in ("hunter2", "llm-user", "sk-secret"):
+        assert secret not in caplog.text
 
 
 @pytest.mark.parametrize("body", ["this is not json", '{"choices": []}', '{"choices": [{}]}'])
 def test_a_malformed_answer_is_an_error(fake_llm: FakeLlm, body: str) -> None:
     fake_llm.replies = [Reply(body=body)]
-    with pytest.raises(SummaryError, match="LLM endpoint"):
+    with pytest.raises(SummaryError, match=r"^the summary model answered with an"):
         llm(fake_llm).summarize(SHORT, word_limit=150, text_format="markdown")
     assert len(fake_llm.requests) == 1
 
@@ -215,7 +235,7 @@ def test_the_fallback_setting_writes_the_extractive_summary(fake_llm: FakeLlm) -
 def test_without_fallback_the_failure_is_reported(fake_llm: FakeLlm) -> None:
     fake_llm.replies = [Reply(status=503, body="down")]
     settings = Settings(summary_llm_url=fake_llm.url, summary_llm_retries=0)
-    with pytest.raises(SummaryError, match="answered 503: down"):
+    with pytest.raises(SummaryError, match="answered HTTP 503"):
         summarizer_from_settings(settings).summarize(SHORT, word_limit=150, text_format="markdown")
 
 

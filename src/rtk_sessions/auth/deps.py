@@ -1,4 +1,9 @@
-"""The HTTP side of auth: credentials from the request, checked before any other work."""
+"""The HTTP side of auth: credentials from the request, checked before any other work.
+
+Every authenticated route passes here, so this is where the rate limits apply
+(docs/security.md): an address with too many failed authentications gets 429 before its
+credentials are even looked at, and a token gets 429 once it spent its budget.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth.service import (
     Credentials,
@@ -15,6 +21,9 @@ from rtk_sessions.auth.service import (
     record_use,
     resolve_app,
 )
+from rtk_sessions.auth.tokens import Principal
+from rtk_sessions.files.links import allowed_hosts, host_allowed
+from rtk_sessions.kit.errors import BadRequest, Unauthorized
 from rtk_sessions.kit.http import header_credentials
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -25,12 +34,38 @@ def request_credentials(request: Request[Any, Any, Any]) -> Credentials:
     return Credentials(*header_credentials(request))
 
 
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The socket peer; behind RTK_TRUSTED_PROXIES, the client they forwarded for."""
+    return request.client.host if request.client else "unknown"
+
+
+async def _principal(
+    rtk: AppState, request: Request[Any, Any, Any], conn: AsyncConnection, permission: str
+) -> Principal:
+    """The token's principal (401 otherwise), within the address's and the token's budgets.
+
+    The caller checked the address before opening `conn`, so refusals cost no database work;
+    it is checked again after the lookup, because requests in flight together all passed
+    that first check (docs/security.md, "Rate limits").
+    """
+    address = client_address(request)
+    try:
+        principal = await authenticate(conn, request_credentials(request))
+    except Unauthorized:
+        await rtk.limits.count_failure(address)  # 429 instead if the budget filled meanwhile
+        raise
+    await rtk.limits.check_address(address)
+    await rtk.limits.spend(principal.token_id, permission)
+    return principal
+
+
 async def require(
     rtk: AppState, request: Request[Any, Any, Any], account_id: str, app_id: str, permission: str
 ) -> None:
-    """401 or 403 unless the request's token may use `permission` on this account and app."""
+    """401, 403 or 429 unless the request's token may use `permission` on this account and app."""
+    await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
-        principal = await authenticate(conn, request_credentials(request))
+        principal = await _principal(rtk, request, conn, permission)
     authorize(principal, account_id, app_id, permission)
     await record_use(rtk.db, principal, now_ms())
 
@@ -38,8 +73,9 @@ async def require(
 async def _app_access(
     request: Request[Any, Any, Any], rtk: AppState, account_id: str, app_id: str, permission: str
 ) -> AppRef:
+    await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
-        principal = await authenticate(conn, request_credentials(request))
+        principal = await _principal(rtk, request, conn, permission)
         authorize(principal, account_id, app_id, permission)
         pk = await resolve_app(conn, account_id, app_id)
     await record_use(rtk.db, principal, now_ms())
@@ -67,6 +103,15 @@ async def admin_access(
 
 
 def public_base_url(request: Request[Any, Any, Any], rtk: AppState) -> str:
-    """Where links point: RTK_PUBLIC_URL, else the scheme and host this request came to."""
+    """Where links point: RTK_PUBLIC_URL, else the scheme and host this request came to,
+    provided its Host header names an allowed host (400 otherwise; docs/security.md)."""
     configured = rtk.settings.public_url
-    return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
+    if configured:
+        return configured.rstrip("/")
+    host = request.headers.get("host")
+    if host is not None and not host_allowed(host, allowed_hosts(rtk.settings)):
+        raise BadRequest(
+            f"Host {host[:100]!r} is not a name this service hands out links for: set "
+            "RTK_PUBLIC_URL to the URL clients use, or add the host to RTK_ALLOWED_HOSTS"
+        )
+    return str(request.base_url).rstrip("/")

@@ -6,11 +6,11 @@ more often than by people: a BOM turns the first column name into ``"\\ufeffid"`
 reader that does not strip it (Python's ``csv`` with ``utf-8``, ``cut``, many JSON/CSV
 converters), while Excel users can load it via Data > From Text/CSV, which detects UTF-8.
 
-Cells starting with ``=``, ``+``, ``-`` or ``@`` are written **as sent**, not neutralized with
-a leading ``'`` (the OWASP advice against formula injection). Chat text starts that way all
-the time (``@alice``, ``+1``, ``-- sent from my phone``), the export is a record of what was
-said, and a prefix would corrupt every one of those messages for the programs that read it.
-Whoever opens the file in a spreadsheet should import the columns as text.
+By default cells starting with ``=``, ``+``, ``-`` or ``@`` are written **as sent**. Chat
+text starts that way all the time (``@alice``, ``+1``, ``-- sent from my phone``), the export
+is a record of what was said, and a prefix would corrupt every one of those messages for the
+programs that read it. Deployments whose users open the file in a spreadsheet set
+RTK_CSV_FORMULA_GUARD (``kit.csvguard``, docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
+from rtk_sessions.kit.csvguard import neutralize
 from rtk_sessions.kit.timeutil import to_iso
 
 CHAT_COLUMNS = (
@@ -71,17 +72,21 @@ def _cells(row: ChatRow) -> tuple[str, ...]:
     )
 
 
-def write_chat_csv(rows: Iterable[ChatRow], out: TextIO) -> int:
+def write_chat_csv(rows: Iterable[ChatRow], out: TextIO, *, formula_guard: bool = False) -> int:
     """Write the header and one line per row as `rows` yields them; return the row count.
 
     Streams: a session's chat can be large, so rows are never collected. Open `out` with
     ``encoding="utf-8", newline=""`` so the CRLF line ends and line breaks inside quoted
-    payloads reach the file unchanged.
+    payloads reach the file unchanged. `formula_guard`: every cell quoted, formulas defused.
     """
-    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    if formula_guard:
+        writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    else:
+        writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(CHAT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow(_cells(row))
+        cells = _cells(row)
+        writer.writerow(map(neutralize, cells) if formula_guard else cells)
         count += 1
     return count

@@ -19,6 +19,7 @@ from rtk_sessions.files.service import (
     publish,
 )
 from rtk_sessions.kit.aio import drain_in_thread
+from rtk_sessions.kit.csvguard import guard_variant
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.sessions.derivation import AppRef
@@ -57,7 +58,11 @@ def chat_row(row: Any, session: SessionRow) -> ChatRow:
 async def _write_csv(state: AppState, app_pk: int, session: SessionRow, path: Path) -> None:
     def consume(rows: Iterator[Any]) -> int:
         with path.open("w", encoding="utf-8", newline="") as out:
-            return write_chat_csv((chat_row(r, session) for r in rows), out)
+            return write_chat_csv(
+                (chat_row(r, session) for r in rows),
+                out,
+                formula_guard=state.settings.csv_formula_guard,
+            )
 
     async with state.db.read() as conn:
         batches = repo.stream_messages(conn, state.db.dialect, app_pk, session.id)
@@ -74,7 +79,8 @@ async def chat_export(
         figures = await repo.chat_state(conn, app.pk, session.id)
     if figures[0] == 0:
         raise NotFound(f"Session {session.id} has no chat messages")
-    spec = FileSpec("chat", "csv", fingerprint_of(*figures), f"chat-{session.id}.csv")
+    fingerprint = guard_variant(fingerprint_of(*figures), state.settings.csv_formula_guard)
+    spec = FileSpec("chat", "csv", fingerprint, f"chat-{session.id}.csv")
     built = await find_built(state, app.pk, session.id, spec)
     if built is None:
 

@@ -34,6 +34,9 @@ def _fail(message: str, details: list[str], status: int = USER_ERROR) -> None:
 def main() -> None:
     """The entry point: a mistake the user can fix is one line saying what to do (plus the
     list of problems, for a file), exit status 2, never a traceback."""
+    from rtk_sessions.kit.private import restrict_umask
+
+    restrict_umask()  # the data directory and everything in it: owner only (docs/security.md)
     try:
         app()
     except UserError as exc:

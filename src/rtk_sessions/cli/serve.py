@@ -82,6 +82,9 @@ def serve(
             host=settings.host,
             port=settings.port,
             timeout_graceful_shutdown=HTTP_STOP_GRACE,
+            # X-Forwarded-For/-Proto only from RTK_TRUSTED_PROXIES (docs/security.md).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
             **logs,
         )
     exit_now_if_jobs_linger()

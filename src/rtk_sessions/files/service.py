@@ -19,6 +19,7 @@ from rtk_sessions.files.repo import Artifact
 from rtk_sessions.files.retention import file_expiry_ms, is_expired, link_expiry_ms
 from rtk_sessions.kit.blobs import BlobStore, Link, content_type_for
 from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.private import private_dir
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions.repo import SessionRow
@@ -91,9 +92,8 @@ async def publish(
     now: int,
 ) -> Artifact:
     """Build the file with `write(path)`, put it in the blob store, and record it."""
-    tmp_dir = state.settings.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
+    tmp_dir = private_dir(state.settings.data_dir / "tmp")
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as work:  # mode 0700
         path = Path(work) / spec.filename
         await write(path)
         size = path.stat().st_size

@@ -23,10 +23,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rtk_sessions.config import Settings, SettingsError
+from rtk_sessions.kit.errors import Unavailable
+from rtk_sessions.kit.private import private_dir
+from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.signing import load_or_create_secret, sign, verify
+from rtk_sessions.kit.timeutil import now_s
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,8 +51,15 @@ _CONTENT_TYPES = {
 }
 
 
+log = redacted_logger("rtk_sessions.files")
+
+
 class BlobMissing(Exception):
     """No file is stored under this key."""
+
+
+class BlobStoreUnavailable(Unavailable):
+    """The store failed; the message names the class of failure only, the log has the rest."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +176,7 @@ def _whole_seconds_ahead(expires_at_ms: int, now_s: int) -> int:
 class LocalBlobStore:
     """Files under `root`; links point at this service's `/files/<key>` route, HMAC-signed."""
 
-    def __init__(self, root: Path, secret: bytes, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, root: Path, secret: bytes, clock: Callable[[], float] = now_s) -> None:
         self.root = root
         self._secret = secret
         self._clock = clock
@@ -185,8 +196,8 @@ class LocalBlobStore:
     def _replacing(self, key: str) -> Iterator[IO[bytes]]:
         """A temp file beside the target, renamed over it once complete (atomic on POSIX)."""
         path = self.local_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+        private_dir(path.parent)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")  # mode 0600
         try:
             with os.fdopen(fd, "wb") as file:
                 yield file
@@ -250,7 +261,7 @@ class S3BlobStore:
         client: S3Client,
         bucket: str,
         prefix: str = "",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = now_s,
     ) -> None:
         self._client = client
         self.bucket = bucket
@@ -263,26 +274,31 @@ class S3BlobStore:
 
     def put_file(self, key: str, source: Path, content_type: str) -> None:
         """S3 shows an object only once its (multipart) upload completes."""
-        self._client.upload_file(
-            str(source), self.bucket, self.object_key(key), ExtraArgs={"ContentType": content_type}
-        )
+        with _store_errors("upload"):
+            self._client.upload_file(
+                str(source),
+                self.bucket,
+                self.object_key(key),
+                ExtraArgs={"ContentType": content_type},
+            )
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        self._client.put_object(
-            Bucket=self.bucket, Key=self.object_key(key), Body=data, ContentType=content_type
-        )
+        with _store_errors("upload"):
+            self._client.put_object(
+                Bucket=self.bucket, Key=self.object_key(key), Body=data, ContentType=content_type
+            )
 
     def exists(self, key: str) -> bool:
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as exc:
-            if _is_not_found(exc):
-                return False
-            raise
+            with _store_errors("look up"):
+                self._client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+        except BlobMissing:
+            return False
         return True
 
     def delete(self, key: str) -> None:
-        self._client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
+        with _store_errors("delete"):
+            self._client.delete_object(Bucket=self.bucket, Key=self.object_key(key))
 
     def read_bytes(self, key: str) -> bytes:
         buffer = io.BytesIO()
@@ -290,18 +306,14 @@ class S3BlobStore:
         return buffer.getvalue()
 
     def copy_to(self, key: str, target: BinaryIO) -> None:
-        try:
+        with _store_errors("download"):
             response = self._client.get_object(Bucket=self.bucket, Key=self.object_key(key))
-        except ClientError as exc:
-            if _is_not_found(exc):
-                raise BlobMissing(key) from exc
-            raise
-        body = response["Body"]  # not `with`: StreamingBody.__enter__ returns the raw stream
-        try:
-            for chunk in body.iter_chunks(_CHUNK):
-                target.write(chunk)
-        finally:
-            body.close()
+            body = response["Body"]  # not `with`: StreamingBody.__enter__ gives the raw stream
+            try:
+                for chunk in body.iter_chunks(_CHUNK):
+                    target.write(chunk)
+            finally:
+                body.close()
 
     def link(
         self, key: str, *, base_url: str, expires_at_ms: int, filename: str, content_type: str
@@ -330,7 +342,10 @@ class S3BlobStore:
             "ResponseContentDisposition": attachment_disposition(filename),
             "ResponseContentType": content_type,
         }
-        return self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        with _store_errors("sign a link"):
+            return self._client.generate_presigned_url(
+                "get_object", Params=params, ExpiresIn=seconds
+            )
 
 
 def presigned_expiry_s(url: str) -> int:
@@ -342,3 +357,20 @@ def presigned_expiry_s(url: str) -> int:
 
 def _is_not_found(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}
+
+
+@contextmanager
+def _store_errors(action: str) -> Iterator[None]:
+    """S3 errors as BlobMissing or BlobStoreUnavailable: clients learn the class of failure,
+    never the endpoint, bucket or exception text; those go to the (redacted) log."""
+    try:
+        yield
+    except ClientError as exc:
+        if _is_not_found(exc):
+            raise BlobMissing() from None
+        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+        log.warning("S3 %s failed: %s (%s)", action, code, exc)
+        raise BlobStoreUnavailable("the file store refused the request") from None
+    except BotoCoreError as exc:
+        log.warning("S3 %s failed: %s: %s", action, type(exc).__name__, exc)
+        raise BlobStoreUnavailable("the file store could not be reached") from None

@@ -18,6 +18,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from rtk_sessions.kit.private import private_file
+
 
 def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
@@ -49,7 +51,7 @@ class Database:
         if self.dialect == "sqlite":
             db_path = parsed.database
             if db_path and db_path != ":memory:":
-                Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+                private_file(Path(db_path))  # its -wal and -shm files take its mode
             self.reader = _sqlite_engine(url, "BEGIN")
             self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
         else:

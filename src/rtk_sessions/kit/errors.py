@@ -10,6 +10,7 @@ from typing import Any
 
 class RtkError(Exception):
     status: int = 500
+    headers: dict[str, str] = {}  # extra response headers, e.g. Retry-After on a 429
 
     def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)

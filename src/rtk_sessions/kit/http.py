@@ -45,11 +45,17 @@ _ERROR_MEANINGS = {
     404: "No such app, session or participant.",
     413: "The batch has more than 5,000 events or 10 MiB.",
     415: "Unsupported Content-Type or Content-Encoding.",
+    429: "Too many requests for this token, or failed authentications from this address; "
+    "Retry-After says when to try again.",
+    503: "The file store (S3) could not be reached or refused the request; try again later.",
 }
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error statuses a route can answer."""
+    """OpenAPI entries for the error statuses a route can answer; authenticated routes (401)
+    can also answer 429 (docs/security.md)."""
+    if 401 in statuses:
+        statuses = (*statuses, 429)
     return {
         s: ResponseSpec(
             data_container=ErrorBody, description=_ERROR_MEANINGS[s], generate_examples=False
@@ -65,17 +71,22 @@ def header_credentials(request: Request[Any, Any, Any]) -> tuple[str | None, boo
 
 
 def _response(
-    status: int, message: str, errors_code: int, details: list[dict[str, Any]]
+    status: int,
+    message: str,
+    errors_code: int,
+    details: list[dict[str, Any]],
+    headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     return Response(
         error_body(status, message, errors_code, details),
         status_code=status,
         media_type="application/json",
+        headers=headers,
     )
 
 
 def rtk_error_handler(_: Request[Any, Any, Any], exc: RtkError) -> Response[Any]:
-    return _response(exc.status, exc.message, exc.errors_code, exc.details)
+    return _response(exc.status, exc.message, exc.errors_code, exc.details, exc.headers)
 
 
 def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

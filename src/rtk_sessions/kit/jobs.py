@@ -22,6 +22,7 @@ from huey.api import Task
 from huey.consumer import Consumer
 
 from rtk_sessions.kit import metrics
+from rtk_sessions.kit.private import private_file
 
 log = logging.getLogger("rtk_sessions.jobs")
 
@@ -44,8 +45,8 @@ class _QuietConsumer(Consumer):  # type: ignore[misc]
 def make_huey(jobs_url: str, data_dir: Path, name: str) -> Huey:
     """SQLite file in the data dir when `jobs_url` is empty; `redis://...` otherwise."""
     if not jobs_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name, filename=str(data_dir / "jobs.db"), results=False)
+        path = private_file(data_dir / "jobs.db")
+        return SqliteHuey(name, filename=str(path), results=False)
     if jobs_url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey(name, url=jobs_url, results=False)
     raise ValueError(f"RTK_JOBS_URL={jobs_url!r}: use empty (SQLite) or redis://host:port/db")

@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from rtk_sessions.kit.errors import RtkError
+from rtk_sessions.kit.private import private_dir
 from rtk_sessions.kit.timeutil import to_iso
 
 SECRET_FILE = "signing.key"
@@ -58,7 +59,7 @@ def load_or_create_secret(data_dir: Path, configured: str) -> bytes:
 
 def _create_secret_file(path: Path) -> None:
     """Write the key in full before it appears, so concurrent starts all read the same key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -8,6 +8,7 @@ from rtk_sessions.config import Settings
 from rtk_sessions.kit.blobs import BlobStore
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.jobs import JobQueue
+from rtk_sessions.kit.ratelimit import RateLimits
 
 
 @dataclass
@@ -16,4 +17,5 @@ class AppState:
     db: Database
     blobs: BlobStore
     jobs: JobQueue
+    limits: RateLimits
     background_ok: dict[str, bool] = field(default_factory=dict)

@@ -8,6 +8,9 @@ The model is always asked for markdown with the four headings; its answer is rea
 sections (`render.parse_sections`) and rendered here in the requested format, trimmed to the
 word limit if the model overshot. Missing sections are repaired as "None recorded."; an
 answer with none of the section headings is a failure, not something to guess at.
+
+A failure reaches API clients as its class only ("the summary model could not be reached");
+the endpoint, the exception and the model's answer go to the log, redacted (docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 import httpx
 import msgspec
 
+from rtk_sessions.kit.redact import redact_url, redacted_logger
 from rtk_sessions.summaries.extractive import clean
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import check_request, fit, parse_sections, render
@@ -25,6 +29,8 @@ from rtk_sessions.summaries.render import check_request, fit, parse_sections, re
 CHUNK_WORDS = 3000
 NOTES_WORDS = 400  # per chunk: enough detail for the reduce step, small enough to add up
 BACKOFF_SECONDS = 0.5  # doubled per retry
+
+log = redacted_logger("rtk_sessions.summaries")
 
 SYSTEM_PROMPT = (
     "You summarize meeting transcripts for the people who attended. Be factual: only state "
@@ -112,11 +118,17 @@ class LlmSummarizer:
             )
         parts = parse_sections(answer)
         if parts is None:
-            raise SummaryError(
-                f"LLM endpoint {self.url} answered without the summary headings "
-                "(Key Discussion Points, Action Items, Decisions Made)"
+            raise self._failed(
+                "the summary model answered without the summary headings "
+                "(Key Discussion Points, Action Items, Decisions Made)",
+                f"answer began {_snippet(answer)!r}",
             )
         return render(fit(parts, word_limit), text_format)
+
+    def _failed(self, reason: str, detail: str) -> SummaryError:
+        """The error for clients (the reason only) after logging the details for operators."""
+        log.warning("LLM summary: %s; %s (endpoint %s)", reason, detail, redact_url(self.url))
+        return SummaryError(reason)
 
     def _notes(self, client: httpx.Client, chunk: str, index: int, count: int) -> str:
         """The map step: notes on one part of the meeting."""
@@ -137,36 +149,37 @@ class LlmSummarizer:
             ],
             "temperature": 0,
         }
-        reason = ""
+        reason = detail = ""
         for attempt in range(self.attempts):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 response = client.post(self.url, json=body)
-            except httpx.TimeoutException:
-                reason = f"LLM endpoint {self.url} did not answer within {self.timeout:g} s"
+            except httpx.TimeoutException as exc:
+                reason = f"the summary model did not answer within {self.timeout:g} s"
+                detail = type(exc).__name__
                 continue
             except httpx.TransportError as exc:
-                reason = f"LLM endpoint {self.url} could not be reached ({exc})"
+                reason, detail = "the summary model could not be reached", _describe(exc)
                 continue
             if response.status_code == 200:
                 return self._content(response)
-            reason = (
-                f"LLM endpoint {self.url} answered {response.status_code}: {_snippet(response)}"
-            )
+            reason = f"the summary model answered HTTP {response.status_code}"
+            detail = f"body {_snippet(response.text)!r}"
             if not _retryable(response.status_code):
-                raise SummaryError(reason)
-        raise SummaryError(f"{reason} (gave up after {self.attempts} attempts)")
+                raise self._failed(reason, detail)
+        tries = f"{self.attempts} attempt" + ("s" if self.attempts > 1 else "")
+        raise self._failed(f"{reason} (gave up after {tries})", detail)
 
     def _content(self, response: httpx.Response) -> str:
         try:
             completion = msgspec.json.decode(response.content, type=_Completion)
         except msgspec.MsgspecError as exc:
-            raise SummaryError(
-                f"LLM endpoint {self.url} answered with an unexpected body ({exc})"
-            ) from exc
+            raise self._failed(
+                "the summary model answered with an unexpected body", _describe(exc)
+            ) from None
         if not completion.choices or not completion.choices[0].message.content.strip():
-            raise SummaryError(f"LLM endpoint {self.url} answered with an empty completion")
+            raise self._failed("the summary model answered with an empty completion", "")
         return completion.choices[0].message.content
 
 
@@ -203,6 +216,11 @@ def _retryable(status: int) -> bool:
     return status >= 500 or status == 429
 
 
-def _snippet(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    return (text[:200] + "…") if len(text) > 200 else text or "(empty body)"
+def _snippet(text: str) -> str:
+    """The start of a text on one line, for the log: bounded, no line breaks to forge lines."""
+    flat = " ".join(text.split())
+    return (flat[:200] + "…") if len(flat) > 200 else flat or "(empty)"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {_snippet(str(exc))}"

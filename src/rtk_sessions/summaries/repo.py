@@ -12,6 +12,17 @@ from rtk_sessions.kit.tables import summaries
 
 PROCESSING, COMPLETED, FAILED = "PROCESSING", "COMPLETED", "FAILED"
 
+# The stored reason of a failed summary is served to clients by GET summary, so it names the
+# failure's class only; the details went to the log (docs/security.md).
+INTERNAL_REASON = "internal error; the server log has the details"
+_MAX_REASON = 300
+
+
+def public_reason(exc: Exception) -> str:
+    """The reason to store for a failure whose message is ours and fit for clients."""
+    message = getattr(exc, "message", None) or str(exc)
+    return message if len(message) <= _MAX_REASON else message[: _MAX_REASON - 1] + "…"
+
 
 @dataclass(frozen=True)
 class SummaryRow:

@@ -45,7 +45,7 @@ class SummaryController(Controller):
     @get(
         "/",
         operation_id="GetSessionSummary",
-        responses=error_responses(401, 403, 404),
+        responses=error_responses(400, 401, 403, 404, 503),
         dependencies={"app": Provide(read_access)},
     )
     async def get_session_summary(

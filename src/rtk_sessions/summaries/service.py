@@ -9,7 +9,6 @@ as 404 "summary generation failed: <reason>; POST to retry", and a POST retries 
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 
 from rtk_sessions.auth.repo import list_apps
@@ -23,7 +22,8 @@ from rtk_sessions.files.service import (
 from rtk_sessions.kit import metrics
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
-from rtk_sessions.kit.errors import NotFound
+from rtk_sessions.kit.errors import NotFound, RtkError
+from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.accounting import interval_ms
@@ -33,13 +33,20 @@ from rtk_sessions.sessions.service import find_session
 from rtk_sessions.summaries import repo
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import file_name
-from rtk_sessions.summaries.repo import COMPLETED, FAILED, PROCESSING, SummaryRow
+from rtk_sessions.summaries.repo import (
+    COMPLETED,
+    FAILED,
+    INTERNAL_REASON,
+    PROCESSING,
+    SummaryRow,
+    public_reason,
+)
 from rtk_sessions.summaries.summarizers import summarizer_from_settings
 from rtk_sessions.transcripts.formats import speaker_name
 from rtk_sessions.transcripts.repo import SegmentRow
 from rtk_sessions.transcripts.service import load_transcript, transcript_fingerprint
 
-log = logging.getLogger("rtk_sessions.summaries")
+log = redacted_logger("rtk_sessions.summaries")
 JOB = "summary"
 
 
@@ -132,11 +139,11 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
     try:
         await _summarize(state, app, intent)
         return
-    except (SummaryError, NotFound) as exc:
-        error = str(exc)
-    except Exception as exc:
+    except (SummaryError, RtkError) as exc:  # reasons fit for clients (docs/security.md)
+        error = public_reason(exc)
+    except Exception:
         log.exception("summary job for %s failed", session_id)
-        error = f"internal error ({exc!r})"
+        error = INTERNAL_REASON
     await _finish(state, app, intent, status=FAILED, error=error)
     metrics.job_failed(JOB)  # recorded, not raised: the job itself ends normally
 

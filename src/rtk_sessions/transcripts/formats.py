@@ -30,6 +30,7 @@ from typing import TextIO
 
 import msgspec
 
+from rtk_sessions.kit.csvguard import neutralize
 from rtk_sessions.kit.timeutil import to_iso
 
 FORMATS = ("CSV", "JSON", "SRT", "VTT")
@@ -130,14 +131,14 @@ def _iso_or_empty(ms: int | None) -> str:
     return "" if ms is None else to_iso(ms)
 
 
-def _write_csv(items: Iterable[TimedSegment], out: TextIO) -> int:
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    count = 0
-    for item in items:
-        count += 1
-        sp = item.speaker
-        writer.writerow(
-            (
+def _csv_writer(formula_guard: bool) -> Callable[[Iterable[TimedSegment], TextIO], int]:
+    def write(items: Iterable[TimedSegment], out: TextIO) -> int:
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+        count = 0
+        for item in items:
+            count += 1
+            sp = item.speaker
+            cells = (
                 str(item.start_ms),
                 sp.peer_id,
                 sp.user_id or "",
@@ -145,8 +146,10 @@ def _write_csv(items: Iterable[TimedSegment], out: TextIO) -> int:
                 item.speaker_name,
                 item.text,
             )
-        )
-    return count
+            writer.writerow(map(neutralize, cells) if formula_guard else cells)
+        return count
+
+    return write
 
 
 def _json_element(item: TimedSegment) -> str:
@@ -235,7 +238,8 @@ def _write_vtt(items: Iterable[TimedSegment], out: TextIO) -> int:
 
 
 _WRITERS: dict[str, Callable[[Iterable[TimedSegment], TextIO], int]] = {
-    "CSV": _write_csv,
+    "CSV": _csv_writer(formula_guard=False),
+    "CSV+guard": _csv_writer(formula_guard=True),
     "JSON": _write_json,
     "SRT": _write_srt,
     "VTT": _write_vtt,
@@ -243,11 +247,18 @@ _WRITERS: dict[str, Callable[[Iterable[TimedSegment], TextIO], int]] = {
 
 
 def write_transcript(
-    fmt: str, segments: Iterable[Segment], session_start_ms: int, out: TextIO
+    fmt: str,
+    segments: Iterable[Segment],
+    session_start_ms: int,
+    out: TextIO,
+    *,
+    formula_guard: bool = False,
 ) -> int:
     """Write `segments` (ordered by start) in `fmt`, streaming; return the segment count.
 
     Open `out` with ``encoding="utf-8", newline=""``: CSV rows end in CRLF and must reach the
-    file unchanged.
+    file unchanged. `formula_guard` defuses spreadsheet formulas in CSV cells (kit.csvguard).
     """
-    return _WRITERS[parse_format(fmt)](timed(segments, session_start_ms), out)
+    fmt = parse_format(fmt)
+    writer = _WRITERS["CSV+guard" if fmt == "CSV" and formula_guard else fmt]
+    return writer(timed(segments, session_start_ms), out)

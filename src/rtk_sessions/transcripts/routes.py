@@ -34,7 +34,11 @@ class TranscriptController(Controller):
     tags = ["sessions"]
     dependencies = {"app": Provide(read_access)}
 
-    @get("/", operation_id="GetSessionTranscripts", responses=error_responses(400, 401, 403, 404))
+    @get(
+        "/",
+        operation_id="GetSessionTranscripts",
+        responses=error_responses(400, 401, 403, 404, 503),
+    )
     async def get_session_transcripts(
         self,
         request: Request[Any, Any, Any],

@@ -13,6 +13,7 @@ from rtk_sessions.files.service import (
     fingerprint_of,
     publish,
 )
+from rtk_sessions.kit.csvguard import guard_variant
 from rtk_sessions.kit.errors import BadRequest, NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.sessions.derivation import AppRef
@@ -73,13 +74,16 @@ async def transcript_export(
     """The session's transcript file in `fmt`, built now if the segments changed."""
     session, rows = await load_transcript(state, app, session_id, now)
     filename = f"transcript-{session.id}.{EXTENSIONS[fmt]}"
-    spec = FileSpec("transcript", fmt, transcript_fingerprint(session, rows), filename)
+    guard = fmt == "CSV" and state.settings.csv_formula_guard
+    fingerprint = guard_variant(transcript_fingerprint(session, rows), guard)
+    spec = FileSpec("transcript", fmt, fingerprint, filename)
     built = await find_built(state, app.pk, session.id, spec)
     if built is None:
 
         async def write(path: Path) -> None:
             with path.open("w", encoding="utf-8", newline="") as out:
-                write_transcript(fmt, map(to_segment, rows), session.started_at, out)
+                segments = map(to_segment, rows)
+                write_transcript(fmt, segments, session.started_at, out, formula_guard=guard)
 
         built = await publish(state, app.pk, session.id, spec, write, now)
     return session, built

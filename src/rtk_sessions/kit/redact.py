@@ -1,0 +1,67 @@
+"""Keeping secrets out of logs and messages: credentials in URLs, signatures in query strings.
+
+Errors shown to API clients name the failure only; the details go to the log, and every log
+line of ours passes through `RedactSecrets` first (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+
+# scheme://user:password@host → scheme://***@host (also user-only and password-only forms)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@\"']*@")
+# Query parameters that carry a signature, a credential or a token.
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(signature|x-amz-signature|x-amz-credential|x-amz-security-token|"
+    r"awsaccesskeyid|sig|token|access_token|api_key|apikey|key|password)=[^&\s\"'#]+"
+)
+# Bearer tokens and our own API tokens, wherever they appear.
+_TOKENS = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+|\brtk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
+
+
+def redact(text: str) -> str:
+    """`text` with URL credentials, signed query parameters and tokens masked."""
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    return _TOKENS.sub(lambda m: f"{m.group(1)}{MASK}" if m.group(1) else MASK, text)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its user info and query masked: where it points, never how it gets in."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a URL we can take apart: mask what looks secret
+        return redact(url)
+    netloc = f"{MASK}@{host}{port}" if "@" in parts.netloc else parts.netloc
+    query = MASK if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class RedactSecrets(logging.Filter):
+    """Masks secrets in a record's message and traceback before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """`logging.getLogger(name)` whose records are redacted (filters do not inherit)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+        logger.addFilter(RedactSecrets())
+    return logger
