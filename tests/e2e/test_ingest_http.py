@@ -515,8 +515,14 @@ MALFORMED_BODIES: dict[str, tuple[bytes, tuple[str, ...]]] = {
     ),
     "object without events": (b'{"event": []}', ('got an object without an "events" array',)),
     "events not an array": (b'{"events": {"id": "a"}}', ('without an "events" array',)),
-    "invalid UTF-8": (b'[{"id": "\xff"}]', ("body is not valid UTF-8",)),
-    "deeply nested": (b"[" * 100_000, ("body is not valid JSON",)),
+    "invalid UTF-8": (b'[{"id": "\xff"}]', ("body is not valid UTF-8 (byte 9)",)),
+    "a lone surrogate escape": (b'[{"id": "\\ud800"}]', ("not part of a surrogate pair",)),
+    "a number out of range": (
+        b'[{"id": "e1", "occurred_at": 1e400}]',
+        ("body is not valid JSON: the number 1e400 is out of range",),
+    ),
+    "NaN": (b'[{"id": "e1", "occurred_at": NaN}]', ("NaN is not a JSON value",)),
+    "deeply nested": (b"[" * 100_000, ("body is not valid JSON: arrays and objects are nested",)),
 }
 
 
