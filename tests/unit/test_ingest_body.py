@@ -15,6 +15,7 @@ from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from rtk_sessions.ingest.validation import validate_events
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from rtk_sessions.kit.gzip import MAX_MEMBERS
 
 EVENTS = [{"id": "e1", "type": "meeting.ended"}, {"id": "e2", "type": "peer.left"}]
 
@@ -109,6 +110,28 @@ def test_gzip_bodies(encoding: str, ndjson: bool) -> None:
 def test_gzip_multi_member_and_zero_padding() -> None:
     body = gzip.compress(b'[{"id": "e1", ') + gzip.compress(b'"type": "meeting.ended"}]') + bytes(8)
     assert decode_body(body, "application/json", "gzip") == [EVENTS[0]]
+
+
+def test_gzip_members_up_to_the_cap_are_inflated() -> None:
+    body = gzip.compress(b"") * (MAX_MEMBERS - 1) + gzip.compress(b"[]")
+    assert decode_body(body, "application/json", "gzip") == []
+
+
+def test_more_gzip_members_than_the_cap_is_400() -> None:
+    # The quadratic case of issue 8: inflating each member copied the rest of the body.
+    body = gzip.compress(b"") * 100_000 + gzip.compress(b"[]")
+    with pytest.raises(BadRequest) as exc:
+        decode_body(body, "application/json", "gzip")
+    assert exc.value.message == (
+        f"body is not valid gzip: it has more than {MAX_MEMBERS} gzip members; compress it as "
+        "one gzip stream"
+    )
+
+
+def test_a_large_member_after_many_small_ones_is_inflated_whole() -> None:
+    payload = json.dumps([{"i": i, "pad": "x" * 500} for i in range(5000)]).encode()
+    body = gzip.compress(b"") * 500 + gzip.compress(payload[:7]) + gzip.compress(payload[7:])
+    assert len(decode_body(body + bytes(3), "application/json", "gzip")) == 5000
 
 
 @pytest.mark.parametrize(

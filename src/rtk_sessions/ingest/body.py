@@ -20,7 +20,7 @@ from typing import Any
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from rtk_sessions.kit import jsontext
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
-from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, gunzip_bounded
+from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, TooManyMembers, gunzip_bounded
 
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -82,6 +82,8 @@ def _gunzip(body: bytes) -> bytes:
         return gunzip_bounded(body, MAX_BATCH_BYTES)
     except InflatedTooLarge:
         raise PayloadTooLarge(_too_many_bytes("decompressed body")) from None
+    except TooManyMembers as exc:
+        raise BadRequest(f"body is not valid gzip: {exc}") from None
     except NotGzip as exc:
         if exc.truncated:
             raise BadRequest(f"body is not valid gzip ({exc})") from None
