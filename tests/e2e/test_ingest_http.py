@@ -501,6 +501,21 @@ def test_an_event_with_many_problems_lists_twenty_and_counts_the_rest(shared: Ap
     assert {e["id"] for e in errors} == {"many-problems"}
 
 
+def test_a_huge_refusal_lists_100_problems_and_echoes_short_values(api: Api) -> None:
+    """Issue 8: a 1 MB event id was echoed whole; 5,000 invalid events made a 15 MB body."""
+    batch = [event("i" * MIB, "peer.gone", "m1", 0)]
+    batch += [event(f"e{n}", "peer.gone", "m1", 0) for n in range(4999)]
+    resp = api.post(batch)
+    message = "5000 invalid events; nothing was stored (the first 100 of 5001 problems are listed)"
+    body = assert_error(resp, 400)
+    assert body["error"]["message"] == message
+    assert len(resp.content) < 40_000, len(resp.content)
+    errors = body["errors"]
+    assert len(errors) == 100 and errors[0]["id"] == "i" * 199 + "…"
+    assert [e["index"] for e in errors] == [0, *range(99)]
+    api.assert_app_absent()
+
+
 # --- the body as a whole --------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,8 +17,7 @@ from rtk_sessions.auth.service import check_ids
 from rtk_sessions.ingest import repo
 from rtk_sessions.ingest.repo import StoredEvent
 from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
-from rtk_sessions.ingest.validation import validate_events
-from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.ingest.validation import check_batch as check_batch  # callers' entry point
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions.derivation import AppRef, place_meeting_by_time, rederive
 from rtk_sessions.sessions.repo import clear_derived, open_peers_of_meeting
@@ -30,16 +28,6 @@ class IngestResult:
     accepted: int
     duplicates: int
     pending: int
-
-
-def check_batch(raw_events: list[Any], now: int) -> list[ValidEvent]:
-    """Validate a whole batch; any invalid event rejects it, listing every problem."""
-    valid, errors = validate_events(raw_events, now)
-    if errors:
-        count = len({e.get("index") for e in errors})
-        noun = "event" if count == 1 else "events"
-        raise BadRequest(f"{count} invalid {noun}; nothing was stored", details=errors)
-    return valid
 
 
 def _first_of_each_id(valid: Sequence[ValidEvent]) -> list[ValidEvent]:
