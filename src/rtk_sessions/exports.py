@@ -10,6 +10,7 @@ from typing import BinaryIO
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.chat.service import chat_export
 from rtk_sessions.config import Settings
+from rtk_sessions.kit import cpu
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -72,6 +73,7 @@ async def work(settings: Settings, workers: int) -> None:
     """Run jobs and the maintenance loop until cancelled (Ctrl-C)."""
     logging.basicConfig(level=settings.log_level.upper())
     state = await _state(settings)
+    cpu.configure(requests=settings.cpu_workers, jobs=workers)  # a process per worker thread
     await asyncio.to_thread(state.jobs.start, workers)
     try:
         await run_maintenance(state, now_ms())

@@ -129,10 +129,7 @@ async def import_rtcstats_file(
     data = path.read_bytes()
     db = await _open(settings)
     try:
-        async with db.write() as conn:
-            result = await import_dump(
-                conn, account, app_id, peer_id, meeting, data, now_ms(), settings
-            )
+        result = await import_dump(db, account, app_id, peer_id, meeting, data, now_ms(), settings)
     except RtkError as exc:
         raise SystemExit(f"error: {exc.message}") from exc
     finally:

@@ -33,7 +33,7 @@ class ChatController(Controller):
     tags = ["sessions"]
     dependencies = {"app": Provide(read_access)}
 
-    @get("/", operation_id="GetSessionChat", responses=error_responses(401, 403, 404))
+    @get("/", operation_id="GetSessionChat", responses=error_responses(400, 401, 403, 404))
     async def get_session_chat(
         self,
         request: Request[Any, Any, Any],

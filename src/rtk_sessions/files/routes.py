@@ -24,6 +24,7 @@ Q = Annotated[str | None, Parameter(required=False)]
     operation_id="DownloadFile",
     tags=["files"],
     responses={
+        400: ResponseSpec(ErrorBody, description="A path or query value is not valid text."),
         403: ResponseSpec(ErrorBody, description="The link was changed, is incomplete or expired."),
         404: ResponseSpec(ErrorBody, description="The file no longer exists (retention)."),
     },

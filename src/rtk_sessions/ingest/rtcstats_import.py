@@ -14,7 +14,10 @@ from rtk_sessions.auth.service import check_ids, resolve_app
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.rtcstats import DumpError, DumpTooLarge, parse_dump
+from rtk_sessions.ingest.schemas import VALID_EVENTS, ValidEvent
 from rtk_sessions.ingest.service import IngestResult
+from rtk_sessions.kit import cpu
+from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, NotFound, PayloadTooLarge
 from rtk_sessions.quality.repo import meeting_of_peer
 
@@ -59,8 +62,16 @@ def dump_events(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> l
     return events
 
 
+def dump_batch(
+    data: bytes, peer_id: str, meeting_id: str, max_bytes: int, now: int
+) -> list[ValidEvent]:
+    """The dump's events, read and validated: the CPU-heavy part of an import, run in a worker
+    process (kit/cpu.py)."""
+    return service.check_batch(dump_events(data, peer_id, meeting_id, max_bytes), now)
+
+
 async def import_dump(
-    conn: AsyncConnection,
+    db: Database,
     account_id: str,
     app_id: str,
     peer_id: str,
@@ -69,12 +80,26 @@ async def import_dump(
     now: int,
     settings: Settings,
 ) -> IngestResult:
-    """Validate every derived event, then store them all in this one transaction."""
+    """Read and validate the whole dump in a worker process, then store every event in one
+    write transaction: nothing is written, and no write lock held, while the dump is read."""
     check_ids(account_id=account_id, app_id=app_id)
-    meeting = meeting_id or await _meeting_of(conn, account_id, app_id, peer_id)
-    events = dump_events(data, peer_id, meeting, settings.max_dump_bytes)
-    valid = service.check_batch(events, now)
-    return await service.accept(conn, account_id, app_id, valid, now, settings.session_end_grace_ms)
+    if meeting_id is None:
+        async with db.read() as conn:
+            meeting_id = await _meeting_of(conn, account_id, app_id, peer_id)
+    valid = await cpu.run_list(
+        cpu.REQUESTS,
+        VALID_EVENTS,
+        dump_batch,
+        data,
+        peer_id,
+        meeting_id,
+        settings.max_dump_bytes,
+        now,
+    )
+    async with db.write() as conn:
+        return await service.accept(
+            conn, account_id, app_id, valid, now, settings.session_end_grace_ms
+        )
 
 
 async def _meeting_of(conn: AsyncConnection, account_id: str, app_id: str, peer_id: str) -> str:

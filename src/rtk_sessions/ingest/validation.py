@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rtk_sessions.ingest.body import BadLine
+from rtk_sessions.ingest.body import BadLine, decode_body
 from rtk_sessions.ingest.fields import (
     Check,
     Problem,
@@ -200,6 +200,14 @@ def validate_events(
         elif event is not None:
             valid.append(event)
     return valid, errors
+
+
+def read_batch(
+    body: bytes, content_type: str | None, content_encoding: str | None, now_ms: int
+) -> list[ValidEvent]:
+    """A request body's events, inflated, decoded and validated: the CPU-heavy part of an
+    ingest request, run in a worker process (kit/cpu.py)."""
+    return check_batch(decode_body(body, content_type, content_encoding), now_ms)
 
 
 def check_batch(raw_events: list[Any], now_ms: int) -> list[ValidEvent]:

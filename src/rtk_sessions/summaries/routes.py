@@ -45,7 +45,7 @@ class SummaryController(Controller):
     @get(
         "/",
         operation_id="GetSessionSummary",
-        responses=error_responses(401, 403, 404),
+        responses=error_responses(400, 401, 403, 404),
         dependencies={"app": Provide(read_access)},
     )
     async def get_session_summary(
@@ -65,7 +65,7 @@ class SummaryController(Controller):
         "/",
         operation_id="GenerateSummaryOfTranscripts",
         status_code=200,
-        responses=error_responses(401, 403, 404),
+        responses=error_responses(400, 401, 403, 404),
         dependencies={"app": Provide(admin_access)},
     )
     async def generate_summary_of_transcripts(

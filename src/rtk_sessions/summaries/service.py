@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 from rtk_sessions.auth.repo import list_apps
+from rtk_sessions.config import Settings
 from rtk_sessions.files.service import (
     FileSpec,
     check_not_expired,
@@ -20,10 +21,11 @@ from rtk_sessions.files.service import (
     link_for,
     publish,
 )
+from rtk_sessions.kit import cpu
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound
-from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.state import AppState, worker_state
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionRow
@@ -44,20 +46,36 @@ async def request_summary(
     state: AppState, app: AppRef, session_id: str, now: int
 ) -> tuple[str, str]:
     """(session id, PROCESSING or COMPLETED); enqueues a job only when there is new work."""
-    session, rows = await load_transcript(state, app, session_id, now)
-    check_not_expired(state, session, "summary", now)
-    wanted = summary_fingerprint(state, session, rows)
+    found, wanted = await cpu.run(
+        cpu.REQUESTS, wanted_summary, state.settings, app, session_id, now
+    )
     async with state.db.write() as conn:
-        await serialize_on(conn, app.pk, f"summary:{session.id}")
-        current = await repo.get(conn, app.pk, session.id)
+        await serialize_on(conn, app.pk, f"summary:{found}")
+        current = await repo.get(conn, app.pk, found)
         if current is not None:
             if current.status == PROCESSING and current.requested_fingerprint == wanted:
-                return session.id, PROCESSING
+                return found, PROCESSING
             if current.status == COMPLETED and current.ready_fingerprint == wanted:
-                return session.id, COMPLETED
-        await repo.request(conn, app.pk, session.id, wanted, now)
-    await enqueue(state, app, session.id, now)
-    return session.id, PROCESSING
+                return found, COMPLETED
+        await repo.request(conn, app.pk, found, wanted, now)
+    await enqueue(state, app, found, now)
+    return found, PROCESSING
+
+
+def wanted_summary(settings: Settings, app: AppRef, session_id: str, now: int) -> tuple[str, str]:
+    """(session id, fingerprint of the transcript its summary is made from), in a worker
+    process (kit/cpu.py): loading and hashing a long transcript takes seconds."""
+
+    async def main() -> tuple[str, str]:
+        state = worker_state(settings)
+        try:
+            session, rows = await load_transcript(state, app, session_id, now)
+            check_not_expired(state, session, "summary", now)
+            return session.id, summary_fingerprint(state, session, rows)
+        finally:
+            await state.db.dispose()
+
+    return asyncio.run(main())
 
 
 async def enqueue(state: AppState, app: AppRef, session_id: str, requested_at: int) -> None:

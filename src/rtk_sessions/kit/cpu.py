@@ -1,0 +1,172 @@
+"""CPU-heavy pure functions run in bounded pools of worker processes, off the event loop.
+
+A thread is not enough: decoding, validating and summarizing hold the GIL (long C calls, or
+Python loops that make the event loop wait for the GIL at every switch), so the API would
+still stall. Each pool is created on first use, with the `forkserver` start method (`spawn`
+where there is none): forking a threaded server copies locks held by other threads. Worker
+processes die with the process that started them, and `shutdown()` (at exit, and when the
+app stops) ends them. docs/adr/0004-cpu-work-off-the-event-loop.md says what runs where.
+
+Two pools, so that long jobs never queue ahead of request bodies: `REQUESTS` (decoding
+bodies and dumps, RTK_CPU_WORKERS processes) and `JOBS` (one process per job worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, ParamSpec, TypeVar
+
+import msgspec
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+REQUESTS, JOBS = "requests", "jobs"
+NICENESS = 10
+_CHUNK = 200
+
+_sizes = {REQUESTS: 2, JOBS: 2}
+_pools: dict[str, ProcessPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended in the middle of the work (killed, or out of memory)."""
+
+
+def configure(*, requests: int, jobs: int) -> None:
+    """Pool sizes (at least 1); pools already running keep theirs until `shutdown()`."""
+    with _lock:
+        _sizes[REQUESTS], _sizes[JOBS] = max(1, requests), max(1, jobs)
+
+
+async def run(pool: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`fn(*args)` in a worker process of `pool`, awaited without blocking the event loop.
+
+    `fn` must be a module-level function; arguments, result and exceptions are pickled.
+    Submitting may start a worker (waiting for the fork server), so it happens in a thread."""
+    future = await asyncio.to_thread(functools.partial(_submit, pool, fn, *args, **kwargs))
+    try:
+        return await asyncio.wrap_future(future)
+    except BrokenProcessPool:
+        raise _died(pool) from None
+
+
+def call(pool: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`fn(*args)` in a worker process of `pool`, blocking the calling (worker) thread."""
+    future = _submit(pool, fn, *args, **kwargs)
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise _died(pool) from None
+
+
+async def run_list(
+    pool: str, decoder: msgspec.msgpack.Decoder[list[T]], fn: Callable[..., list[T]], *args: Any
+) -> list[T]:
+    """`run` for a function returning a long list of msgspec-encodable items.
+
+    Unpickling a large result would hold the GIL, and so the event loop, in one long call; the
+    list comes back instead as MessagePack chunks of `_CHUNK` items, each read by `decoder`
+    (of `list[item type]`) with the event loop free to run between them."""
+    chunks = await run(pool, _packed, fn, *args)
+    items: list[T] = []
+    for chunk in chunks:
+        items += decoder.decode(chunk)
+        await asyncio.sleep(0)
+    return items
+
+
+def _packed(fn: Callable[..., list[T]], *args: Any) -> list[bytes]:
+    items = fn(*args)
+    encode = msgspec.msgpack.Encoder().encode
+    return [encode(items[i : i + _CHUNK]) for i in range(0, len(items), _CHUNK)]
+
+
+def warm(pool: str) -> None:
+    """Start `pool` and one worker now, so that the first request does not wait for them."""
+    _submit(pool, os.getpid)
+
+
+def shutdown() -> None:
+    """End every pool's processes now. Work in progress is abandoned: a request being read
+    fails with its server, and a job is safe to run again (docs/jobs.md)."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        processes = list(getattr(pool, "_processes", {}).values())  # public only from 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+
+
+def _submit(pool: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+    executor = _executor(pool)
+    try:
+        future = executor.submit(fn, *args, **kwargs)
+    except BrokenProcessPool:
+        _forget(pool, executor)
+        raise _died(pool) from None
+    future.add_done_callback(lambda f: _on_done(pool, executor, f))
+    return future
+
+
+def _died(pool: str) -> WorkerDied:
+    return WorkerDied(f"a {pool} worker process died; the next call starts a new one")
+
+
+def _on_done(pool: str, executor: ProcessPoolExecutor, future: Future[Any]) -> None:
+    if not future.cancelled() and isinstance(future.exception(), BrokenProcessPool):
+        _forget(pool, executor)  # a broken pool refuses all further work: start afresh
+
+
+def _forget(pool: str, executor: ProcessPoolExecutor) -> None:
+    with _lock:
+        if _pools.get(pool) is executor:
+            del _pools[pool]
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _executor(pool: str) -> ProcessPoolExecutor:
+    with _lock:
+        executor = _pools.get(pool)
+        if executor is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context(
+                "forkserver" if "forkserver" in methods else "spawn"
+            )
+            executor = ProcessPoolExecutor(
+                _sizes[pool], mp_context=context, initializer=_worker_setup
+            )
+            _pools[pool] = executor
+        return executor
+
+
+def _worker_setup() -> None:
+    """A worker yields the CPU to the API (a lower priority), ignores Ctrl-C (the parent's
+    to handle) and, on Linux, ends when the process that started it ends, even by SIGKILL."""
+    os.nice(NICENESS)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+atexit.register(shutdown)
