@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
-import threading
+import os
+import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from support import shared_data_dir
+from heavy_inputs import DUMP, big_batch, big_dump, gzip_members, healthz_watch, long_transcript
+from support import running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ MAX_HEALTHZ_S = 0.2
 ATTEMPTS = 3
 T = TypeVar("T")
 R = TypeVar("R")
-DUMP = shared_data_dir() / "rtcstats" / "dumps" / "safari-standard-stats.jsonl"
+MEMBERS = gzip_members(100_000)  # 2 MB
 
 
 def while_responsive(server: Any, setup: Callable[[], T], heavy: Callable[[T], R]) -> R:
@@ -53,43 +54,9 @@ def while_responsive(server: Any, setup: Callable[[], T], heavy: Callable[[T], R
     return result
 
 
-@contextmanager
-def healthz_watch(base_url: str) -> Iterator[list[float]]:
-    """Latencies of `/healthz`, polled back to back from a thread while the body runs."""
-    latencies: list[float] = []
-    failures: list[str] = []
-    stop = threading.Event()
-
-    def poll() -> None:
-        with httpx.Client(timeout=30) as client:
-            while not stop.is_set():
-                started = time.perf_counter()
-                resp = client.get(f"{base_url}/healthz")
-                latencies.append(time.perf_counter() - started)
-                if resp.status_code != 200:
-                    failures.append(resp.text)
-                stop.wait(0.01)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while len(latencies) < 3 and time.monotonic() < deadline:  # a warm connection first
-        time.sleep(0.01)
-    seen = len(latencies)
-    during: list[float] = []
-    try:
-        yield during
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-        during.extend(latencies[seen:])
-    assert not failures, failures[:3]
-
-
 def assert_responsive(during: list[float]) -> None:
     assert len(during) >= 3, f"only {len(during)} health checks while the request ran"
     worst = max(during)
-    print(f"healthz: {len(during)} checks, worst {worst * 1000:.0f} ms")
     assert worst < MAX_HEALTHZ_S, f"/healthz took {worst * 1000:.0f} ms (of {len(during)})"
 
 
@@ -203,8 +170,6 @@ def test_text_values_pass_the_edge(
 
 # --- many empty gzip members: the inflater once copied the rest of the body per member ------
 
-MEMBERS = gzip.compress(b"") * 100_000 + gzip.compress(b"[]")  # 2 MB
-
 
 @pytest.mark.parametrize("route", ["events", "rtcstats"])
 def test_many_gzip_members_are_refused_quickly(server: Any, token: str, route: str) -> None:
@@ -223,33 +188,6 @@ def test_many_gzip_members_are_refused_quickly(server: Any, token: str, route: s
 # --- large honest bodies: decoded, inflated and validated off the event loop ---------------
 
 
-def stats_sample(start: datetime, second: int, ssrc: int) -> dict[str, Any]:
-    return {
-        "timestamp": (start + timedelta(seconds=second)).isoformat(), "kind": "video",
-        "direction": "inbound", "ssrc": ssrc, "source": "camera", "pc_id": "pc-1",
-        "packets_received": second * 100, "packets_lost": second, "jitter": 0.004,
-        "bytes_received": second * 123_456, "round_trip_time": 0.05, "frame_width": 1280,
-        "frames_decoded": second * 30, "frames_per_second": 29.97, "frame_height": 720,
-        "quality_limitation_reason": "none",
-    }  # fmt: skip
-
-
-def big_batch() -> list[dict[str, Any]]:
-    """5,000 events, 8 MiB of JSON: a telemetry collector's batch of `peer.stats` (4 streams a
-    second), whose 20,000 samples take validation most of a second."""
-    start = datetime.now(UTC) - timedelta(hours=2)
-    events: list[dict[str, Any]] = [
-        {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
-         "occurred_at": start.isoformat()},
-    ]  # fmt: skip
-    for n in range(1, 5000):
-        at = (start + timedelta(seconds=n)).isoformat()
-        samples = [stats_sample(start, n, ssrc) for ssrc in range(4)]
-        events.append({"id": f"s{n}", "type": "peer.stats", "meeting_id": "m", "peer_id": "p",
-                       "occurred_at": at, "samples": samples})  # fmt: skip
-    return events
-
-
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 def test_a_10_mib_batch_leaves_the_server_responsive(
     server: Any, token: str, encoding: str
@@ -264,20 +202,6 @@ def test_a_10_mib_batch_leaves_the_server_responsive(
     resp = while_responsive(server, new_app, send)
     assert resp.status_code == 200, resp.text
     assert resp.json()["data"]["accepted"] == 5000
-
-
-def big_dump(megabytes: int) -> bytes:
-    """A real Safari dump whose `getstats` lines repeat, each repeat 1 s later, to size."""
-    lines = [json.loads(line) for line in DUMP.read_text().splitlines() if line.strip()]
-    stats = [line for line in lines if line[0] == "getstats"]
-    out = [json.dumps(line) for line in lines]
-    size, repeat = sum(map(len, out)), 1
-    while size < megabytes << 20:
-        for method, pc, value, ts in stats:
-            out.append(json.dumps([method, pc, value, ts + repeat * 1000]))
-            size += len(out[-1]) + 1
-        repeat += 1
-    return ("\n".join(out) + "\n").encode()
 
 
 DUMP_MB = 5
@@ -309,32 +233,6 @@ def test_a_large_rtcstats_dump_leaves_the_server_responsive(
 # --- a long transcript's summary runs in a job process, not in the API --------------------
 
 
-def long_transcript(words: int) -> list[dict[str, Any]]:
-    """One meeting with two speakers and `words` words of varied, sentence-shaped speech."""
-    rng = random.Random(8)
-    vocabulary = [f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{n}" for n in range(3000)]
-    start = datetime.now(UTC) - timedelta(hours=3)
-    joins = [
-        {"id": f"j{p}", "type": "peer.joined", "meeting_id": "m", "peer_id": p,
-         "display_name": p.title(), "occurred_at": start.isoformat()}
-        for p in ("ada", "bob")
-    ]  # fmt: skip
-    segments: list[dict[str, Any]] = []
-    said = 0
-    while said < words:
-        sentences = [
-            " ".join(rng.choices(vocabulary, k=rng.randint(8, 20))).capitalize() + "."
-            for _ in range(20)
-        ]
-        text = " ".join(sentences)
-        said += text.count(" ") + 1
-        at = (start + timedelta(seconds=len(segments))).isoformat()
-        segments.append({"id": f"s{len(segments)}", "type": "transcript.segment",
-                         "meeting_id": "m", "peer_id": ("ada", "bob")[len(segments) % 2],
-                         "occurred_at": at, "text": text})  # fmt: skip
-    return joins + segments
-
-
 SUMMARY_WORDS = 150_000
 
 
@@ -362,3 +260,61 @@ def test_a_long_summary_leaves_the_server_responsive(server: Any, token: str) ->
 
     got = while_responsive(server, setup, summarize)
     assert got.status_code == 200, got.text
+
+
+# --- the worker processes end with their server ---------------------------------------------
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """Not ended (a zombie nobody reaped yet has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_worker_processes_end_with_their_server(
+    tmp_path: Path, database_url: str, how: str
+) -> None:
+    with running_server(tmp_path, database_url, RTK_JOB_WORKERS="1") as srv:
+        token = srv.token(ACCOUNT, "ingest")
+        url = f"{srv.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{new_app()}/events"
+        batch = json.dumps(big_batch()[:50]).encode()  # telemetry: a report job runs too
+        resp = httpx.post(url, content=batch, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, resp.text
+        deadline = time.monotonic() + 30
+        while len(workers := descendants(srv.proc.pid)) < 3:  # fork server and two workers
+            assert time.monotonic() < deadline, f"worker processes: {workers}"
+            time.sleep(0.2)
+        if how == "SIGKILL":
+            srv.proc.kill()
+        else:
+            srv.proc.terminate()
+        srv.proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while alive := [p for p in workers if running(p)]:
+        if time.monotonic() > deadline:
+            for pid in alive:  # leave nothing behind, then fail
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"{how}: processes outlived their server: {alive}")
+        time.sleep(0.2)

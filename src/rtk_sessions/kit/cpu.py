@@ -4,7 +4,7 @@ A thread is not enough: decoding, validating and summarizing hold the GIL (long 
 Python loops that make the event loop wait for the GIL at every switch), so the API would
 still stall. Each pool is created on first use, with the `forkserver` start method (`spawn`
 where there is none): forking a threaded server copies locks held by other threads. Worker
-processes die with the process that started them, and `shutdown()` (at exit, and when the
+processes end with the process that started them, and `shutdown()` (at exit, and when the
 app stops) ends them. docs/adr/0004-cpu-work-off-the-event-loop.md says what runs where.
 
 Two pools, so that long jobs never queue ahead of request bodies: `REQUESTS` (decoding
@@ -18,9 +18,10 @@ import atexit
 import functools
 import multiprocessing
 import os
+import select
 import signal
-import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -150,23 +151,41 @@ def _executor(pool: str) -> ProcessPoolExecutor:
                 "forkserver" if "forkserver" in methods else "spawn"
             )
             executor = ProcessPoolExecutor(
-                _sizes[pool], mp_context=context, initializer=_worker_setup
+                _sizes[pool],
+                mp_context=context,
+                initializer=_worker_setup,
+                initargs=(os.getpid(),),
             )
             _pools[pool] = executor
         return executor
 
 
-def _worker_setup() -> None:
-    """A worker yields the CPU to the API (a lower priority), ignores Ctrl-C (the parent's
-    to handle) and, on Linux, ends when the process that started it ends, even by SIGKILL."""
+def _worker_setup(owner: int) -> None:
+    """A worker yields the CPU to the API (a lower priority), ignores Ctrl-C (its owner's to
+    handle), and ends when its owner does, even by SIGKILL. (Its parent is the fork server,
+    which the workers themselves keep alive, so only watching the owner works.)"""
     os.nice(NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if sys.platform.startswith("linux"):
-        import ctypes
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
 
-        pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+def _exit_with(owner: int) -> None:
+    try:
+        select.select([os.pidfd_open(owner)], [], [])  # readable once the owner has ended
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): ask now and then
+        while _alive(owner):
+            time.sleep(2)
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 atexit.register(shutdown)
