@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -15,6 +14,7 @@ from rtk_sessions.auth import service as auth_service
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service as ingest_service
 from rtk_sessions.ingest.schemas import MAX_BATCH_EVENTS
+from rtk_sessions.kit import jsontext
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, RtkError
 from rtk_sessions.kit.migrate import upgrade_async
@@ -60,15 +60,18 @@ def read_events_file(path: Path) -> list[Any]:
     """A JSON array, or one JSON event per line (blank lines ignored)."""
     data = path.read_bytes()
     if data.lstrip()[:1] == b"[":
-        events: list[Any] = msgspec.json.decode(data)
+        try:
+            events: list[Any] = jsontext.decode(data)
+        except jsontext.NotJson as exc:
+            raise BadRequest(f"{path}: {exc}") from None
         return events
     out = []
     for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
             try:
-                out.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as exc:
-                raise BadRequest(f"{path}:{number}: not valid JSON ({exc})") from exc
+                out.append(jsontext.decode(line))
+            except jsontext.NotJson as exc:
+                raise BadRequest(f"{path}:{number}: {exc}") from None
     return out
 
 
