@@ -15,7 +15,7 @@ from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.maintenance import purge_once, run_maintenance
-from rtk_sessions.runtime import build_state
+from rtk_sessions.runtime import WORK, build_state
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
 from rtk_sessions.summaries.repo import PROCESSING
@@ -73,7 +73,7 @@ async def work(settings: Settings, workers: int) -> None:
     """Run jobs and the maintenance loop until cancelled (Ctrl-C)."""
     logging.basicConfig(level=settings.log_level.upper())
     state = await _state(settings)
-    cpu.configure(requests=settings.cpu_workers, jobs=workers)  # a process per worker thread
+    cpu.configure(requests=settings.cpu_workers, jobs=workers, preload=WORK)
     await asyncio.to_thread(state.jobs.start, workers)
     try:
         await run_maintenance(state, now_ms())

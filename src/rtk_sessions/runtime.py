@@ -21,11 +21,17 @@ async def _summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> 
 
 
 JOBS: dict[str, Job] = {summaries.JOB: _summary, quality.JOB: quality.run_reports}
+# Where the functions that run in worker processes live (kit/cpu.py preloads them).
+WORK = (
+    "rtk_sessions.runtime",
+    "rtk_sessions.ingest.validation",
+    "rtk_sessions.ingest.rtcstats_import",
+)
 
 
 def build_state(settings: Settings) -> AppState:
     """Everything a server, worker or CLI command needs; no threads are started here."""
-    cpu.configure(requests=settings.cpu_workers, jobs=settings.job_workers)
+    cpu.configure(requests=settings.cpu_workers, jobs=settings.job_workers, preload=WORK)
     state = new_state(settings)
     for name in JOBS:
         state.jobs.register(name, _in_worker_process(settings, name))

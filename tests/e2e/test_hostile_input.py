@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from heavy_inputs import DUMP, big_batch, big_dump, gzip_members, healthz_watch, long_transcript
-from support import running_server
+from support import descendants, running, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -263,32 +263,6 @@ def test_a_long_summary_leaves_the_server_responsive(server: Any, token: str) ->
 
 
 # --- the worker processes end with their server ---------------------------------------------
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def running(pid: int) -> bool:
-    """Not ended (a zombie nobody reaped yet has ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")

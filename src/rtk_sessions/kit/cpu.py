@@ -22,9 +22,10 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
@@ -39,6 +40,7 @@ _CHUNK = 200
 
 _sizes = {REQUESTS: 2, JOBS: 2}
 _pools: dict[str, ProcessPoolExecutor] = {}
+_preload: list[str] = []
 _lock = threading.Lock()
 
 
@@ -46,10 +48,13 @@ class WorkerDied(RuntimeError):
     """A worker process ended in the middle of the work (killed, or out of memory)."""
 
 
-def configure(*, requests: int, jobs: int) -> None:
-    """Pool sizes (at least 1); pools already running keep theirs until `shutdown()`."""
+def configure(*, requests: int, jobs: int, preload: Sequence[str] = ()) -> None:
+    """Pool sizes (at least 1), and modules the fork server imports once for every worker it
+    starts (so none pays for the imports on its first call). Pools already running keep what
+    they have until `shutdown()`."""
     with _lock:
         _sizes[REQUESTS], _sizes[JOBS] = max(1, requests), max(1, jobs)
+        _preload[:] = preload
 
 
 async def run(pool: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -146,10 +151,11 @@ def _executor(pool: str) -> ProcessPoolExecutor:
     with _lock:
         executor = _pools.get(pool)
         if executor is None:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context(
-                "forkserver" if "forkserver" in methods else "spawn"
-            )
+            context: BaseContext = multiprocessing.get_context("spawn")
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                forkserver = multiprocessing.get_context("forkserver")
+                forkserver.set_forkserver_preload(_preload)  # read when the server starts
+                context = forkserver
             executor = ProcessPoolExecutor(
                 _sizes[pool],
                 mp_context=context,
@@ -183,8 +189,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, as another user's
+        pass
     return True
 
 
