@@ -109,9 +109,9 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         tasks = []
         if background:
+            await asyncio.to_thread(cpu.warm, cpu.REQUESTS)  # ready means ready to read bodies
             await asyncio.to_thread(state.jobs.start, settings.job_workers)
             tasks = [
-                asyncio.create_task(asyncio.to_thread(cpu.warm, cpu.REQUESTS)),
                 asyncio.create_task(run_sweeper(state)),
                 asyncio.create_task(run_maintenance(state, now_ms())),
             ]

@@ -101,8 +101,9 @@ def _packed(fn: Callable[..., list[T]], *args: Any) -> list[bytes]:
 
 
 def warm(pool: str) -> None:
-    """Start `pool` and one worker now, so that the first request does not wait for them."""
-    _submit(pool, os.getpid)
+    """Start `pool` and one worker, and wait until it answers, so that the first request does
+    not wait for them."""
+    call(pool, os.getpid)
 
 
 def shutdown() -> None:
