@@ -22,12 +22,18 @@ from sqlalchemy import text
 from rtk_sessions import __version__
 from rtk_sessions.chat.routes import ChatController
 from rtk_sessions.config import Settings
+from rtk_sessions.edge import EdgeCheck
 from rtk_sessions.files.routes import download_file, download_file_head
 from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
-from rtk_sessions.kit import metrics
+from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.errors import RtkError
-from rtk_sessions.kit.http import http_error_handler, internal_error_handler, rtk_error_handler
+from rtk_sessions.kit.http import (
+    ErrorBody,
+    http_error_handler,
+    internal_error_handler,
+    rtk_error_handler,
+)
 from rtk_sessions.kit.observe import RequestObserver
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -73,7 +79,10 @@ async def _db_ok(state: AppState) -> bool:
     "/healthz",
     operation_id="Health",
     tags=["operations"],
-    responses={503: ResponseSpec(Health, description="Not ready: the failing part is named.")},
+    responses={
+        400: ResponseSpec(ErrorBody, description="A query value is not valid text."),
+        503: ResponseSpec(Health, description="Not ready: the failing part is named."),
+    },
 )
 async def healthz(rtk: NamedDependency[AppState]) -> Response[Health]:
     """Readiness: the database answers within 1 s and background work is running."""
@@ -104,6 +113,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         tasks = []
         if background:
+            await asyncio.to_thread(cpu.warm, cpu.REQUESTS)  # ready means ready to read bodies
             await asyncio.to_thread(state.jobs.start, settings.job_workers)
             tasks = [
                 asyncio.create_task(run_sweeper(state)),
@@ -117,6 +127,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await asyncio.to_thread(state.jobs.stop)
+            await asyncio.to_thread(cpu.shutdown)
             await state.db.dispose()
 
     rtk_routes = [
@@ -146,6 +157,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             Exception: internal_error_handler,
         },
         lifespan=[lifespan],
+        middleware=[EdgeCheck()],
         openapi_config=OpenAPIConfig(title="rtk-sessions", version=__version__, path="/docs"),
         request_max_body_size=None,
         logging_config=None,  # kit/logging.py configures every logger, once per process

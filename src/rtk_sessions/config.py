@@ -216,6 +216,12 @@ class Settings:
         "Job worker threads inside `serve`; 0 = this process only enqueues (run "
         "`rtk-sessions worker` elsewhere).",
     )
+    cpu_workers: int = _setting(
+        "RTK_CPU_WORKERS",
+        2,
+        "Worker processes that decode, inflate and validate request bodies and rtcstats dumps, "
+        "so the API stays responsive; jobs get one process per job worker besides.",
+    )
     reconcile_interval: float = _setting(
         "RTK_RECONCILE_INTERVAL",
         60.0,

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service as ingest_service
 from rtk_sessions.ingest.body import BadLine
 from rtk_sessions.ingest.schemas import MAX_BATCH_EVENTS
 from rtk_sessions.ingest.validation import validate_events
+from rtk_sessions.kit import jsontext
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, RtkError
 
@@ -62,9 +61,9 @@ def read_chunks(path: Path, size: int) -> Iterator[Chunk]:
     that is not JSON kept as a problem), or a JSON array read whole."""
     if _is_array(path):
         try:
-            events = msgspec.json.decode(path.read_bytes())
-        except msgspec.DecodeError as exc:
-            raise BadRequest(f"{path}: not a valid JSON array ({exc})") from exc
+            events = jsontext.decode(path.read_bytes())
+        except jsontext.NotJson as exc:
+            raise BadRequest(f"{path}: {exc}") from None
         if not isinstance(events, list):
             raise BadRequest(f"{path}: expected a JSON array of events or JSON lines")
         for start in range(0, len(events), size):
@@ -77,9 +76,9 @@ def read_chunks(path: Path, size: int) -> Iterator[Chunk]:
             if not line.strip():
                 continue
             try:
-                chunk.events.append(msgspec.json.decode(line))
-            except msgspec.DecodeError as exc:
-                chunk.events.append(BadLine(f"not valid JSON ({exc})"))
+                chunk.events.append(jsontext.decode(line))
+            except jsontext.NotJson as exc:
+                chunk.events.append(BadLine(str(exc)))
             chunk.lines.append(number)
             if len(chunk.events) == size:
                 yield chunk

@@ -187,10 +187,9 @@ async def import_rtcstats_file(
     db = await _open(settings)
     try:
         with progress("importing", None):
-            async with db.write() as conn:
-                result = await import_dump(
-                    conn, account, app_id, peer_id, meeting, data, now_ms(), settings
-                )
+            result = await import_dump(
+                db, account, app_id, peer_id, meeting, data, now_ms(), settings
+            )
     except BadRequest as exc:
         # The route's wording names its query parameter; on the command line it is --meeting.
         exc.message = exc.message.replace("?meeting_id=…", "--meeting MEETING")

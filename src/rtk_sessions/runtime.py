@@ -3,56 +3,62 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rtk_sessions.config import Settings
-from rtk_sessions.kit.blobs import blob_store_from_settings
-from rtk_sessions.kit.db import Database
-from rtk_sessions.kit.jobs import JobQueue, make_huey
-from rtk_sessions.kit.ratelimit import RateLimits
-from rtk_sessions.kit.state import AppState
-from rtk_sessions.kit.timeutil import set_clock_offset
+from rtk_sessions.kit import cpu, metrics
+from rtk_sessions.kit.state import AppState, new_state, worker_state
 from rtk_sessions.quality import service as quality
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
 
+# A job answers False when it failed and recorded the failure itself instead of raising.
+Job = Callable[..., Coroutine[Any, Any, bool | None]]
+
+
+async def _summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> bool:
+    return await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
+
+
+JOBS: dict[str, Job] = {summaries.JOB: _summary, quality.JOB: quality.run_reports}
+# Where the functions that run in worker processes live (kit/cpu.py preloads them).
+WORK = (
+    "rtk_sessions.runtime",
+    "rtk_sessions.ingest.validation",
+    "rtk_sessions.ingest.rtcstats_import",
+)
+
 
 def build_state(settings: Settings) -> AppState:
     """Everything a server, worker or CLI command needs; no threads are started here."""
-    set_clock_offset(settings.test_clock_offset)
-    state = AppState(
-        settings=settings,
-        db=Database(settings.effective_database_url),
-        blobs=blob_store_from_settings(settings),
-        jobs=JobQueue(
-            make_huey(settings.jobs_url, settings.data_dir, settings.effective_jobs_queue)
-        ),
-        limits=RateLimits(settings),
-    )
-
-    async def summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> None:
-        await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
-
-    state.jobs.register(summaries.JOB, _in_worker(state, summary))
-    state.jobs.register(quality.JOB, _in_worker(state, quality.run_reports))
+    cpu.configure(requests=settings.cpu_workers, jobs=settings.job_workers, preload=WORK)
+    state = new_state(settings)
+    for name in JOBS:
+        state.jobs.register(name, _in_worker_process(settings, name))
     return state
 
 
-def _in_worker(
-    state: AppState, job: Callable[..., Coroutine[Any, Any, None]]
-) -> Callable[..., None]:
-    """A job as huey runs it: in a worker thread, with its own event loop and connections."""
+def _in_worker_process(settings: Settings, name: str) -> Callable[..., None]:
+    """A job as huey runs it: its worker thread waits, without holding the GIL, while a
+    process of the jobs pool does the work, so a long summary never slows the API
+    (docs/adr/0004-cpu-work-off-the-event-loop.md)."""
 
     def run(*args: Any) -> None:
-        async def main() -> None:
-            own = dataclasses.replace(state, db=Database(state.settings.effective_database_url))
-            try:
-                await job(own, *args)
-            finally:
-                await own.db.dispose()
-
-        asyncio.run(main())
+        if cpu.call(cpu.JOBS, run_job, settings, name, args) is False:
+            metrics.job_failed(name)  # counted here: the worker process may keep no metrics
 
     return run
+
+
+def run_job(settings: Settings, name: str, args: tuple[Any, ...]) -> bool | None:
+    """In a worker process: run the job with this process's state and its own connections."""
+
+    async def main() -> bool | None:
+        own = worker_state(settings)
+        try:
+            return await JOBS[name](own, *args)
+        finally:
+            await own.db.dispose()
+
+    return asyncio.run(main())

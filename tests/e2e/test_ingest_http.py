@@ -501,6 +501,21 @@ def test_an_event_with_many_problems_lists_twenty_and_counts_the_rest(shared: Ap
     assert {e["id"] for e in errors} == {"many-problems"}
 
 
+def test_a_huge_refusal_lists_100_problems_and_echoes_short_values(api: Api) -> None:
+    """Issue 8: a 1 MB event id was echoed whole; 5,000 invalid events made a 15 MB body."""
+    batch = [event("i" * MIB, "peer.gone", "m1", 0)]
+    batch += [event(f"e{n}", "peer.gone", "m1", 0) for n in range(4999)]
+    resp = api.post(batch)
+    message = "5000 invalid events; nothing was stored (the first 100 of 5001 problems are listed)"
+    body = assert_error(resp, 400)
+    assert body["error"]["message"] == message
+    assert len(resp.content) < 40_000, len(resp.content)
+    errors = body["errors"]
+    assert len(errors) == 100 and errors[0]["id"] == "i" * 199 + "…"
+    assert [e["index"] for e in errors] == [0, *range(99)]
+    api.assert_app_absent()
+
+
 # --- the body as a whole --------------------------------------------------------------------
 
 
@@ -515,8 +530,14 @@ MALFORMED_BODIES: dict[str, tuple[bytes, tuple[str, ...]]] = {
     ),
     "object without events": (b'{"event": []}', ('got an object without an "events" array',)),
     "events not an array": (b'{"events": {"id": "a"}}', ('without an "events" array',)),
-    "invalid UTF-8": (b'[{"id": "\xff"}]', ("body is not valid UTF-8",)),
-    "deeply nested": (b"[" * 100_000, ("body is not valid JSON",)),
+    "invalid UTF-8": (b'[{"id": "\xff"}]', ("body is not valid UTF-8 (byte 9)",)),
+    "a lone surrogate escape": (b'[{"id": "\\ud800"}]', ("not part of a surrogate pair",)),
+    "a number out of range": (
+        b'[{"id": "e1", "occurred_at": 1e400}]',
+        ("body is not valid JSON: the number 1e400 is out of range",),
+    ),
+    "NaN": (b'[{"id": "e1", "occurred_at": NaN}]', ("NaN is not a JSON value",)),
+    "deeply nested": (b"[" * 100_000, ("body is not valid JSON: arrays and objects are nested",)),
 }
 
 

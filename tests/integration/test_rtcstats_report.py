@@ -52,8 +52,7 @@ async def test_report_agrees_with_the_reference(
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
             "occurred_at": 1_500_000_000_000}  # fmt: skip
     await ingest_events(db, state.settings, ACCOUNT, app_id, [join], 10)
-    async with db.write() as conn:
-        result = await import_dump(conn, ACCOUNT, app_id, "p", None, data, now_ms(), state.settings)
+    result = await import_dump(db, ACCOUNT, app_id, "p", None, data, now_ms(), state.settings)
     assert result.accepted > 0 and result.pending == 0
     async with db.read() as conn:
         app = AppRef(await resolve_app(conn, ACCOUNT, app_id), app_id)
@@ -93,8 +92,7 @@ async def test_the_background_job_stores_the_report_reads_then_serve(
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
             "occurred_at": 1_500_000_000_000}  # fmt: skip
     await ingest_events(db, state.settings, ACCOUNT, app_id, [join], 10)
-    async with db.write() as conn:
-        await import_dump(conn, ACCOUNT, app_id, "p", None, data, now_ms(), state.settings)
+    await import_dump(db, ACCOUNT, app_id, "p", None, data, now_ms(), state.settings)
     async with db.read() as conn:
         pk = await resolve_app(conn, ACCOUNT, app_id)
         assert await quality_repo.stored_report(conn, pk, "p") is None

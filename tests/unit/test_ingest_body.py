@@ -15,6 +15,7 @@ from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from rtk_sessions.ingest.validation import validate_events
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
+from rtk_sessions.kit.gzip import MAX_MEMBERS
 
 EVENTS = [{"id": "e1", "type": "meeting.ended"}, {"id": "e2", "type": "peer.left"}]
 
@@ -109,6 +110,28 @@ def test_gzip_bodies(encoding: str, ndjson: bool) -> None:
 def test_gzip_multi_member_and_zero_padding() -> None:
     body = gzip.compress(b'[{"id": "e1", ') + gzip.compress(b'"type": "meeting.ended"}]') + bytes(8)
     assert decode_body(body, "application/json", "gzip") == [EVENTS[0]]
+
+
+def test_gzip_members_up_to_the_cap_are_inflated() -> None:
+    body = gzip.compress(b"") * (MAX_MEMBERS - 1) + gzip.compress(b"[]")
+    assert decode_body(body, "application/json", "gzip") == []
+
+
+def test_more_gzip_members_than_the_cap_is_400() -> None:
+    # The quadratic case of issue 8: inflating each member copied the rest of the body.
+    body = gzip.compress(b"") * 100_000 + gzip.compress(b"[]")
+    with pytest.raises(BadRequest) as exc:
+        decode_body(body, "application/json", "gzip")
+    assert exc.value.message == (
+        f"body is not valid gzip: it has more than {MAX_MEMBERS} gzip members; compress it as "
+        "one gzip stream"
+    )
+
+
+def test_a_large_member_after_many_small_ones_is_inflated_whole() -> None:
+    payload = json.dumps([{"i": i, "pad": "x" * 500} for i in range(5000)]).encode()
+    body = gzip.compress(b"") * 500 + gzip.compress(payload[:7]) + gzip.compress(payload[7:])
+    assert len(decode_body(body + bytes(3), "application/json", "gzip")) == 5000
 
 
 @pytest.mark.parametrize(
@@ -220,7 +243,7 @@ def test_utf8_bom_is_tolerated() -> None:
     ("body", "expected"),
     [
         (b'[{"id": "e1",]', "body is not valid JSON: "),
-        (b"[1] [2]", "body is not valid JSON: JSON is malformed: trailing characters"),
+        (b"[1] [2]", "body is not valid JSON: Extra data (line 1, column 5)"),
         (b'["\xff"]', "body is not valid UTF-8 (byte 2)"),
         (b"", "body is empty; send a JSON array of events"),
         (b"  \n", "body is empty; send a JSON array of events"),
@@ -275,16 +298,65 @@ def test_ndjson_bad_lines_are_reported_with_the_invalid_events() -> None:
     assert errors[0]["index"] == 0 and errors[0]["id"] == "a"  # the first line is an invalid event
 
 
-def test_deeply_nested_json_is_a_400() -> None:
+# Every reason below is ours (or the standard library's parser's), whatever msgspec says.
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'["\xff"]', "not valid UTF-8 (byte 2)"),
+        (b'[{"id": "\xed\xa0\x80"}]', "not valid UTF-8 (byte 9)"),  # a surrogate as UTF-8
+        (b'[{"a": 1,]', "not valid JSON: Expecting property name enclosed in double quotes "
+                        "(line 1, column 10)"),
+        (b'["a\x01"]', "not valid JSON: Invalid control character (line 1, column 4)"),
+        (b"[1,\n2", "not valid JSON: Expecting ',' delimiter (line 2, column 2)"),
+        (b'[{"occurred_at": 1e400}]', "not valid JSON: the number 1e400 is out of range; "
+                                     "numbers must lie within ±1.8e308 (a 64-bit float)"),
+        (b"[-2.5E+999]", "not valid JSON: the number -2.5E+999 is out of range"),
+        (b"[1" + b"0" * 4300 + b"]", "not valid JSON: the integer 1000000000000000000000000000"
+                                     "00000000000… (4301 characters) has too many digits"),
+        (b"[NaN]", "not valid JSON: NaN is not a JSON value; send a number or null"),
+        (b"[-Infinity]", "not valid JSON: -Infinity is not a JSON value"),
+        (b"[" * 100_000, "not valid JSON: arrays and objects are nested too deeply"),
+    ],
+    ids=["utf8", "utf8-surrogate", "syntax", "control", "line", "1e400", "float", "int", "nan",
+         "infinity", "depth"],
+)  # fmt: skip
+def test_json_reasons_do_not_depend_on_the_parser_library(body: bytes, reason: str) -> None:
     with pytest.raises(BadRequest) as exc:
-        decode_body(b"[" * 100_000, "application/json", None)
-    assert "not valid JSON" in exc.value.message
+        decode_body(body, "application/json", None)
+    assert exc.value.message.startswith(f"body is {reason}"), exc.value.message
+    if b"\n" not in body:
+        [line] = decode_body(b"\n" + body + b"\n", "application/x-ndjson", None)
+        assert line.reason.startswith(f"line 2: {reason}"), line.reason
 
 
-def test_a_lone_surrogate_escape_is_named_as_such() -> None:
+def test_numbers_in_range_are_read() -> None:
+    big = int("9" * 4300)
+    body = b'[{"a": 1.7e308, "b": -1e-400, "c": ' + str(big).encode() + b"}]"
+    assert decode_body(body, "application/json", None) == [{"a": 1.7e308, "b": -0.0, "c": big}]
+
+
+@pytest.mark.parametrize(
+    ("text", "byte"),
+    [(b"a\\ud800b", 15), (b"\\uDC00", 14), (b"\\ud83d\\ud83d\\ude00", 14),
+     (b"\\\\\\udbff", 16), (b"\\ud83d", 14)],
+    ids=["high", "low", "high-high-low", "after-escaped-backslash", "at-the-end"],
+)  # fmt: skip
+def test_a_lone_surrogate_escape_is_named_as_such(text: bytes, byte: int) -> None:
     # Such text cannot be written as UTF-8 (a chat export would fail later): refuse it here.
-    with pytest.raises(BadRequest, match="not part of a surrogate pair"):
-        decode_body(b'[{"payload": "a\\ud800b"}]', "application/json", None)
+    with pytest.raises(BadRequest) as exc:
+        decode_body(b'[{"payload": "' + text + b'"}]', "application/json", None)
+    assert exc.value.message.startswith(
+        "body is not valid JSON text: it holds a \\uD800-\\uDFFF escape that is not part of a "
+        f"surrogate pair (byte {byte};"
+    ), exc.value.message
+
+
+def test_an_escaped_backslash_before_u_is_no_escape() -> None:
+    body = b'[{"payload": "\\\\ud800 \\\\\\\\uDC00"}]'
+    assert decode_body(body, "application/json", None) == [{"payload": "\\ud800 \\\\uDC00"}]
+
+
+def test_a_surrogate_pair_is_one_character() -> None:
     with pytest.raises(BadRequest, match="not valid JSON: "):
         decode_body(b'[{"payload": "\\ud83d\\ude00"', "application/json", None)
     assert decode_body(b'[{"payload": "\\ud83d\\ude00"}]', "application/json", None) == [

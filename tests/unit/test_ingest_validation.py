@@ -6,13 +6,19 @@ import copy
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rtk_sessions.ingest.fields import rfc3339_ms
 from rtk_sessions.ingest.schemas import EVENT_TYPES, ValidEvent
-from rtk_sessions.ingest.validation import MAX_PROBLEMS_PER_EVENT, validate_events
+from rtk_sessions.ingest.validation import (
+    MAX_PROBLEMS_PER_EVENT,
+    check_batch,
+    validate_events,
+)
+from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.timeutil import EPOCH_2000_MS, FUTURE_TOLERANCE_MS, parse_rfc3339_ms
 
 NOW = 1_780_480_800_000  # 2026-06-03T10:00:00.000Z
@@ -277,6 +283,40 @@ def test_problems_per_event_are_capped() -> None:
     assert len(errors) == MAX_PROBLEMS_PER_EVENT
     assert errors[0]["message"].startswith("events[0].samples[0].kind: must be one of audio")
     assert errors[-1]["message"] == "events[0]: 11 more problems not listed"
+
+
+def test_a_refused_batch_lists_100_problems_and_gives_the_totals() -> None:
+    """Issue 8: 5,000 invalid events made a 15 MB error body, a 1 MB id was echoed whole."""
+    batch = [{"id": "i" * 1_000_000, "type": "nope"}]
+    batch += [{"id": f"e{n}", "type": "nope"} for n in range(4999)]
+    with pytest.raises(BadRequest) as exc:
+        check_batch(batch, NOW)
+    # 4 problems for the first event (id, type, meeting_id, occurred_at), 3 for the others.
+    assert exc.value.message == (
+        "5000 invalid events; nothing was stored (the first 100 of 15001 problems are listed)"
+    )
+    errors = exc.value.details
+    assert len(errors) == 100
+    assert errors[0]["id"] == "i" * 199 + "…"
+    assert errors[0]["message"].startswith("events[0].id: must be 1–128 characters")
+    assert errors[-1]["index"] == 32 and errors[-1]["id"] == "e31"
+    assert len(msgspec.json.encode(errors)) < 30_000
+
+
+def test_echoed_keys_are_cut_short() -> None:
+    bad = event("peer.event", name="n", metadata={"k" * 5000: {"nested": 1}})
+    [error] = errors_of(bad)
+    path = ".metadata." + "k" * 5000
+    assert error["message"] == (
+        f"events[0]{path[:199]}…: must be a scalar (string, number, boolean or null), not an object"
+    )
+
+
+def test_a_refused_batch_with_few_problems_lists_them_all() -> None:
+    with pytest.raises(BadRequest) as exc:
+        check_batch([event("meeting.updated"), {"id": "x"}], NOW)
+    assert exc.value.message == "1 invalid event; nothing was stored"
+    assert len(exc.value.details) == 3
 
 
 # --- per-type rules ----------------------------------------------------------------------

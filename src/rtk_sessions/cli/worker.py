@@ -37,10 +37,11 @@ async def work(settings: Settings, workers: int) -> None:
     """Run jobs and the maintenance loop until SIGINT or SIGTERM, whatever the signals'
     disposition was at start (a shell starting us in the background ignores SIGINT)."""
     from rtk_sessions.exports import open_state
-    from rtk_sessions.kit import metrics
+    from rtk_sessions.kit import cpu, metrics
     from rtk_sessions.kit.logging import configure_logging
     from rtk_sessions.kit.timeutil import now_ms
     from rtk_sessions.maintenance import run_maintenance
+    from rtk_sessions.runtime import WORK
 
     configure_logging(settings.log_format, settings.log_level)
     metrics.configure(settings.metrics_dir, owner=False)
@@ -49,6 +50,7 @@ async def work(settings: Settings, workers: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _stopping, sig, stop)
     state = await open_state(settings)
+    cpu.configure(requests=settings.cpu_workers, jobs=workers, preload=WORK)
     await asyncio.to_thread(state.jobs.start, workers)
     upkeep = asyncio.create_task(run_maintenance(state, now_ms()))
     stopped = asyncio.create_task(stop.wait())
@@ -59,6 +61,7 @@ async def work(settings: Settings, workers: int) -> None:
         stopped.cancel()
         await asyncio.gather(upkeep, stopped, return_exceptions=True)
         await asyncio.to_thread(state.jobs.stop)
+        await asyncio.to_thread(cpu.shutdown)
         await state.db.dispose()
         with contextlib.suppress(Exception):
             state.jobs.huey.storage.close()

@@ -23,6 +23,7 @@ from rtk_sessions.kit.timeutil import now_ms
 
 Q = Annotated[str | None, Parameter(required=False)]
 REFUSALS = {
+    400: ResponseSpec(ErrorBody, description="A path or query value is not valid text."),
     403: ResponseSpec(ErrorBody, description="The link was changed, is incomplete or expired."),
     404: ResponseSpec(ErrorBody, description="The file no longer exists (retention)."),
 }

@@ -15,21 +15,18 @@ batch's invalid events: `events[3]: line 4: not valid JSON ...`.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import msgspec
-
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, MAX_BATCH_EVENTS
+from rtk_sessions.kit import jsontext
 from rtk_sessions.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
-from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, gunzip_bounded
+from rtk_sessions.kit.gzip import InflatedTooLarge, NotGzip, TooManyMembers, gunzip_bounded
 
 JSON_TYPES = ("application/json",)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 GZIP_CODINGS = ("gzip", "x-gzip")
 _BOM = b"\xef\xbb\xbf"
 _SHAPES = 'a JSON array of events, or an object {"events": [...]}'
-_JSON_DECODER = msgspec.json.Decoder()
 
 
 def decode_body(body: bytes, content_type: str | None, content_encoding: str | None) -> list[Any]:
@@ -85,6 +82,8 @@ def _gunzip(body: bytes) -> bytes:
         return gunzip_bounded(body, MAX_BATCH_BYTES)
     except InflatedTooLarge:
         raise PayloadTooLarge(_too_many_bytes("decompressed body")) from None
+    except TooManyMembers as exc:
+        raise BadRequest(f"body is not valid gzip: {exc}") from None
     except NotGzip as exc:
         if exc.truncated:
             raise BadRequest(f"body is not valid gzip ({exc})") from None
@@ -99,50 +98,14 @@ def _check_count(count: int) -> None:
         )
 
 
-def _decode(data: bytes) -> Any:
-    """One JSON value; raises ValueError with a readable reason."""
-    try:
-        return _JSON_DECODER.decode(data)
-    except UnicodeDecodeError:
-        raise ValueError(f"not valid UTF-8{_bad_utf8_at(data)}") from None
-    except msgspec.DecodeError as exc:
-        if _only_lone_surrogates(data):
-            raise ValueError(
-                "not valid JSON text: it holds a \\uD800-\\uDFFF escape that is not part of a "
-                "surrogate pair (a broken emoji or character); send valid UTF-16 pairs or UTF-8"
-            ) from None
-        raise ValueError(f"not valid JSON: {exc}") from None
-    except RecursionError:
-        raise ValueError("not valid JSON: nested too deeply") from None
-
-
-def _only_lone_surrogates(data: bytes) -> bool:
-    """msgspec refuses a \\uD800-\\uDFFF escape outside a pair, saying "truncated"; Python's
-    json accepts it, so if json reads the text, that was the only problem."""
-    try:
-        json.loads(data)
-    except ValueError:
-        return False
-    return True
-
-
-def _bad_utf8_at(data: bytes) -> str:
-    """` (byte N)`: msgspec's own offset is relative to the string, not to the input."""
-    try:
-        data.decode()
-    except UnicodeDecodeError as exc:
-        return f" (byte {exc.start})"
-    return ""
-
-
 def _parse_json(data: bytes) -> list[Any]:
     if not data.strip():
         raise BadRequest(f"body is empty; send {_SHAPES}")
     try:
-        value = _decode(data)
-    except ValueError as exc:
+        value = jsontext.decode(data)
+    except jsontext.NotJson as exc:
         hint = ""
-        if "trailing characters" in str(exc):
+        if exc.trailing:
             hint = "; for one event per line send Content-Type: application/x-ndjson"
         raise BadRequest(f"body is {exc}{hint}") from None
     if isinstance(value, list):
@@ -170,8 +133,8 @@ def _parse_ndjson(data: bytes) -> list[Any]:
     events: list[Any] = []
     for lineno, line in lines:
         try:
-            events.append(_decode(line))
-        except ValueError as exc:
+            events.append(jsontext.decode(line))
+        except jsontext.NotJson as exc:
             events.append(BadLine(f"line {lineno}: {exc}"))
     return events
 

@@ -11,7 +11,6 @@ from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import require
 from rtk_sessions.ingest import service
-from rtk_sessions.ingest.body import decode_body
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
@@ -87,10 +86,10 @@ class IngestController(Controller):
         now = now_ms()
         await require(rtk, request, account_id, app_id, "ingest")
         body = await read_body_limited(request, MAX_BATCH_BYTES, "The request body")
-        raw = decode_body(
-            body, request.headers.get("content-type"), request.headers.get("content-encoding")
+        headers = request.headers
+        valid = await service.read_valid_batch(
+            body, headers.get("content-type"), headers.get("content-encoding"), now
         )
-        valid = service.check_batch(raw, now)
         async with rtk.db.write() as conn:
             result = await service.accept(
                 conn, account_id, app_id, valid, now, rtk.settings.session_end_grace_ms

@@ -14,6 +14,9 @@ from rtk_sessions.auth.service import check_ids, resolve_app
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.rtcstats import Dump, DumpError, DumpTooLarge, SkippedLine, parse_dump
+from rtk_sessions.ingest.schemas import VALID_EVENTS
+from rtk_sessions.kit import cpu
+from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, NotFound, PayloadTooLarge
 from rtk_sessions.quality.repo import meeting_of_peer
 
@@ -70,8 +73,17 @@ def read_dump(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> tup
     return events, dump
 
 
+def dump_batch(
+    data: bytes, peer_id: str, meeting_id: str, max_bytes: int, now: int
+) -> tuple[list[bytes], int, tuple[SkippedLine, ...]]:
+    """The dump's events, read and validated (packed for kit/cpu.unpack), and its skipped
+    lines: the CPU-heavy part of an import, run in a worker process (kit/cpu.py)."""
+    events, dump = read_dump(data, peer_id, meeting_id, max_bytes)
+    return cpu.pack(service.check_batch(events, now)), dump.skipped_lines, dump.skipped
+
+
 async def import_dump(
-    conn: AsyncConnection,
+    db: Database,
     account_id: str,
     app_id: str,
     peer_id: str,
@@ -80,17 +92,21 @@ async def import_dump(
     now: int,
     settings: Settings,
 ) -> ImportResult:
-    """Validate every derived event, then store them all in this one transaction."""
+    """Read and validate the whole dump in a worker process, then store every event in one
+    write transaction: nothing is written, and no write lock held, while the dump is read."""
     check_ids(account_id=account_id, app_id=app_id)
-    meeting = meeting_id or await _meeting_of(conn, account_id, app_id, peer_id)
-    events, dump = read_dump(data, peer_id, meeting, settings.max_dump_bytes)
-    valid = service.check_batch(events, now)
-    counts = await service.accept(
-        conn, account_id, app_id, valid, now, settings.session_end_grace_ms
+    if meeting_id is None:
+        async with db.read() as conn:
+            meeting_id = await _meeting_of(conn, account_id, app_id, peer_id)
+    packed, skipped_lines, skipped = await cpu.run(
+        cpu.REQUESTS, dump_batch, data, peer_id, meeting_id, settings.max_dump_bytes, now
     )
-    return ImportResult(
-        counts.accepted, counts.duplicates, counts.pending, dump.skipped_lines, dump.skipped
-    )
+    valid = await cpu.unpack(VALID_EVENTS, packed)
+    async with db.write() as conn:
+        counts = await service.accept(
+            conn, account_id, app_id, valid, now, settings.session_end_grace_ms
+        )
+    return ImportResult(counts.accepted, counts.duplicates, counts.pending, skipped_lines, skipped)
 
 
 async def _meeting_of(conn: AsyncConnection, account_id: str, app_id: str, peer_id: str) -> str:

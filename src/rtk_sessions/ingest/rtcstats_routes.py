@@ -64,10 +64,9 @@ class RtcstatsController(Controller):
         now = now_ms()
         await require(rtk, request, account_id, app_id, "ingest")
         data = await read_body_limited(request, rtk.settings.max_dump_bytes, "The rtcstats dump")
-        async with rtk.db.write() as conn:
-            result = await import_dump(
-                conn, account_id, app_id, peer_id, meeting_id, data, now, rtk.settings
-            )
+        result = await import_dump(
+            rtk.db, account_id, app_id, peer_id, meeting_id, data, now, rtk.settings
+        )
         await enqueue_reports(rtk, account_id, app_id, [peer_id])
         skipped = [SkippedLineOut(s.line, s.reason) for s in result.skipped]
         counts = (result.accepted, result.duplicates, result.pending, result.skipped_lines)

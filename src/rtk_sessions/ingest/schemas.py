@@ -50,6 +50,9 @@ class ValidEvent(msgspec.Struct, frozen=True):
     raw: dict[str, Any]
 
 
+VALID_EVENTS = msgspec.msgpack.Decoder(list[ValidEvent])  # validated in a worker process
+
+
 class Placement:
     """How an event got its session (the `events.placement` column)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,10 +16,15 @@ from rtk_sessions.auth.repo import ensure_app, get_app_pk
 from rtk_sessions.auth.service import check_ids
 from rtk_sessions.ingest import repo
 from rtk_sessions.ingest.repo import StoredEvent
-from rtk_sessions.ingest.schemas import LIFECYCLE_TYPES, TIME_PLACED_TYPES, ValidEvent
-from rtk_sessions.ingest.validation import validate_events
-from rtk_sessions.kit import metrics
-from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.ingest.schemas import (
+    LIFECYCLE_TYPES,
+    TIME_PLACED_TYPES,
+    VALID_EVENTS,
+    ValidEvent,
+)
+from rtk_sessions.ingest.validation import BatchRefused, read_batch
+from rtk_sessions.ingest.validation import check_batch as check_batch  # callers' entry point
+from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions.derivation import AppRef, place_meeting_by_time, rederive
 from rtk_sessions.sessions.repo import clear_derived, open_peers_of_meeting
@@ -33,15 +37,18 @@ class IngestResult:
     pending: int
 
 
-def check_batch(raw_events: list[Any], now: int) -> list[ValidEvent]:
-    """Validate a whole batch; any invalid event rejects it, listing every problem."""
-    valid, errors = validate_events(raw_events, now)
-    if errors:
-        metrics.events_refused(len(raw_events))
-        count = len({e.get("index") for e in errors})
-        noun = "event" if count == 1 else "events"
-        raise BadRequest(f"{count} invalid {noun}; nothing was stored", details=errors)
-    return valid
+async def read_valid_batch(
+    body: bytes, content_type: str | None, content_encoding: str | None, now: int
+) -> list[ValidEvent]:
+    """A request body's events, inflated, decoded and validated in a worker process
+    (kit/cpu.py, docs/adr/0004-cpu-work-off-the-event-loop.md); a refused batch is counted."""
+    try:
+        return await cpu.run_list(
+            cpu.REQUESTS, VALID_EVENTS, read_batch, body, content_type, content_encoding, now
+        )
+    except BatchRefused as exc:
+        metrics.events_refused(exc.events)
+        raise
 
 
 def _first_of_each_id(valid: Sequence[ValidEvent]) -> list[ValidEvent]:

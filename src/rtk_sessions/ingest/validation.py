@@ -13,6 +13,9 @@ Conventions of the error list (each entry becomes one item of the response's `er
   fields). A field sent as JSON `null` is treated as a wrong type, not as absent (omit the field
   instead); only the loosely checked telemetry objects of `peer.metadata` tolerate nulls.
 * Unknown extra fields are ignored; when `type` is unknown only the common fields are checked.
+* Bounded, whatever was sent: an echoed `id` and path keep their first `MAX_ECHO_CHARS`
+  characters (then `…`), and a rejected batch lists its first `MAX_LISTED_ERRORS` entries; its
+  message gives the totals (docs/ingestion.md, "When a batch is refused").
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rtk_sessions.ingest.body import BadLine
+from rtk_sessions.ingest.body import BadLine, decode_body
 from rtk_sessions.ingest.fields import (
     Check,
     Problem,
@@ -43,9 +46,12 @@ from rtk_sessions.ingest.fields import (
     wrong_type,
 )
 from rtk_sessions.ingest.schemas import EVENT_TYPES, PEER_BOUND_TYPES, ValidEvent
+from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.timeutil import to_iso
 
 MAX_PROBLEMS_PER_EVENT = 20
+MAX_LISTED_ERRORS = 100
+MAX_ECHO_CHARS = 200
 MAX_SAMPLES = 1000
 
 Rule = tuple[str, Check, bool]  # field name, checker, required
@@ -196,6 +202,34 @@ def validate_events(
     return valid, errors
 
 
+def read_batch(
+    body: bytes, content_type: str | None, content_encoding: str | None, now_ms: int
+) -> list[ValidEvent]:
+    """A request body's events, inflated, decoded and validated: the CPU-heavy part of an
+    ingest request, run in a worker process (kit/cpu.py)."""
+    return check_batch(decode_body(body, content_type, content_encoding), now_ms)
+
+
+class BatchRefused(BadRequest):
+    """A batch with invalid events (400); `events` is how many the batch held, all refused."""
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]], events: int) -> None:
+        super().__init__(message, details=details)
+        self.events = events
+
+
+def check_batch(raw_events: list[Any], now_ms: int) -> list[ValidEvent]:
+    """Validate a whole batch; any invalid event rejects it (400), listing the first problems."""
+    valid, errors = validate_events(raw_events, now_ms)
+    if not errors:
+        return valid
+    count = len({e["index"] for e in errors})
+    message = f"{count} invalid {'event' if count == 1 else 'events'}; nothing was stored"
+    if len(errors) > MAX_LISTED_ERRORS:
+        message += f" (the first {MAX_LISTED_ERRORS} of {len(errors)} problems are listed)"
+    raise BatchRefused(message, details=errors[:MAX_LISTED_ERRORS], events=len(raw_events))
+
+
 def _check_event(raw: Any, now_ms: int) -> tuple[ValidEvent | None, list[Problem]]:
     if isinstance(raw, BadLine):
         return None, [("", raw.reason)]
@@ -281,8 +315,13 @@ def _render(index: int, raw: Any, problems: list[Problem]) -> list[dict[str, Any
         shown = problems[: MAX_PROBLEMS_PER_EVENT - 1]
         problems = [*shown, ("", f"{hidden} more problems not listed")]
     event_id = raw.get("id") if isinstance(raw, dict) else None
-    extra = {"id": event_id} if isinstance(event_id, str) else {}
+    extra = {"id": _echo(event_id)} if isinstance(event_id, str) else {}
     return [
-        {"code": 400, "message": f"events[{index}]{path}: {what}", "index": index, **extra}
+        {"code": 400, "message": f"events[{index}]{_echo(path)}: {what}", "index": index, **extra}
         for path, what in problems
     ]
+
+
+def _echo(text: str) -> str:
+    """A received string (an id, a key in a path) as shown back: at most MAX_ECHO_CHARS."""
+    return text if len(text) <= MAX_ECHO_CHARS else text[: MAX_ECHO_CHARS - 1] + "…"

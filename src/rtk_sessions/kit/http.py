@@ -39,7 +39,7 @@ class ErrorBody(msgspec.Struct):
 
 
 _ERROR_MEANINGS = {
-    400: "A query value or event is invalid; the message says what to fix.",
+    400: "A path or query value, or an event, is invalid; the message says what to fix.",
     401: "Missing, unknown, revoked or non-bearer credentials.",
     403: "The token belongs to another account or app, or lacks the permission.",
     404: "No such app, session or participant.",

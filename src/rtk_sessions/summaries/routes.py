@@ -65,7 +65,7 @@ class SummaryController(Controller):
         "/",
         operation_id="GenerateSummaryOfTranscripts",
         status_code=200,
-        responses=error_responses(401, 403, 404),
+        responses=error_responses(400, 401, 403, 404),
         dependencies={"app": Provide(admin_access)},
     )
     async def generate_summary_of_transcripts(

@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 from rtk_sessions.auth.repo import list_apps
+from rtk_sessions.config import Settings
 from rtk_sessions.files.service import (
     FileSpec,
     check_not_expired,
@@ -19,12 +20,12 @@ from rtk_sessions.files.service import (
     link_for,
     publish,
 )
-from rtk_sessions.kit import metrics
+from rtk_sessions.kit import cpu
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound, RtkError
 from rtk_sessions.kit.redact import redacted_logger
-from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.state import AppState, worker_state
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.accounting import interval_ms
 from rtk_sessions.sessions.derivation import AppRef
@@ -54,20 +55,36 @@ async def request_summary(
     state: AppState, app: AppRef, session_id: str, now: int
 ) -> tuple[str, str]:
     """(session id, PROCESSING or COMPLETED); enqueues a job only when there is new work."""
-    session, rows = await load_transcript(state, app, session_id, now)
-    check_not_expired(state, session, "summary", now)
-    wanted = summary_fingerprint(state, session, rows)
+    found, wanted = await cpu.run(
+        cpu.REQUESTS, wanted_summary, state.settings, app, session_id, now
+    )
     async with state.db.write() as conn:
-        await serialize_on(conn, app.pk, f"summary:{session.id}")
-        current = await repo.get(conn, app.pk, session.id)
+        await serialize_on(conn, app.pk, f"summary:{found}")
+        current = await repo.get(conn, app.pk, found)
         if current is not None:
             if current.status == PROCESSING and current.requested_fingerprint == wanted:
-                return session.id, PROCESSING
+                return found, PROCESSING
             if current.status == COMPLETED and current.ready_fingerprint == wanted:
-                return session.id, COMPLETED
-        await repo.request(conn, app.pk, session.id, wanted, now)
-    await enqueue(state, app, session.id, now)
-    return session.id, PROCESSING
+                return found, COMPLETED
+        await repo.request(conn, app.pk, found, wanted, now)
+    await enqueue(state, app, found, now)
+    return found, PROCESSING
+
+
+def wanted_summary(settings: Settings, app: AppRef, session_id: str, now: int) -> tuple[str, str]:
+    """(session id, fingerprint of the transcript its summary is made from), in a worker
+    process (kit/cpu.py): loading and hashing a long transcript takes seconds."""
+
+    async def main() -> tuple[str, str]:
+        state = worker_state(settings)
+        try:
+            session, rows = await load_transcript(state, app, session_id, now)
+            check_not_expired(state, session, "summary", now)
+            return session.id, summary_fingerprint(state, session, rows)
+        finally:
+            await state.db.dispose()
+
+    return asyncio.run(main())
 
 
 async def enqueue(state: AppState, app: AppRef, session_id: str, requested_at: int) -> None:
@@ -128,24 +145,25 @@ def utterances(session: SessionRow, rows: list[SegmentRow]) -> list[Utterance]:
     ]
 
 
-async def run_summary(state: AppState, app: AppRef, session_id: str) -> None:
-    """The job: summarize the current transcript and record it; safe to run twice."""
+async def run_summary(state: AppState, app: AppRef, session_id: str) -> bool:
+    """The job: summarize the current transcript and record it; safe to run twice. A failure
+    is recorded for GET to report, not raised; the answer is False then."""
     async with state.db.write() as conn:
         await serialize_on(conn, app.pk, f"summary:{session_id}")
         intent = await repo.get(conn, app.pk, session_id)
         if intent is None or intent.status != PROCESSING:
-            return  # finished by an earlier run of this job
+            return True  # finished by an earlier run of this job
         await repo.mark(conn, app.pk, session_id, intent.requested_at, started_at=now_ms())
     try:
         await _summarize(state, app, intent)
-        return
+        return True
     except (SummaryError, RtkError) as exc:  # reasons fit for clients (docs/security.md)
         error = public_reason(exc)
     except Exception:
         log.exception("summary job for %s failed", session_id)
         error = INTERNAL_REASON
     await _finish(state, app, intent, status=FAILED, error=error)
-    metrics.job_failed(JOB)  # recorded, not raised: the job itself ends normally
+    return False
 
 
 async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
