@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from support import shared_data_dir
+from support import DATA
 
-DUMP = shared_data_dir() / "rtcstats" / "dumps" / "safari-standard-stats.jsonl"
+DUMP = DATA / "rtcstats" / "dumps" / "safari-standard-stats.jsonl"
 
 
 def gzip_members(count: int) -> bytes:

@@ -208,14 +208,16 @@ DUMP_MB = 5
 
 
 @pytest.mark.skipif(not DUMP.is_file(), reason=f"rtcstats dump not found at {DUMP}")
-@pytest.mark.parametrize("ending", ["complete", "bad last line"])
+@pytest.mark.parametrize("ending", ["complete", "invalid last event"])
 def test_a_large_rtcstats_dump_leaves_the_server_responsive(
     server: Any, token: str, ending: str
 ) -> None:
-    """Read whole (a bad last line refuses it all) before anything is written."""
+    """Read and validated whole (an event from the future on the last line refuses it all)
+    before anything is written."""
     dump = big_dump(DUMP_MB)
     if ending != "complete":
-        dump += b'["getstats", "PC_0", {}, 1]\n'
+        tomorrow = int((datetime.now(UTC) + timedelta(days=1)).timestamp() * 1000)
+        dump += json.dumps(["oniceconnectionstatechange", "PC_0", "failed", tomorrow]).encode()
 
     def send(app: str) -> tuple[str, httpx.Response]:
         return app, post(server, token, f"apps/{app}/peers/p1/rtcstats?meeting_id=m1", dump)
@@ -226,7 +228,7 @@ def test_a_large_rtcstats_dump_leaves_the_server_responsive(
         assert resp.json()["data"]["accepted"] > 500
     else:
         assert resp.status_code == 400, resp.text
-        assert "the timestamp (item 4)" in resp.json()["error"]["message"]
+        assert "in the future" in json.dumps(resp.json()["errors"]), resp.text
         assert app_absent(server, token, app)
 
 

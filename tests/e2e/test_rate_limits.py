@@ -18,6 +18,7 @@ from typing import Any
 import cloudflare
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from support import Server, own_database, running_server
 
@@ -125,6 +126,31 @@ def test_each_token_has_a_request_budget(limited: Server) -> None:
     # Another token of the same app and address has its own budget.
     other = sdk(limited, limited.token(ACCOUNT, "read", app=app), address)
     assert other.realtime_kit.sessions.get_sessions(app, account_id=ACCOUNT).success
+
+
+def refusals(srv: Server) -> dict[str, float]:
+    scrape = httpx.get(f"{srv.base_url}/metrics", timeout=30).text
+    return {
+        sample.labels["kind"]: sample.value
+        for family in text_string_to_metric_families(scrape)
+        if family.name == "rtk_rate_limit_refusals"
+        for sample in family.samples
+        if sample.name == "rtk_rate_limit_refusals_total"
+    }
+
+
+def test_refusals_are_counted_in_the_metrics(limited: Server) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    token = limited.token(ACCOUNT, "read", app=app)
+    before = refusals(limited)
+    for _ in range(FAILURES):
+        get(limited, app, wrong(token), "198.51.100.40")
+    assert_limited(get(limited, app, wrong(token), "198.51.100.40"), WINDOW_S)
+    for _ in range(4):  # RTK_RATE_LIMIT_READ = 3/minute
+        get(limited, app, token, "198.51.100.41")
+    after = refusals(limited)
+    assert after.get("auth_failures", 0) - before.get("auth_failures", 0) >= 1, after
+    assert after.get("read", 0) - before.get("read", 0) == 1, after
 
 
 def test_processes_sharing_redis_share_one_budget(tmp_path: Path) -> None:

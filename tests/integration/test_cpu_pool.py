@@ -14,7 +14,7 @@ import pytest
 
 from rtk_sessions.auth.service import check_ids
 from rtk_sessions.ingest.schemas import VALID_EVENTS
-from rtk_sessions.ingest.validation import read_batch
+from rtk_sessions.ingest.validation import BatchRefused, read_batch
 from rtk_sessions.kit import cpu
 from rtk_sessions.kit.errors import BadRequest
 from support import running
@@ -74,3 +74,10 @@ def test_shutdown_ends_the_workers() -> None:
     while running(worker):
         assert time.monotonic() < deadline, "the worker outlived shutdown()"
         time.sleep(0.1)
+
+
+async def test_a_refused_batch_keeps_its_count_of_events() -> None:
+    body = json.dumps([{"id": "x"}, {"id": "y"}]).encode()
+    with pytest.raises(BatchRefused) as exc:
+        await cpu.run(cpu.REQUESTS, read_batch, body, None, None, NOW)
+    assert exc.value.events == 2 and {d["index"] for d in exc.value.details} == {0, 1}

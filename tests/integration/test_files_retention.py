@@ -46,7 +46,7 @@ def meeting(ended: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def state(db: Database, tmp_path: Path) -> Iterator[AppState]:
-    built = build_state(Settings(data_dir=tmp_path, job_workers=0))
+    built = build_state(Settings(data_dir=tmp_path, database_url=db.url, job_workers=0))
     yield dataclasses.replace(built, db=db)
 
 

@@ -537,7 +537,8 @@ async def test_the_idle_sweep_closes_peers_at_their_last_event_and_a_real_leave_
         now=received,
     )
     state = dataclasses.replace(
-        build_state(Settings(data_dir=tmp_path, session_idle_timeout=600.0)), db=db
+        build_state(Settings(data_dir=tmp_path, database_url=db.url, session_idle_timeout=600.0)),
+        db=db,
     )
     session_id = sid("p1", app_id)
 

@@ -46,7 +46,9 @@ def last_counter(entries: list[dict[str, Any]], field: str) -> int:
 async def test_report_agrees_with_the_reference(
     name: str, db: Database, app_id: str, tmp_path: Path
 ) -> None:
-    state = dataclasses.replace(build_state(Settings(data_dir=tmp_path, job_workers=0)), db=db)
+    state = dataclasses.replace(
+        build_state(Settings(data_dir=tmp_path, database_url=db.url, job_workers=0)), db=db
+    )
     data = (RTCSTATS / "dumps" / f"{name}.jsonl").read_bytes()
     # The peer joined before the call it recorded (the dumps are from 2020-2022).
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
@@ -87,7 +89,9 @@ async def test_report_agrees_with_the_reference(
 async def test_the_background_job_stores_the_report_reads_then_serve(
     db: Database, app_id: str, tmp_path: Path
 ) -> None:
-    state = dataclasses.replace(build_state(Settings(data_dir=tmp_path, job_workers=0)), db=db)
+    state = dataclasses.replace(
+        build_state(Settings(data_dir=tmp_path, database_url=db.url, job_workers=0)), db=db
+    )
     data = (RTCSTATS / "dumps" / f"{NAMES[0]}.jsonl").read_bytes()
     join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": "p",
             "occurred_at": 1_500_000_000_000}  # fmt: skip

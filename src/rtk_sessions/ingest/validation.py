@@ -211,9 +211,12 @@ def read_batch(
 
 
 class BatchRefused(BadRequest):
-    """A batch with invalid events (400); `events` is how many the batch held, all refused."""
+    """A batch with invalid events (400); `events` is how many the batch held, all refused.
+    (Built again from its message when it crosses from a worker process: keep the defaults.)"""
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]], events: int) -> None:
+    def __init__(
+        self, message: str, *, details: list[dict[str, Any]] | None = None, events: int = 0
+    ) -> None:
         super().__init__(message, details=details)
         self.events = events
 

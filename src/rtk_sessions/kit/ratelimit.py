@@ -20,6 +20,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from rtk_sessions.config import Settings, parse_rate
+from rtk_sessions.kit import metrics
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.redact import redacted_logger
 
@@ -87,12 +88,14 @@ class RateLimits:
 
     async def _address_refused(self, limit: RateLimitItem, address: str) -> RateLimited:
         retry_after = await self._retry_after(limit, "auth-failures", address)
+        metrics.rate_limited("auth_failures")
         return RateLimited(f"Too many failed authentications from {address}", retry_after)
 
     async def spend(self, token_id: str, permission: str) -> None:
         """Count one request of this token; 429 once its budget for `permission` is spent."""
         limit = self._requests.get(permission)
         if limit is not None and not await self._hit(limit, "requests", permission, token_id):
+            metrics.rate_limited(permission)
             raise RateLimited(
                 f"This token has used its {permission} requests ({limit}); "
                 f"see RTK_RATE_LIMIT_{permission.upper()}",
