@@ -113,6 +113,9 @@ sessions = Table(
     Column("open_join_sum_ms", BigInteger, nullable=False),
     Column("own_updated_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Search folds of title and meeting id (sessions.folding; session ids are lowercase UUIDs).
+    Column("title_folded", Text, nullable=False),
+    Column("meeting_id_folded", Text, nullable=False),
     Index(None, "app_pk", "started_at"),
     Index(None, "app_pk", "meeting_id"),
     Index(None, "app_pk", "parent_session_id"),
@@ -135,6 +138,11 @@ peers = Table(
     Column("joined_at", BigInteger, nullable=False),
     Column("left_at", BigInteger, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+    # Search folds (sessions.folding); "" where the field is missing.
+    Column("id_folded", Text, nullable=False),
+    Column("user_id_folded", Text, nullable=False),
+    Column("custom_participant_id_folded", Text, nullable=False),
+    Column("display_name_folded", Text, nullable=False),
     Index(None, "app_pk", "session_id", "joined_at"),
     Index(None, "app_pk", "meeting_id"),
 )

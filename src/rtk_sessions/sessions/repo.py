@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
 from rtk_sessions.kit.tables import meetings, peers, sessions
-from rtk_sessions.sessions.accounting import Session, Span
+from rtk_sessions.sessions.accounting import Peer, Session, Span
+from rtk_sessions.sessions.folding import fold
 
 # The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
 SQL_INT_CAP = 2**31 - 1
@@ -73,7 +74,19 @@ def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
         "open_join_sum_ms": s.open_join_sum_ms,
         "own_updated_at": s.updated_at,
         "updated_at": s.updated_at,
+        "title_folded": fold(s.title),
+        "meeting_id_folded": fold(s.meeting_id),
     }
+
+
+def _peer_row(app_pk: int, p: Peer) -> dict[str, Any]:
+    row = {"app_pk": app_pk, **p.__dict__, "id": p.peer_id}
+    del row["peer_id"]
+    row["id_folded"] = fold(p.peer_id)
+    row["user_id_folded"] = fold(p.user_id)
+    row["custom_participant_id_folded"] = fold(p.custom_participant_id)
+    row["display_name_folded"] = fold(p.display_name)
+    return row
 
 
 async def replace_meeting(
@@ -90,9 +103,7 @@ async def replace_meeting(
     await conn.execute(
         delete(peers).where(peers.c.app_pk == app_pk, peers.c.meeting_id == meeting_id)
     )
-    peer_rows = [{"app_pk": app_pk, **p.__dict__} for s in derived for p in s.peers]
-    for row in peer_rows:
-        row["id"] = row.pop("peer_id")
+    peer_rows = [_peer_row(app_pk, p) for s in derived for p in s.peers]
     moved = [r["id"] for r in peer_rows]
     for start in range(0, len(moved), 500):  # a peer whose earliest join moved here
         await conn.execute(
@@ -223,32 +234,35 @@ class SessionQuery:
     max_participants: int | None = None
 
 
-def _like(term: str) -> str:
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains(column: Any, term: str) -> ColumnElement[bool]:
-    return func.lower(column).like(_like(term), escape="\\")
+def _contains(column: ColumnElement[str], folded: str) -> ColumnElement[bool]:
+    """`folded` is a literal substring of `column` (`%`, `_` and `\\` match themselves)."""
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%{escaped}%", escape="\\")
 
 
 def _session_search(term: str, dialect: str) -> ColumnElement[bool]:
-    """Case-insensitive literal substring of title, meeting id or session id.
+    """Literal substring, ignoring case (sessions.folding), of title, meeting id or session id.
 
-    SQLite answers terms of 3+ characters from the FTS5 trigram index (migration 0002), a
-    quoted phrase so that `%`, `_` and quotes are literal; PostgreSQL's LIKE uses the pg_trgm
-    indexes by itself. Shorter terms scan.
+    Matched on the stored folds. SQLite answers folded terms of 3+ characters from the
+    case-sensitive FTS5 trigram index over the folds (migration 0005), a quoted phrase so that
+    `%`, `_` and quotes are literal; PostgreSQL's LIKE uses the pg_trgm indexes by itself.
+    Shorter terms scan.
     """
     c = sessions.c
-    if dialect == "sqlite" and len(term) >= 3:
-        phrase = '"' + term.replace('"', '""') + '"'
+    folded = fold(term)
+    if dialect == "sqlite" and len(folded) >= 3:
+        phrase = '"' + folded.replace('"', '""') + '"'
         matches: Select[tuple[Any]] = (
             select(literal_column("rowid"))
             .select_from(table("sessions_search"))
             .where(literal_column("sessions_search").op("MATCH")(phrase))
         )
         return literal_column("sessions.rowid").in_(matches)
-    return or_(_contains(c.title, term), _contains(c.meeting_id, term), _contains(c.id, term))
+    return or_(
+        _contains(c.title_folded, folded),
+        _contains(c.meeting_id_folded, folded),
+        _contains(c.id, folded),
+    )
 
 
 def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
@@ -349,12 +363,14 @@ class ParticipantQuery:
 
 
 def peer_search(term: str) -> ColumnElement[bool]:
-    c = peers.c
+    """Literal substring, ignoring case (sessions.folding), of peer id, user id, custom
+    participant id or display name."""
+    c, folded = peers.c, fold(term)
     return or_(
-        _contains(c.id, term),
-        _contains(func.coalesce(c.user_id, ""), term),
-        _contains(func.coalesce(c.custom_participant_id, ""), term),
-        _contains(func.coalesce(c.display_name, ""), term),
+        _contains(c.id_folded, folded),
+        _contains(c.user_id_folded, folded),
+        _contains(c.custom_participant_id_folded, folded),
+        _contains(c.display_name_folded, folded),
     )
 
 
