@@ -1,14 +1,26 @@
-"""Read models from result rows, so repos do not spell out every column twice."""
+"""Read models from result rows, so repos do not spell out every column twice; IN-list chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
     """A dataclass from a result row: its fields by name, some values replaced."""
     values = {f.name: row._mapping[f.name] for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{**values, **overrides})
+
+
+# Values per `IN (...)` list: far below SQLite's bound-parameter limit, short for PostgreSQL.
+IN_CHUNK = 500
+
+
+def chunks(items: Sequence[S], size: int = IN_CHUNK) -> Iterator[Sequence[S]]:
+    """`items` in slices of at most `size`, for statements with an `IN (...)` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -77,7 +78,9 @@ events = Table(
     Column("session_id", String(36), nullable=True),
     Column("placement", SmallInteger, nullable=False, default=0),
     Column("body", Text, nullable=False),
-    Index(None, "app_pk", "meeting_id", "type"),
+    # With `placement` last, a meeting's events to place by time are found without reading
+    # the app's other pending events (docs/api-decisions.md, ingestion).
+    Index(None, "app_pk", "meeting_id", "type", "placement"),
     Index(None, "app_pk", "peer_id", "type"),
     Index(None, "app_pk", "session_id", "type"),
     Index(None, "app_pk", "placement"),
@@ -145,6 +148,14 @@ peers = Table(
     Column("display_name_folded", Text, nullable=False),
     Index(None, "app_pk", "session_id", "joined_at"),
     Index(None, "app_pk", "meeting_id"),
+    # Peers still connected, for the idle sweep: a handful, however long the history.
+    Index(
+        "ix_peers_open_app_pk_meeting_id",
+        "app_pk",
+        "meeting_id",
+        sqlite_where=text("left_at IS NULL"),
+        postgresql_where=text("left_at IS NULL"),
+    ),
 )
 
 # Every file built for a session (chat export, transcript per format, summary). A newer build of

@@ -1,4 +1,5 @@
-"""Every SQL statement about derived sessions and participants."""
+"""Every SQL statement that reads sessions and participants (derivation writes them through
+`derived_repo`)."""
 
 from __future__ import annotations
 
@@ -11,187 +12,21 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     case,
-    delete,
     func,
-    insert,
     literal,
     literal_column,
     or_,
     select,
     table,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
-from rtk_sessions.kit.tables import meetings, peers, sessions
-from rtk_sessions.sessions.accounting import Peer, Session, Span
+from rtk_sessions.kit.tables import peers, sessions
 from rtk_sessions.sessions.folding import fold
 
 # The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
 SQL_INT_CAP = 2**31 - 1
-
-# --- writing derived rows ---------------------------------------------------------------
-
-
-async def peer_sessions_of_meeting(
-    conn: AsyncConnection, app_pk: int, meeting_id: str
-) -> dict[str, str]:
-    rows = await conn.execute(
-        select(peers.c.id, peers.c.session_id).where(
-            peers.c.app_pk == app_pk, peers.c.meeting_id == meeting_id
-        )
-    )
-    return {r.id: r.session_id for r in rows}
-
-
-async def spans_of_meeting(conn: AsyncConnection, app_pk: int, meeting_id: str) -> list[Span]:
-    """Each session's own span (its own peers only), for placement and parent lookup."""
-    rows = await conn.execute(
-        select(sessions.c.id, sessions.c.started_at, sessions.c.own_ended_at).where(
-            sessions.c.app_pk == app_pk, sessions.c.meeting_id == meeting_id
-        )
-    )
-    return [Span(r.id, r.started_at, r.own_ended_at) for r in rows]
-
-
-def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
-    return {
-        "app_pk": app_pk,
-        "id": s.id,
-        "meeting_id": s.meeting_id,
-        "parent_session_id": None,
-        "title": s.title,
-        "type": s.type,
-        "meta": None if s.meta is None else msgspec.json.encode(s.meta).decode(),
-        "status": "LIVE" if s.is_live else "ENDED",
-        "started_at": s.started_at,
-        "ended_at": s.own_ended_at,
-        "own_ended_at": s.own_ended_at,
-        "max_concurrent": s.max_concurrent,
-        "open_count": s.open_count,
-        "closed_ms": s.closed_ms,
-        "open_join_sum_ms": s.open_join_sum_ms,
-        "own_updated_at": s.updated_at,
-        "updated_at": s.updated_at,
-        "title_folded": fold(s.title),
-        "meeting_id_folded": fold(s.meeting_id),
-    }
-
-
-def _peer_row(app_pk: int, p: Peer) -> dict[str, Any]:
-    row = {"app_pk": app_pk, **p.__dict__, "id": p.peer_id}
-    del row["peer_id"]
-    row["id_folded"] = fold(p.peer_id)
-    row["user_id_folded"] = fold(p.user_id)
-    row["custom_participant_id_folded"] = fold(p.custom_participant_id)
-    row["display_name_folded"] = fold(p.display_name)
-    return row
-
-
-async def replace_meeting(
-    conn: AsyncConnection,
-    app_pk: int,
-    meeting_id: str,
-    derived: Sequence[Session],
-    parent_meeting_id: str | None,
-) -> None:
-    """Swap the meeting's sessions and peers for freshly derived ones."""
-    await conn.execute(
-        delete(sessions).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id == meeting_id)
-    )
-    await conn.execute(
-        delete(peers).where(peers.c.app_pk == app_pk, peers.c.meeting_id == meeting_id)
-    )
-    peer_rows = [_peer_row(app_pk, p) for s in derived for p in s.peers]
-    moved = [r["id"] for r in peer_rows]
-    for start in range(0, len(moved), 500):  # a peer whose earliest join moved here
-        await conn.execute(
-            delete(peers).where(
-                peers.c.app_pk == app_pk, peers.c.id.in_(moved[start : start + 500])
-            )
-        )
-    if derived:
-        await conn.execute(insert(sessions), [_session_row(app_pk, s) for s in derived])
-    if peer_rows:
-        await conn.execute(insert(peers), peer_rows)
-    await conn.execute(
-        update(meetings)
-        .where(meetings.c.app_pk == app_pk, meetings.c.id == meeting_id)
-        .values(parent_meeting_id=parent_meeting_id)
-    )
-
-
-async def parent_meeting(conn: AsyncConnection, app_pk: int, meeting_id: str) -> str | None:
-    return (
-        await conn.execute(
-            select(meetings.c.parent_meeting_id).where(
-                meetings.c.app_pk == app_pk, meetings.c.id == meeting_id
-            )
-        )
-    ).scalar()
-
-
-async def child_meetings(conn: AsyncConnection, app_pk: int, meeting_id: str) -> list[str]:
-    rows = await conn.execute(
-        select(meetings.c.id)
-        .where(meetings.c.app_pk == app_pk, meetings.c.parent_meeting_id == meeting_id)
-        .order_by(meetings.c.id)
-    )
-    return [r.id for r in rows]
-
-
-@dataclass(frozen=True)
-class FamilyRow:
-    id: str
-    meeting_id: str
-    started_at: int
-    own_ended_at: int | None
-    own_updated_at: int
-
-
-async def family_sessions(
-    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
-) -> list[FamilyRow]:
-    rows = await conn.execute(
-        select(
-            sessions.c.id,
-            sessions.c.meeting_id,
-            sessions.c.started_at,
-            sessions.c.own_ended_at,
-            sessions.c.own_updated_at,
-        ).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(list(meeting_ids)))
-    )
-    return [
-        FamilyRow(r.id, r.meeting_id, r.started_at, r.own_ended_at, r.own_updated_at) for r in rows
-    ]
-
-
-async def set_links(
-    conn: AsyncConnection,
-    app_pk: int,
-    links: Sequence[tuple[str, str | None, int | None, int]],
-) -> None:
-    """(session id, parent session id, effective ended_at, effective updated_at) per session."""
-    for sid, parent, ended_at, updated_at in links:
-        await conn.execute(
-            update(sessions)
-            .where(sessions.c.app_pk == app_pk, sessions.c.id == sid)
-            .values(
-                parent_session_id=parent,
-                ended_at=ended_at,
-                status="ENDED" if ended_at is not None else "LIVE",
-                updated_at=updated_at,
-            )
-        )
-
-
-async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
-    await conn.execute(delete(peers).where(peers.c.app_pk == app_pk))
-    await conn.execute(delete(sessions).where(sessions.c.app_pk == app_pk))
-
-
-# --- reading ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

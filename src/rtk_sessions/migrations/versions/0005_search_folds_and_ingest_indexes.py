@@ -1,6 +1,6 @@
 """Search on stored Unicode case folds: folded columns on sessions and peers, backfilled here;
 the session search indexes move onto them (FTS5 trigram, case-sensitive, on SQLite; pg_trgm on
-PostgreSQL).
+PostgreSQL). Ingestion indexes: a meeting's events by type *and placement*, and open peers.
 
 Revision ID: 0005
 Revises: 0004
@@ -126,6 +126,28 @@ def _backfill(bind: sa.Connection, name: str, folds: dict[str, str]) -> None:
         after = (rows[-1].app_pk, rows[-1].id)
 
 
+def _ingest_indexes_up() -> None:
+    op.drop_index("ix_events_app_pk_meeting_id_type", table_name="events")
+    op.create_index(
+        "ix_events_app_pk_meeting_id_type_placement",
+        "events",
+        ["app_pk", "meeting_id", "type", "placement"],
+    )
+    op.create_index(
+        "ix_peers_open_app_pk_meeting_id",
+        "peers",
+        ["app_pk", "meeting_id"],
+        sqlite_where=sa.text("left_at IS NULL"),
+        postgresql_where=sa.text("left_at IS NULL"),
+    )
+
+
+def _ingest_indexes_down() -> None:
+    op.drop_index("ix_peers_open_app_pk_meeting_id", table_name="peers")
+    op.drop_index("ix_events_app_pk_meeting_id_type_placement", table_name="events")
+    op.create_index("ix_events_app_pk_meeting_id_type", "events", ["app_pk", "meeting_id", "type"])
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
@@ -143,11 +165,13 @@ def upgrade() -> None:
             op.execute(statement)
     elif bind.dialect.name == "postgresql":
         _set_indexes(bind, POSTGRES_BEFORE, POSTGRES_FOLDED)
+    _ingest_indexes_up()  # after the table rebuilds above, which would have to copy them
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
+    _ingest_indexes_down()
     if sqlite:
         _drop_sqlite_fts()
     elif bind.dialect.name == "postgresql":
