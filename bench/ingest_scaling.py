@@ -38,6 +38,11 @@ from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import to_iso
 
+try:  # absent from versions before the fix, which --measure-only can time too
+    from rtk_sessions.kit import plans
+except ImportError:
+    plans = None  # type: ignore[assignment]
+
 ACCOUNT, APP = "bench", "scaling"
 HISTORY_START = 1_735_725_600_000  # 2025-01-01T10:00Z
 SESSION_EVERY_MS = 20_000  # one new session every 20 s across the app
@@ -177,17 +182,29 @@ async def build_history(store: Store, sessions: int) -> None:
     await store.drop(f"{name}_partial")
 
 
-async def measure(store: Store, sessions: int, runs: int) -> list[float]:
+async def measure(store: Store, sessions: int, runs: int) -> tuple[list[float], list[str]]:
+    """Events per second of each run, and the plan lines of the first run's statements that
+    read a whole table or every row of the app (there should be none)."""
     batch = measured_batch()
-    rates = []
-    for _ in range(runs):
+    rates, whole = [], []
+    for run in range(runs):
         await store.create("run", template=f"history_{sessions}")
         db = Database(store.url("run"))
-        seconds = await ingest_events(db, batch, 2_000)
+        if run == 0 and plans is not None:
+            with plans.recorded(db) as seen:
+                seconds = await ingest_events(db, batch, 2_000)
+            for statement, params in {s: p for s, p in seen}.items():
+                lines = await plans.plan(db, statement, params)
+                whole += [
+                    f"{line}  <- {statement[:70]!r}"
+                    for line in plans.whole_reads(lines, db.dialect)
+                ]
+        else:
+            seconds = await ingest_events(db, batch, 2_000)
         await db.dispose()
         rates.append(len(batch) / seconds)
     await store.drop("run")
-    return rates
+    return rates, whole
 
 
 async def main() -> None:
@@ -205,10 +222,11 @@ async def main() -> None:
     for sessions in sizes:
         if not args.measure_only:
             await build_history(store, sessions)
-        rates = await measure(store, sessions, args.runs)
+        rates, whole = await measure(store, sessions, args.runs)
         medians[sessions] = statistics.median(rates)
         shown = ", ".join(f"{r:,.0f}" for r in rates)
         print(f"{sessions:>7,} sessions: median {medians[sessions]:,.0f} events/s ({shown})")
+        print(f"  plan lines reading a whole table or app: {len(whole)}", *whole, sep="\n    ")
     print(f"slowest / fastest: {min(medians.values()) / max(medians.values()):.2f}")
 
 

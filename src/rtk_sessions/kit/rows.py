@@ -10,9 +10,16 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
     """A dataclass from a result row: its fields by name, some values replaced."""
-    values = {f.name: row._mapping[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    mapping = row._mapping  # built anew on every access
+    values = {name: mapping[name] for name in names}
     return cls(**{**values, **overrides})
 
 
