@@ -7,10 +7,10 @@ history is built once per database, through the same ingest service (5,000-event
 time-ordered synthetic history: two to four peers per session, three sessions per meeting, one
 meeting in twenty a breakout room, about seven events per session), and copied before every
 measured run, so every run starts from the same state. Prints the median rate per history size
-and the ratio of the slowest to the fastest.
+and the ratio of the slowest to the fastest; the sizes take turns run after run.
 
     .venv/bin/python bench/ingest_scaling.py [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
-        [--sizes 1000,10000,100000] [--runs 5] [--work /tmp/rtk-ingest-scaling]
+        [--sizes 1000,10000,100000] [--runs 7] [--work /tmp/rtk-ingest-scaling]
 
 `--measure-only` times the batch against histories already built in `--work` (for example
 with an older version of the code on `PYTHONPATH`, after `alembic downgrade`).
@@ -25,6 +25,7 @@ import random
 import shutil
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +101,19 @@ def measured_batch() -> list[dict[str, Any]]:
     return synthetic("b", 1_500, seed=99)[:BATCH_EVENTS]
 
 
-async def ingest_events(db: Database, events: list[dict[str, Any]], size: int) -> float:
-    """Ingest like `rtk-sessions ingest` does (one transaction per batch); seconds taken."""
+async def ingest_events(
+    db: Database, events: list[dict[str, Any]], size: int
+) -> tuple[float, float]:
+    """Ingest like `rtk-sessions ingest` does (one transaction per batch); (wall seconds, CPU
+    seconds of this process: every thread, so SQLite's work too, but not PostgreSQL's)."""
     grace = Settings().session_end_grace_ms
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(events), size):
         now = BATCH_START + 86_400_000  # a server clock after every event
         valid = ingest.check_batch(events[i : i + size], now)
         async with db.write() as conn:
             await ingest.accept(conn, ACCOUNT, APP, valid, now, grace)
-    return time.perf_counter() - started
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 # --- one database per history, copied for every measured run -----------------------------
@@ -172,62 +176,80 @@ async def build_history(store: Store, sessions: int) -> None:
     await upgrade_async(url)
     db = Database(url)
     events = synthetic("h", sessions, seed=7)
-    seconds = await ingest_events(db, events, 5_000)
-    if db.dialect == "postgresql":  # what autovacuum does after a bulk load
-        async with db.write() as conn:
-            await conn.execute(text("ANALYZE"))
+    seconds = 0.0
+    for start in range(0, len(events), 50_000):
+        seconds += (await ingest_events(db, events[start : start + 50_000], 5_000))[0]
+        if db.dialect == "postgresql":  # what autovacuum does as tables grow (off on test servers)
+            async with db.write() as conn:
+                await conn.execute(text("ANALYZE"))
     await db.dispose()
     print(f"history of {sessions:,} sessions: {len(events):,} events in {seconds:.0f} s")
     await store.create(name, template=f"{name}_partial")
     await store.drop(f"{name}_partial")
 
 
-async def measure(store: Store, sessions: int, runs: int) -> tuple[list[float], list[str]]:
-    """Events per second of each run, and the plan lines of the first run's statements that
-    read a whole table or every row of the app (there should be none)."""
+@dataclass
+class Run:
+    rate: float  # events per second, wall clock
+    cpu_rate: float  # events per CPU second of this process
+    whole: list[str]  # plan lines that read a whole table or every row of the app
+
+
+async def measure(store: Store, sessions: int, explain: bool) -> Run:
+    """One run on a fresh copy of the history; `explain` also checks its statements' plans."""
     batch = measured_batch()
-    rates, whole = [], []
-    for run in range(runs):
-        await store.create("run", template=f"history_{sessions}")
-        db = Database(store.url("run"))
-        if run == 0 and plans is not None:
-            with plans.recorded(db) as seen:
-                seconds = await ingest_events(db, batch, 2_000)
-            for statement, params in {s: p for s, p in seen}.items():
-                lines = await plans.plan(db, statement, params)
-                whole += [
-                    f"{line}  <- {statement[:70]!r}"
-                    for line in plans.whole_reads(lines, db.dialect)
-                ]
-        else:
-            seconds = await ingest_events(db, batch, 2_000)
-        await db.dispose()
-        rates.append(len(batch) / seconds)
+    await store.create("run", template=f"history_{sessions}")
+    os.sync()  # the copy's write-back must not land in the timed run
+    db = Database(store.url("run"))
+    whole: list[str] = []
+    if explain and plans is not None:
+        with plans.recorded(db) as seen:
+            seconds, cpu = await ingest_events(db, batch, 2_000)
+        for statement, params in dict(seen).items():
+            lines = await plans.plan(db, statement, params)
+            whole += [f"{ln}  <- {statement[:70]!r}" for ln in plans.whole_reads(lines, db.dialect)]
+    else:
+        seconds, cpu = await ingest_events(db, batch, 2_000)
+    await db.dispose()
     await store.drop("run")
-    return rates, whole
+    return Run(len(batch) / seconds, len(batch) / cpu, whole)
+
+
+def report(sizes: list[int], runs: dict[int, list[Run]]) -> None:
+    for label, of in (("events/s", "rate"), ("events per CPU s", "cpu_rate")):
+        medians = {n: statistics.median(getattr(r, of) for r in runs[n]) for n in sizes}
+        shown = ", ".join(f"{n:,}: {medians[n]:,.0f}" for n in sizes)
+        ratio = min(medians.values()) / max(medians.values())
+        print(f"median {label} by history size: {shown}; slowest / fastest {ratio:.2f}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pg", help="PostgreSQL URL with the right to create databases")
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("/tmp/rtk-ingest-scaling"))
     parser.add_argument("--measure-only", action="store_true")
     args = parser.parse_args()
     store = Store(args.work / ("pg" if args.pg else "sqlite"), args.pg)
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"nproc = {os.cpu_count()}, {'PostgreSQL' if args.pg else 'SQLite'}")
-    medians = {}
     for sessions in sizes:
         if not args.measure_only:
             await build_history(store, sessions)
-        rates, whole = await measure(store, sessions, args.runs)
-        medians[sessions] = statistics.median(rates)
-        shown = ", ".join(f"{r:,.0f}" for r in rates)
-        print(f"{sessions:>7,} sessions: median {medians[sessions]:,.0f} events/s ({shown})")
-        print(f"  plan lines reading a whole table or app: {len(whole)}", *whole, sep="\n    ")
-    print(f"slowest / fastest: {min(medians.values()) / max(medians.values()):.2f}")
+    # Sizes take turns, run after run, so that a change in the shared machine's load between
+    # runs affects every size alike.
+    runs: dict[int, list[Run]] = {n: [] for n in sizes}
+    for i in range(args.runs):
+        for sessions in sizes:
+            run = await measure(store, sessions, explain=i == 0)
+            runs[sessions].append(run)
+            if i == 0:
+                print(f"{sessions:,} sessions: {len(run.whole)} plan lines read a whole table/app")
+                print(*run.whole, sep="\n")
+        figures = ", ".join(f"{runs[n][-1].rate:,.0f}" for n in sizes)
+        print(f"run {i + 1}: {figures} events/s (load {os.getloadavg()[0]:.1f})")
+    report(sizes, runs)
 
 
 if __name__ == "__main__":

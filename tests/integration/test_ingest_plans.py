@@ -1,5 +1,5 @@
 """Every statement the ingest path runs is an index lookup whose cost does not grow with the
-app's history (docs/api-decisions.md, ingestion): each statement of a realistic batch (late
+app's history (docs/ingestion.md): each statement of a realistic batch (late
 joins in old meetings, a breakout room, unknown chat senders, a meeting end, a peer moving to
 an earlier join) and of the idle sweep is collected with a cursor listener and explained.
 

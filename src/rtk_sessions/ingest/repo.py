@@ -68,7 +68,7 @@ async def insert_new_events(
     One round trip per chunk, and correct even if two writers race on the same id.
     """
     inserted: set[str] = set()
-    for chunk in chunks(batch):
+    for chunk in chunks(batch, 500):  # rows per INSERT, far below SQLite's parameter limit
         rows = [_row(app_pk, e, now, inferred) for e in chunk]
         result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
         inserted.update(result.scalars())

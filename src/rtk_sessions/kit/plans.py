@@ -1,5 +1,5 @@
 """Query plans of the statements a block of code sends, to show that ingestion only looks rows
-up by index (docs/api-decisions.md, ingestion). Used by the test suite and `bench/`.
+up by index (docs/ingestion.md). Used by the test suite and `bench/`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def plan(db: Database, statement: str, params: Any, seq_scans: bool = True
         if not seq_scans:
             await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         rows = await conn.exec_driver_sql(f"EXPLAIN {statement}", params)
-        return [str(tuple(r)[0]).strip() for r in rows]
+        return [str(r._mapping["QUERY PLAN"]).strip() for r in rows]
 
 
 def whole_reads(lines: list[str], dialect: str, by_app: bool = True) -> list[str]:

@@ -23,8 +23,9 @@ def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
     return cls(**{**values, **overrides})
 
 
-# Values per `IN (...)` list: far below SQLite's bound-parameter limit, short for PostgreSQL.
-IN_CHUNK = 500
+# Values per `IN (...)` list. Short, so that PostgreSQL prices the list's index lookups below a
+# read of the whole table once the table holds a long history (docs/ingestion.md).
+IN_CHUNK = 100
 
 
 def chunks(items: Sequence[S], size: int = IN_CHUNK) -> Iterator[Sequence[S]]:

@@ -79,7 +79,7 @@ events = Table(
     Column("placement", SmallInteger, nullable=False, default=0),
     Column("body", Text, nullable=False),
     # With `placement` last, a meeting's events to place by time are found without reading
-    # the app's other pending events (docs/api-decisions.md, ingestion).
+    # the app's other pending events (docs/ingestion.md).
     Index(None, "app_pk", "meeting_id", "type", "placement"),
     Index(None, "app_pk", "peer_id", "type"),
     Index(None, "app_pk", "session_id", "type"),

@@ -2,7 +2,7 @@
 
 Derivation works on many meetings at once, so each statement here takes a list of meetings
 (or peers, or sessions) and is one index lookup per item: a batch costs the same however long
-the app's history is (docs/api-decisions.md, ingestion).
+the app's history is (docs/ingestion.md).
 """
 
 from __future__ import annotations
