@@ -244,7 +244,7 @@ async def main() -> None:
         for sessions in sizes:
             run = await measure(store, sessions, explain=i == 0)
             runs[sessions].append(run)
-            if i == 0:
+            if i == 0 and plans is not None:
                 print(f"{sessions:,} sessions: {len(run.whole)} plan lines read a whole table/app")
                 print(*run.whole, sep="\n")
         figures = ", ".join(f"{runs[n][-1].rate:,.0f}" for n in sizes)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import msgspec
@@ -45,6 +45,10 @@ class SessionRow:
     closed_ms: int
     open_join_sum_ms: int
     updated_at: int
+
+
+# What reads fetch: the read model's columns, not the search folds (narrower rows to sort).
+_SESSION_COLUMNS = [sessions.c[f.name] for f in fields(SessionRow)]
 
 
 def _session_from(row: Any) -> SessionRow:
@@ -142,7 +146,7 @@ async def list_sessions(
     key = minutes_ms_expr(now) if q.sort_by == "minutesConsumed" else sessions.c.started_at
     order = [key.desc(), sessions.c.id.desc()] if q.descending else [key.asc(), sessions.c.id.asc()]
     rows = await conn.execute(
-        select(sessions)
+        select(*_SESSION_COLUMNS)
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
@@ -154,7 +158,9 @@ async def list_sessions(
 async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> SessionRow | None:
     row = (
         await conn.execute(
-            select(sessions).where(sessions.c.app_pk == app_pk, sessions.c.id == session_id)
+            select(*_SESSION_COLUMNS).where(
+                sessions.c.app_pk == app_pk, sessions.c.id == session_id
+            )
         )
     ).first()
     return None if row is None else _session_from(row)
@@ -162,7 +168,7 @@ async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> Se
 
 async def child_sessions(conn: AsyncConnection, app_pk: int, session_id: str) -> list[SessionRow]:
     rows = await conn.execute(
-        select(sessions)
+        select(*_SESSION_COLUMNS)
         .where(sessions.c.app_pk == app_pk, sessions.c.parent_session_id == session_id)
         .order_by(sessions.c.started_at, sessions.c.id)
     )
@@ -182,6 +188,9 @@ class PeerRow:
     joined_at: int
     left_at: int | None
     updated_at: int
+
+
+_PEER_COLUMNS = [peers.c[f.name] for f in fields(PeerRow)]
 
 
 def _peer_from(row: Any) -> PeerRow:
@@ -225,7 +234,7 @@ async def list_peers(
         key = c.joined_at
     order = [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
     rows = await conn.execute(
-        select(peers)
+        select(*_PEER_COLUMNS)
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
@@ -238,7 +247,7 @@ async def peers_of_sessions(
     conn: AsyncConnection, app_pk: int, session_ids: Sequence[str]
 ) -> list[PeerRow]:
     rows = await conn.execute(
-        select(peers)
+        select(*_PEER_COLUMNS)
         .where(peers.c.app_pk == app_pk, peers.c.session_id.in_(list(session_ids)))
         .order_by(peers.c.joined_at, peers.c.id)
     )
@@ -250,7 +259,7 @@ async def get_peer(
 ) -> PeerRow | None:
     row = (
         await conn.execute(
-            select(peers).where(
+            select(*_PEER_COLUMNS).where(
                 peers.c.app_pk == app_pk, peers.c.session_id == session_id, peers.c.id == peer_id
             )
         )
