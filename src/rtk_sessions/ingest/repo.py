@@ -19,7 +19,7 @@ from rtk_sessions.ingest.schemas import (
     Placement,
     ValidEvent,
 )
-from rtk_sessions.kit.rows import chunks, from_row
+from rtk_sessions.kit.rows import by_key, chunks, from_row
 from rtk_sessions.kit.tables import events, meetings, peers
 
 
@@ -180,15 +180,7 @@ async def sessions_of_peers(
     conn: AsyncConnection, app_pk: int, peer_ids: Sequence[str]
 ) -> dict[str, str]:
     """The session of each known peer (unknown peers are absent)."""
-    found: dict[str, str] = {}
-    for chunk in chunks(peer_ids):
-        rows = await conn.execute(
-            select(peers.c.id, peers.c.session_id).where(
-                peers.c.app_pk == app_pk, peers.c.id.in_(chunk)
-            )
-        )
-        found.update({r.id: r.session_id for r in rows})
-    return found
+    return await by_key(conn, peers.c.id, peers.c.session_id, app_pk, peer_ids)
 
 
 async def place_by_peer(

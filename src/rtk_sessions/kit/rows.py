@@ -1,10 +1,14 @@
-"""Read models from result rows, so repos do not spell out every column twice; IN-list chunks."""
+"""Read models from result rows, so repos do not spell out every column twice; lookups by key
+in IN-list chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
+
+from sqlalchemy import Column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
 S = TypeVar("S")
@@ -32,3 +36,18 @@ def chunks(items: Sequence[S], size: int = IN_CHUNK) -> Iterator[Sequence[S]]:
     """`items` in slices of at most `size`, for statements with an `IN (...)` list."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def by_key(
+    conn: AsyncConnection, key: Column[Any], value: Column[Any], app_pk: int, keys: Iterable[str]
+) -> dict[str, Any]:
+    """`value` of each of the app's rows whose `key` is one of `keys` (absent: no such row);
+    one index lookup per key, a statement per chunk."""
+    table = key.table
+    found: dict[str, Any] = {}
+    for chunk in chunks(sorted(set(keys))):
+        rows = await conn.execute(
+            select(key, value).where(table.c.app_pk == app_pk, key.in_(chunk))
+        )
+        found.update({k: v for k, v in rows})
+    return found

@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.kit.rows import chunks, from_row
+from rtk_sessions.kit.rows import by_key, chunks, from_row
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Peer, Session, Span
 from rtk_sessions.sessions.folding import fold
@@ -126,15 +126,7 @@ async def parents_of(
     conn: AsyncConnection, app_pk: int, meeting_ids: Iterable[str]
 ) -> dict[str, str | None]:
     """The declared parent of each known meeting (unknown meetings are absent)."""
-    found: dict[str, str | None] = {}
-    for chunk in chunks(sorted(set(meeting_ids))):
-        rows = await conn.execute(
-            select(meetings.c.id, meetings.c.parent_meeting_id).where(
-                meetings.c.app_pk == app_pk, meetings.c.id.in_(chunk)
-            )
-        )
-        found.update({r.id: r.parent_meeting_id for r in rows})
-    return found
+    return await by_key(conn, meetings.c.id, meetings.c.parent_meeting_id, app_pk, meeting_ids)
 
 
 async def children_of(
