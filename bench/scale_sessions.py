@@ -21,6 +21,7 @@ from sqlalchemy import insert
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.tables import accounts, apps, sessions
+from rtk_sessions.sessions.folding import fold
 from rtk_sessions.sessions.repo import SessionQuery, list_sessions
 
 url = sys.argv[1]
@@ -50,13 +51,16 @@ async def main():
         rows = []
         for i in range(N):
             t = 1_700_000_000_000 + i * 60_000
+            title, meeting_id = f"{random.choice(words)} {i}", str(uuid.uuid4())
             rows.append(
                 dict(
                     app_pk=pk,
                     id=str(uuid.uuid4()),
-                    meeting_id=str(uuid.uuid4()),
+                    meeting_id=meeting_id,
                     parent_session_id=None,
-                    title=f"{random.choice(words)} {i}",
+                    title=title,
+                    title_folded=fold(title),
+                    meeting_id_folded=fold(meeting_id),
                     type="meeting",
                     meta=None,
                     status="ENDED",

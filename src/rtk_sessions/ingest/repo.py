@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, case, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,15 +19,8 @@ from rtk_sessions.ingest.schemas import (
     Placement,
     ValidEvent,
 )
-from rtk_sessions.kit.rows import from_row
+from rtk_sessions.kit.rows import by_key, chunks, from_row
 from rtk_sessions.kit.tables import events, meetings, peers
-
-_CHUNK = 500  # stays far below SQLite's bound-parameter limit
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def lock_app(conn: AsyncConnection, app_pk: int) -> None:
@@ -55,9 +48,12 @@ def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, 
     }
 
 
+def _dialect_insert(conn: AsyncConnection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
 def _insert_ignoring_duplicates(conn: AsyncConnection) -> Any:
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    return dialect_insert(events).on_conflict_do_nothing(index_elements=["app_pk", "id"])
+    return _dialect_insert(conn)(events).on_conflict_do_nothing(index_elements=["app_pk", "id"])
 
 
 async def insert_new_events(
@@ -72,7 +68,7 @@ async def insert_new_events(
     One round trip per chunk, and correct even if two writers race on the same id.
     """
     inserted: set[str] = set()
-    for chunk in _chunks(batch):
+    for chunk in chunks(batch, 500):  # rows per INSERT, far below SQLite's parameter limit
         rows = [_row(app_pk, e, now, inferred) for e in chunk]
         result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
         inserted.update(result.scalars())
@@ -82,17 +78,18 @@ async def insert_new_events(
 async def touch_meetings(
     conn: AsyncConnection, app_pk: int, meeting_ids: Iterable[str], now: int
 ) -> None:
-    """Record that these meetings just received events (the idle sweep's clock)."""
-    for meeting_id in sorted(set(meeting_ids)):
-        updated = await conn.execute(
-            update(meetings)
-            .where(meetings.c.app_pk == app_pk, meetings.c.id == meeting_id)
-            .values(last_received_at=now)
+    """Record that these meetings just received events (the idle sweep's clock): one upsert
+    per chunk of meetings."""
+    for chunk in chunks(sorted(set(meeting_ids))):
+        upsert = _dialect_insert(conn)(meetings).values(
+            [{"app_pk": app_pk, "id": m, "last_received_at": now} for m in chunk]
         )
-        if not updated.rowcount:
-            await conn.execute(
-                insert(meetings).values(app_pk=app_pk, id=meeting_id, last_received_at=now)
+        await conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["app_pk", "id"],
+                set_={"last_received_at": upsert.excluded.last_received_at},
             )
+        )
 
 
 async def join_meetings_of_peers(
@@ -100,16 +97,14 @@ async def join_meetings_of_peers(
 ) -> set[str]:
     """Meetings in which any of these peers has a `peer.joined`."""
     found: set[str] = set()
-    for chunk in _chunks(peer_ids):
+    for chunk in chunks(peer_ids):
         rows = await conn.execute(
-            select(events.c.meeting_id)
-            .where(
+            select(events.c.meeting_id).where(
                 events.c.app_pk == app_pk,
                 events.c.type == "peer.joined",
                 events.c.peer_id.in_(chunk),
             )
-            .distinct()
-        )
+        )  # no DISTINCT: SQLite would then walk the app's meeting index in order
         found.update(r.meeting_id for r in rows)
     return found
 
@@ -134,52 +129,58 @@ def _stored(row: Any) -> StoredEvent:
 
 
 async def lifecycle_events(
-    conn: AsyncConnection, app_pk: int, meeting_id: str
-) -> list[StoredEvent]:
-    """The meeting's own lifecycle events plus every join and leave of peers that joined it.
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> dict[str, list[StoredEvent]]:
+    """Per meeting: its own lifecycle events plus every join and leave of peers that joined it.
 
-    Two index-friendly queries rather than one with OR, which PostgreSQL would answer with a
-    scan of the whole events table.
+    Two index lookups per chunk of meetings rather than one query with OR, which PostgreSQL
+    would answer with a scan of the whole events table.
     """
-    own = select(events).where(
-        events.c.app_pk == app_pk,
-        events.c.meeting_id == meeting_id,
-        events.c.type.in_(LIFECYCLE_TYPES),
-    )
-    peer_ids = (
-        select(events.c.peer_id)
-        .where(
+    found: dict[str, list[StoredEvent]] = {m: [] for m in meeting_ids}
+    for chunk in chunks(meeting_ids):
+        own = select(events).where(
             events.c.app_pk == app_pk,
-            events.c.meeting_id == meeting_id,
+            events.c.meeting_id.in_(chunk),
+            events.c.type.in_(LIFECYCLE_TYPES),
+        )
+        peer_ids = select(events.c.peer_id).where(
+            events.c.app_pk == app_pk,
+            events.c.meeting_id.in_(chunk),
             events.c.type == "peer.joined",
         )
-        .scalar_subquery()
-    )
-    of_peers = select(events).where(
-        events.c.app_pk == app_pk,
-        events.c.type.in_(("peer.joined", "peer.left")),
-        events.c.peer_id.in_(peer_ids),
-    )
-    found: dict[str, StoredEvent] = {}
-    for query in (own, of_peers):
-        for row in await conn.execute(query):
-            found.setdefault(row.id, _stored(row))
-    return list(found.values())
+        of_peers = select(events).where(
+            events.c.app_pk == app_pk,
+            events.c.type.in_(("peer.joined", "peer.left")),
+            events.c.peer_id.in_(peer_ids.scalar_subquery()),
+        )
+        own_events = [_stored(r) for r in await conn.execute(own)]
+        by_peer: dict[str, list[StoredEvent]] = {}
+        for event in (_stored(r) for r in await conn.execute(of_peers)):
+            by_peer.setdefault(event.peer_id or "", []).append(event)
+        for meeting_id, stored in _per_meeting(own_events, by_peer).items():
+            found[meeting_id] = stored
+    return found
+
+
+def _per_meeting(
+    own: Sequence[StoredEvent], by_peer: Mapping[str, Sequence[StoredEvent]]
+) -> dict[str, list[StoredEvent]]:
+    """Each meeting's own events and those of the peers that joined it, once each."""
+    out: dict[str, dict[str, StoredEvent]] = {}
+    for event in own:
+        mine = out.setdefault(event.meeting_id, {})
+        mine.setdefault(event.id, event)
+        if event.type == "peer.joined" and event.peer_id:
+            for other in by_peer.get(event.peer_id, ()):
+                mine.setdefault(other.id, other)
+    return {m: list(found.values()) for m, found in out.items()}
 
 
 async def sessions_of_peers(
     conn: AsyncConnection, app_pk: int, peer_ids: Sequence[str]
 ) -> dict[str, str]:
     """The session of each known peer (unknown peers are absent)."""
-    found: dict[str, str] = {}
-    for chunk in _chunks(peer_ids):
-        rows = await conn.execute(
-            select(peers.c.id, peers.c.session_id).where(
-                peers.c.app_pk == app_pk, peers.c.id.in_(chunk)
-            )
-        )
-        found.update({r.id: r.session_id for r in rows})
-    return found
+    return await by_key(conn, peers.c.id, peers.c.session_id, app_pk, peer_ids)
 
 
 async def place_by_peer(
@@ -188,69 +189,90 @@ async def place_by_peer(
     """Give events of these peers their peer's session, or make them pending.
 
     With `everything` False only events not yet placed by peer are touched: enough when no
-    known peer changed session. The session is a literal per group of peers rather than a
-    correlated subquery, which PostgreSQL plans badly on freshly loaded tables.
+    known peer changed session. One statement for all known peers (executed once per peer,
+    with its session as a literal: a correlated subquery is planned badly by PostgreSQL on
+    freshly loaded tables) and one per chunk of unknown peers.
     """
     known = await sessions_of_peers(conn, app_pk, peer_ids)
-    groups: dict[str | None, list[str]] = {}
-    for peer in peer_ids:
-        groups.setdefault(known.get(peer), []).append(peer)
-    for session_id, members in groups.items():
-        placement = Placement.PENDING if session_id is None else Placement.BY_PEER
-        for chunk in _chunks(members):
-            where = [
-                events.c.app_pk == app_pk,
-                events.c.peer_id.in_(chunk),
-                # Rewrite only rows whose placement really changes: cheap on PostgreSQL's MVCC.
-                events.c.session_id.is_distinct_from(session_id)
-                | (events.c.placement != placement),
-            ]
-            if session_id is None:
-                # A peer that is unknown (again) only un-places what its peer had placed;
-                # events placed by time stay until time placement decides again.
-                where.append(events.c.placement == Placement.BY_PEER)
-            elif not everything:
-                where.append(events.c.placement != Placement.BY_PEER)
-            await conn.execute(
-                update(events).where(*where).values(session_id=session_id, placement=placement)
-            )
+    e = events.c
+    placed = [{"b_peer": p, "b_session": known[p]} for p in peer_ids if p in known]
+    if placed:
+        where = [e.app_pk == app_pk, e.peer_id == bindparam("b_peer")]
+        if everything:
+            # Rewrite only rows whose placement really changes: cheap on PostgreSQL's MVCC.
+            differs = e.session_id.is_distinct_from(bindparam("b_session"))
+            where.append(differs | (e.placement != Placement.BY_PEER))
+        else:
+            where.append(e.placement != Placement.BY_PEER)
+        await conn.execute(
+            update(events)
+            .where(*where)
+            .values(session_id=bindparam("b_session"), placement=Placement.BY_PEER),
+            placed,
+        )
+    for chunk in chunks([p for p in peer_ids if p not in known]):
+        # A peer that is unknown (again) only un-places what its peer had placed; events
+        # placed by time stay until time placement decides again.
+        await conn.execute(
+            update(events)
+            .where(e.app_pk == app_pk, e.peer_id.in_(chunk), e.placement == Placement.BY_PEER)
+            .values(session_id=None, placement=Placement.PENDING)
+        )
+
+
+@dataclass(frozen=True)
+class TimePlaced:
+    id: str
+    meeting_id: str
+    place_at: int
+    session_id: str | None
+    placement: int
 
 
 async def time_placeable(
-    conn: AsyncConnection, app_pk: int, meeting_id: str
-) -> list[tuple[str, int]]:
-    """(id, place_at) of the meeting's chat and segments whose speaker is not a known peer."""
-    rows = await conn.execute(
-        select(events.c.id, events.c.place_at).where(
-            events.c.app_pk == app_pk,
-            events.c.meeting_id == meeting_id,
-            events.c.type.in_(TIME_PLACED_TYPES),
-            events.c.placement.in_((Placement.PENDING, Placement.BY_TIME)),
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> list[TimePlaced]:
+    """The meetings' chat and segments whose speaker is not a known peer."""
+    found: list[TimePlaced] = []
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(
+                events.c.id,
+                events.c.meeting_id,
+                events.c.place_at,
+                events.c.session_id,
+                events.c.placement,
+            ).where(
+                events.c.app_pk == app_pk,
+                events.c.meeting_id.in_(chunk),
+                events.c.type.in_(TIME_PLACED_TYPES),
+                events.c.placement.in_((Placement.PENDING, Placement.BY_TIME)),
+            )
         )
-    )
-    return [(r.id, r.place_at) for r in rows]
+        found += [from_row(TimePlaced, r) for r in rows]
+    return found
 
 
 async def set_time_placements(
     conn: AsyncConnection, app_pk: int, placements: Sequence[tuple[str, str | None]]
 ) -> None:
-    """Place events by time: one statement per target session, touching only rows that move."""
-    by_session: dict[str | None, list[str]] = {}
-    for event_id, session_id in placements:
-        by_session.setdefault(session_id, []).append(event_id)
-    for session_id, event_ids in by_session.items():
-        placement = Placement.PENDING if session_id is None else Placement.BY_TIME
-        for chunk in _chunks(event_ids):
-            await conn.execute(
-                update(events)
-                .where(
-                    events.c.app_pk == app_pk,
-                    events.c.id.in_(chunk),
-                    events.c.session_id.is_distinct_from(session_id)
-                    | (events.c.placement != placement),
-                )
-                .values(session_id=session_id, placement=placement)
-            )
+    """Move events placed by time (to a session, or None for pending): one statement, run per
+    event; the caller passes only events whose placement changes."""
+    if not placements:
+        return
+    await conn.execute(
+        update(events)
+        .where(events.c.app_pk == app_pk, events.c.id == bindparam("b_id"))
+        .values(session_id=bindparam("b_session"), placement=bindparam("b_placement")),
+        [
+            {
+                "b_id": event_id,
+                "b_session": session_id,
+                "b_placement": Placement.PENDING if session_id is None else Placement.BY_TIME,
+            }
+            for event_id, session_id in placements
+        ],
+    )
 
 
 async def count_pending(conn: AsyncConnection, app_pk: int) -> int:
@@ -284,7 +306,7 @@ async def last_event_at_of_peers(
 ) -> dict[str, int]:
     """Each peer's latest `occurred_at` over events of any type."""
     found: dict[str, int] = {}
-    for chunk in _chunks(peer_ids):
+    for chunk in chunks(peer_ids):
         rows = await conn.execute(
             select(events.c.peer_id, func.max(events.c.occurred_at).label("last"))
             .where(events.c.app_pk == app_pk, events.c.peer_id.in_(chunk))
@@ -295,18 +317,23 @@ async def last_event_at_of_peers(
 
 
 async def idle_meetings(conn: AsyncConnection, cutoff: int) -> list[tuple[int, str]]:
-    """(app key, meeting id) of meetings with an open peer and no event received since cutoff."""
+    """(app key, meeting id) of meetings with an open peer and no event received since cutoff.
+
+    Starts from the open peers (a partial index holds only those), not from every meeting.
+    """
+    open_meetings = (
+        select(peers.c.app_pk, peers.c.meeting_id).where(peers.c.left_at.is_(None)).distinct()
+    ).subquery()
     rows = await conn.execute(
         select(meetings.c.app_pk, meetings.c.id)
-        .where(
-            meetings.c.last_received_at < cutoff,
-            select(peers.c.id)
-            .where(
-                and_(peers.c.app_pk == meetings.c.app_pk, peers.c.meeting_id == meetings.c.id),
-                peers.c.left_at.is_(None),
-            )
-            .exists(),
+        .join(
+            open_meetings,
+            and_(
+                meetings.c.app_pk == open_meetings.c.app_pk,
+                meetings.c.id == open_meetings.c.meeting_id,
+            ),
         )
+        .where(meetings.c.last_received_at < cutoff)
         .order_by(meetings.c.app_pk, meetings.c.id)
     )
     return [(r.app_pk, r.id) for r in rows]

@@ -26,8 +26,9 @@ from rtk_sessions.ingest.validation import BatchRefused, read_batch
 from rtk_sessions.ingest.validation import check_batch as check_batch  # callers' entry point
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.timeutil import to_iso
-from rtk_sessions.sessions.derivation import AppRef, place_meeting_by_time, rederive
-from rtk_sessions.sessions.repo import clear_derived, open_peers_of_meeting
+from rtk_sessions.sessions.derivation import AppRef, place_meetings_by_time, rederive
+from rtk_sessions.sessions.derived_repo import clear_derived
+from rtk_sessions.sessions.repo import open_peers_of_meeting
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,7 @@ async def _derive(
     others = [e for e in new if e.type not in LIFECYCLE_TYPES]
     peer_ids = sorted({e.peer_id for e in others if e.peer_id})
     await repo.place_by_peer(conn, app.pk, peer_ids, everything=False)
-    for meeting_id in sorted({e.meeting_id for e in others} - meetings):
-        await place_meeting_by_time(conn, app, meeting_id)
+    await place_meetings_by_time(conn, app, sorted({e.meeting_id for e in others} - meetings))
 
 
 # --- idle sweep -------------------------------------------------------------------------

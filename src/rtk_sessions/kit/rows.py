@@ -1,14 +1,53 @@
-"""Read models from result rows, so repos do not spell out every column twice."""
+"""Read models from result rows, so repos do not spell out every column twice; lookups by key
+in IN-list chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any, TypeVar
 
+from sqlalchemy import Column, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 T = TypeVar("T")
+S = TypeVar("S")
+
+
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
 
 
 def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
     """A dataclass from a result row: its fields by name, some values replaced."""
-    values = {f.name: row._mapping[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    mapping = row._mapping  # built anew on every access
+    values = {name: mapping[name] for name in names}
     return cls(**{**values, **overrides})
+
+
+# Values per `IN (...)` list. Short, so that PostgreSQL prices the list's index lookups below a
+# read of the whole table once the table holds a long history (docs/ingestion.md).
+IN_CHUNK = 100
+
+
+def chunks(items: Sequence[S], size: int = IN_CHUNK) -> Iterator[Sequence[S]]:
+    """`items` in slices of at most `size`, for statements with an `IN (...)` list."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def by_key(
+    conn: AsyncConnection, key: Column[Any], value: Column[Any], app_pk: int, keys: Iterable[str]
+) -> dict[str, Any]:
+    """`value` of each of the app's rows whose `key` is one of `keys` (absent: no such row);
+    one index lookup per key, a statement per chunk."""
+    table = key.table
+    found: dict[str, Any] = {}
+    for chunk in chunks(sorted(set(keys))):
+        rows = await conn.execute(
+            select(key, value).where(table.c.app_pk == app_pk, key.in_(chunk))
+        )
+        found.update({k: v for k, v in rows})
+    return found

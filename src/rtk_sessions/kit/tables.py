@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -78,7 +79,9 @@ events = Table(
     Column("session_id", String(36), nullable=True),
     Column("placement", SmallInteger, nullable=False, default=0),
     Column("body", Text, nullable=False),
-    Index(None, "app_pk", "meeting_id", "type"),
+    # With `placement` last, a meeting's events to place by time are found without reading
+    # the app's other pending events (docs/ingestion.md).
+    Index(None, "app_pk", "meeting_id", "type", "placement"),
     Index(None, "app_pk", "peer_id", "type"),
     Index(None, "app_pk", "session_id", "type"),
     Index(None, "app_pk", "placement"),
@@ -114,6 +117,9 @@ sessions = Table(
     Column("open_join_sum_ms", BigInteger, nullable=False),
     Column("own_updated_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Search folds of title and meeting id (sessions.folding; session ids are lowercase UUIDs).
+    Column("title_folded", Text, nullable=False),
+    Column("meeting_id_folded", Text, nullable=False),
     Index(None, "app_pk", "started_at"),
     Index(None, "app_pk", "meeting_id"),
     Index(None, "app_pk", "parent_session_id"),
@@ -136,8 +142,21 @@ peers = Table(
     Column("joined_at", BigInteger, nullable=False),
     Column("left_at", BigInteger, nullable=True),
     Column("updated_at", BigInteger, nullable=False),
+    # Search folds (sessions.folding); "" where the field is missing.
+    Column("id_folded", Text, nullable=False),
+    Column("user_id_folded", Text, nullable=False),
+    Column("custom_participant_id_folded", Text, nullable=False),
+    Column("display_name_folded", Text, nullable=False),
     Index(None, "app_pk", "session_id", "joined_at"),
     Index(None, "app_pk", "meeting_id"),
+    # Peers still connected, for the idle sweep: a handful, however long the history.
+    Index(
+        "ix_peers_open_app_pk_meeting_id",
+        "app_pk",
+        "meeting_id",
+        sqlite_where=text("left_at IS NULL"),
+        postgresql_where=text("left_at IS NULL"),
+    ),
 )
 
 # Every file built for a session (chat export, transcript per format, summary). A newer build of

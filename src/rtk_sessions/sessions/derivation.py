@@ -6,14 +6,15 @@ always matches the events committed with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest.repo import StoredEvent
-from rtk_sessions.sessions import repo
+from rtk_sessions.ingest.schemas import Placement
+from rtk_sessions.sessions import derived_repo
 from rtk_sessions.sessions.accounting import (
     Join,
     Leave,
@@ -82,93 +83,155 @@ def meeting_events(app_id: str, meeting_id: str, stored: Iterable[StoredEvent]) 
     return MeetingEvents(app_id, meeting_id, joins, leaves, ends, updates)
 
 
-async def rederive_meeting(
-    conn: AsyncConnection, app: AppRef, meeting_id: str, grace_ms: int
+# Meetings derived together: a handful of statements per chunk instead of ~30 per meeting.
+MEETINGS_PER_CHUNK = 100
+
+
+def _declared_parent(inputs: MeetingEvents) -> str | None:
+    """The meeting's parent per its counting joins (a join that does not count names nothing)."""
+    counting = earliest_joins(inputs.joins).values()
+    return parent_meeting_of(j for j in counting if j.meeting_id == inputs.meeting_id)
+
+
+def _peers_to_place(
+    old_maps: dict[str, dict[str, str]], new_maps: dict[str, dict[str, str]]
+) -> tuple[set[str], set[str]]:
+    """(peers whose every event must be placed again, peers whose new events need a place).
+
+    New peers' events are unplaced anyway; only meetings where a peer moved or vanished need
+    every event of their peers placed again.
+    """
+    everything: set[str] = set()
+    new_only: set[str] = set()
+    for meeting_id, new_map in new_maps.items():
+        old_map = old_maps.get(meeting_id, {})
+        moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
+        changed = moved or bool(set(old_map) - set(new_map))
+        (everything if changed else new_only).update(set(old_map) | set(new_map))
+    return everything, new_only - everything
+
+
+async def rederive_meetings(
+    conn: AsyncConnection, app: AppRef, meeting_ids: Sequence[str], grace_ms: int
 ) -> set[str]:
-    """Derive one meeting again; returns the meetings whose breakout links may have changed."""
-    stored = await events_repo.lifecycle_events(conn, app.pk, meeting_id)
-    inputs = meeting_events(app.app_id, meeting_id, stored)
-    derived = derive_meeting(inputs, grace_ms)
-    old_parent = await repo.parent_meeting(conn, app.pk, meeting_id)
-    counting = earliest_joins(inputs.joins).values()  # a join that does not count names nothing
-    new_parent = parent_meeting_of(j for j in counting if j.meeting_id == meeting_id)
-    old_map = await repo.peer_sessions_of_meeting(conn, app.pk, meeting_id)
+    """Derive these meetings again; returns the meetings whose breakout links may have changed.
+
+    The result is the one of deriving them one by one: derived rows depend only on each
+    meeting's events, and placement reads each peer's session after all are replaced.
+    """
+    stored = await events_repo.lifecycle_events(conn, app.pk, meeting_ids)
+    inputs = {m: meeting_events(app.app_id, m, stored.get(m, ())) for m in meeting_ids}
+    derived = {m: derive_meeting(inputs[m], grace_ms) for m in meeting_ids}
+    new_parents = {m: _declared_parent(inputs[m]) for m in meeting_ids}
+    old_parents = await derived_repo.parents_of(conn, app.pk, meeting_ids)
+    old_maps = await derived_repo.peer_sessions_of_meetings(conn, app.pk, meeting_ids)
+    new_maps = {m: {p.peer_id: s.id for s in derived[m] for p in s.peers} for m in meeting_ids}
     # A peer whose earliest join moved here from another meeting has events placed there.
-    old_map |= await events_repo.sessions_of_peers(
-        conn, app.pk, [p.peer_id for s in derived for p in s.peers]
+    known = await events_repo.sessions_of_peers(
+        conn, app.pk, sorted(p for new_map in new_maps.values() for p in new_map)
     )
-    await repo.replace_meeting(conn, app.pk, meeting_id, derived, new_parent)
-    new_map = {p.peer_id: s.id for s in derived for p in s.peers}
-    # New peers' events are unplaced anyway; only peers that moved or vanished need a sweep.
-    moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
-    changed = moved or bool(set(old_map) - set(new_map))
-    await events_repo.place_by_peer(
-        conn, app.pk, sorted(set(old_map) | set(new_map)), everything=changed
+    for m, new_map in new_maps.items():
+        old_maps[m] = old_maps.get(m, {}) | {p: known[p] for p in new_map if p in known}
+    await derived_repo.replace_meetings(conn, app.pk, derived)
+    await derived_repo.set_parents(
+        conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
     )
-    await place_meeting_by_time(conn, app, meeting_id)
-    return {m for m in (meeting_id, old_parent, new_parent) if m}
+    everything, new_only = _peers_to_place(old_maps, new_maps)
+    await events_repo.place_by_peer(conn, app.pk, sorted(everything), everything=True)
+    await events_repo.place_by_peer(conn, app.pk, sorted(new_only), everything=False)
+    await place_meetings_by_time(conn, app, meeting_ids)
+    return {m for mid in meeting_ids for m in (mid, old_parents.get(mid), new_parents[mid]) if m}
 
 
-async def place_meeting_by_time(conn: AsyncConnection, app: AppRef, meeting_id: str) -> None:
+async def place_meetings_by_time(
+    conn: AsyncConnection, app: AppRef, meeting_ids: Sequence[str]
+) -> None:
     """Chat and segments whose speaker is unknown go to the session covering their time."""
-    candidates = await events_repo.time_placeable(conn, app.pk, meeting_id)
+    candidates = await events_repo.time_placeable(conn, app.pk, meeting_ids)
     if not candidates:
         return
-    spans = await repo.spans_of_meeting(conn, app.pk, meeting_id)
-    await events_repo.set_time_placements(
-        conn, app.pk, [(event_id, place_by_time(spans, at)) for event_id, at in candidates]
+    spans = await derived_repo.spans_of_meetings(
+        conn, app.pk, sorted({c.meeting_id for c in candidates})
     )
+    moves = []
+    for c in candidates:
+        target = place_by_time(spans.get(c.meeting_id, ()), c.place_at)
+        placement = Placement.PENDING if target is None else Placement.BY_TIME
+        if (c.session_id, c.placement) != (target, placement):
+            moves.append((c.id, target))
+    await events_repo.set_time_placements(conn, app.pk, moves)
 
 
-async def breakout_parent(conn: AsyncConnection, app: AppRef, meeting_id: str) -> str | None:
-    """The meeting this one is a breakout room of, if any.
-
-    One level of nesting: a room whose declared parent is itself a breakout room stands
-    alone (and may have breakout rooms of its own).
-    """
-    parent = await repo.parent_meeting(conn, app.pk, meeting_id)
-    if parent is None or await repo.parent_meeting(conn, app.pk, parent) is not None:
-        return None
-    return parent
-
-
-async def relink_family(conn: AsyncConnection, app: AppRef, meeting_id: str) -> None:
-    """Attach the breakout sessions of `meeting_id` (a meeting that is no breakout room
-    itself) and set the effective status of its sessions."""
-    is_room = await repo.parent_meeting(conn, app.pk, meeting_id) is not None
-    children = [] if is_room else await repo.child_meetings(conn, app.pk, meeting_id)
-    rows = await repo.family_sessions(conn, app.pk, [meeting_id, *children])
-    parents = [r for r in rows if r.meeting_id == meeting_id]
+def family_links(root: str, rows: Sequence[derived_repo.FamilyRow]) -> list[derived_repo.Link]:
+    """Links of the sessions of `root` (a meeting that is no breakout room itself) and of its
+    breakout rooms: each room session's parent session, and the effective end of each."""
+    parents = [r for r in rows if r.meeting_id == root]
     spans = [Span(r.id, r.started_at, r.own_ended_at) for r in parents]
-    links: list[tuple[str, str | None, int | None, int]] = []
-    kids_of: dict[str, list[repo.FamilyRow]] = {}
+    links: list[derived_repo.Link] = []
+    kids_of: dict[str, list[derived_repo.FamilyRow]] = {}
     for r in rows:
-        if r.meeting_id != meeting_id:
+        if r.meeting_id != root:
             parent = parent_session_for(spans, r.started_at)
-            links.append((r.id, parent, r.own_ended_at, r.own_updated_at))
+            links.append(derived_repo.Link(r.id, parent, r.own_ended_at, r.own_updated_at))
             if parent:
                 kids_of.setdefault(parent, []).append(r)
     for p in parents:
         kids = kids_of.get(p.id, [])
         ended = effective_end(p.own_ended_at, (k.own_ended_at for k in kids))
         updated = max([p.own_updated_at, *(k.own_updated_at for k in kids)])
-        links.append((p.id, None, ended, updated))
-    await repo.set_links(conn, app.pk, links)
+        links.append(derived_repo.Link(p.id, None, ended, updated))
+    return links
+
+
+def _changed(row: derived_repo.FamilyRow, link: derived_repo.Link) -> bool:
+    stored = (row.parent_session_id, row.ended_at, row.status, row.updated_at)
+    return stored != (link.parent_session_id, link.ended_at, link.status, link.updated_at)
+
+
+async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> None:
+    """Fix the breakout links of every family these meetings belong to.
+
+    A meeting whose parent changed also changes whether its own rooms count as rooms, so
+    their families are relinked too. One level of nesting: a room whose declared parent is
+    itself a breakout room stands alone (and may have breakout rooms of its own).
+    """
+    children = await derived_repo.children_of(conn, app.pk, touched)
+    families = touched | {c for kids in children.values() for c in kids}
+    parents = await derived_repo.parents_of(conn, app.pk, families)
+    declared = {p for p in parents.values() if p}
+    parents |= await derived_repo.parents_of(conn, app.pk, declared - parents.keys())
+
+    def root_of(m: str) -> str:
+        parent = parents.get(m)
+        return parent if parent is not None and parents.get(parent) is None else m
+
+    roots = sorted({root_of(m) for m in families})
+    heads = [r for r in roots if parents.get(r) is None]  # rooms have no rooms of their own
+    children |= await derived_repo.children_of(conn, app.pk, set(heads) - touched)
+    members = {r: [r, *(children.get(r, []) if r in heads else [])] for r in roots}
+    rows = await derived_repo.family_sessions(conn, app.pk, [m for r in roots for m in members[r]])
+    by_meeting: dict[str, list[derived_repo.FamilyRow]] = {}
+    for row in rows:
+        by_meeting.setdefault(row.meeting_id, []).append(row)
+    stored = {row.id: row for row in rows}
+    links = [
+        link
+        for r in roots
+        for link in family_links(r, [row for m in members[r] for row in by_meeting.get(m, [])])
+        if _changed(stored[link.session_id], link)
+    ]
+    await derived_repo.set_links(conn, app.pk, links)
 
 
 async def rederive(
     conn: AsyncConnection, app: AppRef, meeting_ids: Iterable[str], grace_ms: int
 ) -> None:
-    """Derive these meetings again, then fix breakout links of every family they touch.
-
-    A meeting whose parent changed also changes whether its own rooms count as rooms, so
-    their families are relinked too.
-    """
-    families: set[str] = set()
-    for meeting_id in sorted(set(meeting_ids)):
-        families |= await rederive_meeting(conn, app, meeting_id, grace_ms)
-    for meeting_id in list(families):
-        families.update(await repo.child_meetings(conn, app.pk, meeting_id))
-    roots = {await breakout_parent(conn, app, m) or m for m in families}
-    for root in sorted(roots):
-        await relink_family(conn, app, root)
+    """Derive these meetings again, a chunk at a time, then fix the breakout links of every
+    family they touch."""
+    ordered = sorted(set(meeting_ids))
+    touched: set[str] = set()
+    for start in range(0, len(ordered), MEETINGS_PER_CHUNK):
+        chunk = ordered[start : start + MEETINGS_PER_CHUNK]
+        touched |= await rederive_meetings(conn, app, chunk, grace_ms)
+    if touched:
+        await relink(conn, app, touched)

@@ -1,9 +1,10 @@
-"""Every SQL statement about derived sessions and participants."""
+"""Every SQL statement that reads sessions and participants (derivation writes them through
+`derived_repo`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import msgspec
@@ -11,176 +12,21 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     case,
-    delete,
     func,
-    insert,
     literal,
     literal_column,
     or_,
     select,
     table,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
-from rtk_sessions.kit.tables import meetings, peers, sessions
-from rtk_sessions.sessions.accounting import Session, Span
+from rtk_sessions.kit.tables import peers, sessions
+from rtk_sessions.sessions.folding import fold
 
 # The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
 SQL_INT_CAP = 2**31 - 1
-
-# --- writing derived rows ---------------------------------------------------------------
-
-
-async def peer_sessions_of_meeting(
-    conn: AsyncConnection, app_pk: int, meeting_id: str
-) -> dict[str, str]:
-    rows = await conn.execute(
-        select(peers.c.id, peers.c.session_id).where(
-            peers.c.app_pk == app_pk, peers.c.meeting_id == meeting_id
-        )
-    )
-    return {r.id: r.session_id for r in rows}
-
-
-async def spans_of_meeting(conn: AsyncConnection, app_pk: int, meeting_id: str) -> list[Span]:
-    """Each session's own span (its own peers only), for placement and parent lookup."""
-    rows = await conn.execute(
-        select(sessions.c.id, sessions.c.started_at, sessions.c.own_ended_at).where(
-            sessions.c.app_pk == app_pk, sessions.c.meeting_id == meeting_id
-        )
-    )
-    return [Span(r.id, r.started_at, r.own_ended_at) for r in rows]
-
-
-def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
-    return {
-        "app_pk": app_pk,
-        "id": s.id,
-        "meeting_id": s.meeting_id,
-        "parent_session_id": None,
-        "title": s.title,
-        "type": s.type,
-        "meta": None if s.meta is None else msgspec.json.encode(s.meta).decode(),
-        "status": "LIVE" if s.is_live else "ENDED",
-        "started_at": s.started_at,
-        "ended_at": s.own_ended_at,
-        "own_ended_at": s.own_ended_at,
-        "max_concurrent": s.max_concurrent,
-        "open_count": s.open_count,
-        "closed_ms": s.closed_ms,
-        "open_join_sum_ms": s.open_join_sum_ms,
-        "own_updated_at": s.updated_at,
-        "updated_at": s.updated_at,
-    }
-
-
-async def replace_meeting(
-    conn: AsyncConnection,
-    app_pk: int,
-    meeting_id: str,
-    derived: Sequence[Session],
-    parent_meeting_id: str | None,
-) -> None:
-    """Swap the meeting's sessions and peers for freshly derived ones."""
-    await conn.execute(
-        delete(sessions).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id == meeting_id)
-    )
-    await conn.execute(
-        delete(peers).where(peers.c.app_pk == app_pk, peers.c.meeting_id == meeting_id)
-    )
-    peer_rows = [{"app_pk": app_pk, **p.__dict__} for s in derived for p in s.peers]
-    for row in peer_rows:
-        row["id"] = row.pop("peer_id")
-    moved = [r["id"] for r in peer_rows]
-    for start in range(0, len(moved), 500):  # a peer whose earliest join moved here
-        await conn.execute(
-            delete(peers).where(
-                peers.c.app_pk == app_pk, peers.c.id.in_(moved[start : start + 500])
-            )
-        )
-    if derived:
-        await conn.execute(insert(sessions), [_session_row(app_pk, s) for s in derived])
-    if peer_rows:
-        await conn.execute(insert(peers), peer_rows)
-    await conn.execute(
-        update(meetings)
-        .where(meetings.c.app_pk == app_pk, meetings.c.id == meeting_id)
-        .values(parent_meeting_id=parent_meeting_id)
-    )
-
-
-async def parent_meeting(conn: AsyncConnection, app_pk: int, meeting_id: str) -> str | None:
-    return (
-        await conn.execute(
-            select(meetings.c.parent_meeting_id).where(
-                meetings.c.app_pk == app_pk, meetings.c.id == meeting_id
-            )
-        )
-    ).scalar()
-
-
-async def child_meetings(conn: AsyncConnection, app_pk: int, meeting_id: str) -> list[str]:
-    rows = await conn.execute(
-        select(meetings.c.id)
-        .where(meetings.c.app_pk == app_pk, meetings.c.parent_meeting_id == meeting_id)
-        .order_by(meetings.c.id)
-    )
-    return [r.id for r in rows]
-
-
-@dataclass(frozen=True)
-class FamilyRow:
-    id: str
-    meeting_id: str
-    started_at: int
-    own_ended_at: int | None
-    own_updated_at: int
-
-
-async def family_sessions(
-    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
-) -> list[FamilyRow]:
-    rows = await conn.execute(
-        select(
-            sessions.c.id,
-            sessions.c.meeting_id,
-            sessions.c.started_at,
-            sessions.c.own_ended_at,
-            sessions.c.own_updated_at,
-        ).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(list(meeting_ids)))
-    )
-    return [
-        FamilyRow(r.id, r.meeting_id, r.started_at, r.own_ended_at, r.own_updated_at) for r in rows
-    ]
-
-
-async def set_links(
-    conn: AsyncConnection,
-    app_pk: int,
-    links: Sequence[tuple[str, str | None, int | None, int]],
-) -> None:
-    """(session id, parent session id, effective ended_at, effective updated_at) per session."""
-    for sid, parent, ended_at, updated_at in links:
-        await conn.execute(
-            update(sessions)
-            .where(sessions.c.app_pk == app_pk, sessions.c.id == sid)
-            .values(
-                parent_session_id=parent,
-                ended_at=ended_at,
-                status="ENDED" if ended_at is not None else "LIVE",
-                updated_at=updated_at,
-            )
-        )
-
-
-async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
-    await conn.execute(delete(peers).where(peers.c.app_pk == app_pk))
-    await conn.execute(delete(sessions).where(sessions.c.app_pk == app_pk))
-
-
-# --- reading ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -199,6 +45,10 @@ class SessionRow:
     closed_ms: int
     open_join_sum_ms: int
     updated_at: int
+
+
+# What reads fetch: the read model's columns, not the search folds (narrower rows to sort).
+_SESSION_COLUMNS = [sessions.c[f.name] for f in fields(SessionRow)]
 
 
 def _session_from(row: Any) -> SessionRow:
@@ -223,32 +73,35 @@ class SessionQuery:
     max_participants: int | None = None
 
 
-def _like(term: str) -> str:
-    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains(column: Any, term: str) -> ColumnElement[bool]:
-    return func.lower(column).like(_like(term), escape="\\")
+def _contains(column: ColumnElement[str], folded: str) -> ColumnElement[bool]:
+    """`folded` is a literal substring of `column` (`%`, `_` and `\\` match themselves)."""
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%{escaped}%", escape="\\")
 
 
 def _session_search(term: str, dialect: str) -> ColumnElement[bool]:
-    """Case-insensitive literal substring of title, meeting id or session id.
+    """Literal substring, ignoring case (sessions.folding), of title, meeting id or session id.
 
-    SQLite answers terms of 3+ characters from the FTS5 trigram index (migration 0002), a
-    quoted phrase so that `%`, `_` and quotes are literal; PostgreSQL's LIKE uses the pg_trgm
-    indexes by itself. Shorter terms scan.
+    Matched on the stored folds. SQLite answers folded terms of 3+ characters from the
+    case-sensitive FTS5 trigram index over the folds (migration 0005), a quoted phrase so that
+    `%`, `_` and quotes are literal; PostgreSQL's LIKE uses the pg_trgm indexes by itself.
+    Shorter terms scan.
     """
     c = sessions.c
-    if dialect == "sqlite" and len(term) >= 3:
-        phrase = '"' + term.replace('"', '""') + '"'
+    folded = fold(term)
+    if dialect == "sqlite" and len(folded) >= 3:
+        phrase = '"' + folded.replace('"', '""') + '"'
         matches: Select[tuple[Any]] = (
             select(literal_column("rowid"))
             .select_from(table("sessions_search"))
             .where(literal_column("sessions_search").op("MATCH")(phrase))
         )
         return literal_column("sessions.rowid").in_(matches)
-    return or_(_contains(c.title, term), _contains(c.meeting_id, term), _contains(c.id, term))
+    return or_(
+        _contains(c.title_folded, folded),
+        _contains(c.meeting_id_folded, folded),
+        _contains(c.id, folded),
+    )
 
 
 def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
@@ -293,7 +146,7 @@ async def list_sessions(
     key = minutes_ms_expr(now) if q.sort_by == "minutesConsumed" else sessions.c.started_at
     order = [key.desc(), sessions.c.id.desc()] if q.descending else [key.asc(), sessions.c.id.asc()]
     rows = await conn.execute(
-        select(sessions)
+        select(*_SESSION_COLUMNS)
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
@@ -305,7 +158,9 @@ async def list_sessions(
 async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> SessionRow | None:
     row = (
         await conn.execute(
-            select(sessions).where(sessions.c.app_pk == app_pk, sessions.c.id == session_id)
+            select(*_SESSION_COLUMNS).where(
+                sessions.c.app_pk == app_pk, sessions.c.id == session_id
+            )
         )
     ).first()
     return None if row is None else _session_from(row)
@@ -313,7 +168,7 @@ async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> Se
 
 async def child_sessions(conn: AsyncConnection, app_pk: int, session_id: str) -> list[SessionRow]:
     rows = await conn.execute(
-        select(sessions)
+        select(*_SESSION_COLUMNS)
         .where(sessions.c.app_pk == app_pk, sessions.c.parent_session_id == session_id)
         .order_by(sessions.c.started_at, sessions.c.id)
     )
@@ -335,6 +190,9 @@ class PeerRow:
     updated_at: int
 
 
+_PEER_COLUMNS = [peers.c[f.name] for f in fields(PeerRow)]
+
+
 def _peer_from(row: Any) -> PeerRow:
     return from_row(PeerRow, row)
 
@@ -349,12 +207,14 @@ class ParticipantQuery:
 
 
 def peer_search(term: str) -> ColumnElement[bool]:
-    c = peers.c
+    """Literal substring, ignoring case (sessions.folding), of peer id, user id, custom
+    participant id or display name."""
+    c, folded = peers.c, fold(term)
     return or_(
-        _contains(c.id, term),
-        _contains(func.coalesce(c.user_id, ""), term),
-        _contains(func.coalesce(c.custom_participant_id, ""), term),
-        _contains(func.coalesce(c.display_name, ""), term),
+        _contains(c.id_folded, folded),
+        _contains(c.user_id_folded, folded),
+        _contains(c.custom_participant_id_folded, folded),
+        _contains(c.display_name_folded, folded),
     )
 
 
@@ -374,7 +234,7 @@ async def list_peers(
         key = c.joined_at
     order = [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
     rows = await conn.execute(
-        select(peers)
+        select(*_PEER_COLUMNS)
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
@@ -387,7 +247,7 @@ async def peers_of_sessions(
     conn: AsyncConnection, app_pk: int, session_ids: Sequence[str]
 ) -> list[PeerRow]:
     rows = await conn.execute(
-        select(peers)
+        select(*_PEER_COLUMNS)
         .where(peers.c.app_pk == app_pk, peers.c.session_id.in_(list(session_ids)))
         .order_by(peers.c.joined_at, peers.c.id)
     )
@@ -399,7 +259,7 @@ async def get_peer(
 ) -> PeerRow | None:
     row = (
         await conn.execute(
-            select(peers).where(
+            select(*_PEER_COLUMNS).where(
                 peers.c.app_pk == app_pk, peers.c.session_id == session_id, peers.c.id == peer_id
             )
         )

@@ -1,0 +1,223 @@
+"""Every SQL statement that writes derived sessions, participants and breakout links.
+
+Derivation works on many meetings at once, so each statement here takes a list of meetings
+(or peers, or sessions) and is one index lookup per item: a batch costs the same however long
+the app's history is (docs/ingestion.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from rtk_sessions.kit.rows import by_key, chunks, from_row
+from rtk_sessions.kit.tables import meetings, peers, sessions
+from rtk_sessions.sessions.accounting import Peer, Session, Span
+from rtk_sessions.sessions.folding import fold
+
+
+async def peer_sessions_of_meetings(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """Per meeting: the session of each of its peers."""
+    found: dict[str, dict[str, str]] = {}
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(peers.c.id, peers.c.session_id, peers.c.meeting_id).where(
+                peers.c.app_pk == app_pk, peers.c.meeting_id.in_(chunk)
+            )
+        )
+        for r in rows:
+            found.setdefault(r.meeting_id, {})[r.id] = r.session_id
+    return found
+
+
+async def spans_of_meetings(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> dict[str, list[Span]]:
+    """Per meeting: each session's own span (its own peers only), for placement by time."""
+    found: dict[str, list[Span]] = {}
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(
+                sessions.c.id, sessions.c.meeting_id, sessions.c.started_at, sessions.c.own_ended_at
+            ).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(chunk))
+        )
+        for r in rows:
+            found.setdefault(r.meeting_id, []).append(Span(r.id, r.started_at, r.own_ended_at))
+    return found
+
+
+def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
+    return {
+        "app_pk": app_pk,
+        "id": s.id,
+        "meeting_id": s.meeting_id,
+        "parent_session_id": None,
+        "title": s.title,
+        "type": s.type,
+        "meta": None if s.meta is None else msgspec.json.encode(s.meta).decode(),
+        "status": "LIVE" if s.is_live else "ENDED",
+        "started_at": s.started_at,
+        "ended_at": s.own_ended_at,
+        "own_ended_at": s.own_ended_at,
+        "max_concurrent": s.max_concurrent,
+        "open_count": s.open_count,
+        "closed_ms": s.closed_ms,
+        "open_join_sum_ms": s.open_join_sum_ms,
+        "own_updated_at": s.updated_at,
+        "updated_at": s.updated_at,
+        "title_folded": fold(s.title),
+        "meeting_id_folded": fold(s.meeting_id),
+    }
+
+
+def _peer_row(app_pk: int, p: Peer) -> dict[str, Any]:
+    row = {"app_pk": app_pk, **p.__dict__, "id": p.peer_id}
+    del row["peer_id"]
+    row["id_folded"] = fold(p.peer_id)
+    row["user_id_folded"] = fold(p.user_id)
+    row["custom_participant_id_folded"] = fold(p.custom_participant_id)
+    row["display_name_folded"] = fold(p.display_name)
+    return row
+
+
+async def replace_meetings(
+    conn: AsyncConnection, app_pk: int, derived: Mapping[str, Sequence[Session]]
+) -> None:
+    """Swap these meetings' sessions and peers for freshly derived ones."""
+    session_rows = [_session_row(app_pk, s) for found in derived.values() for s in found]
+    peer_rows = [_peer_row(app_pk, p) for found in derived.values() for s in found for p in s.peers]
+    for chunk in chunks(sorted(derived)):
+        await conn.execute(
+            delete(sessions).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(chunk))
+        )
+        await conn.execute(
+            delete(peers).where(peers.c.app_pk == app_pk, peers.c.meeting_id.in_(chunk))
+        )
+    for ids in chunks([r["id"] for r in peer_rows]):  # peers whose earliest join moved here
+        await conn.execute(delete(peers).where(peers.c.app_pk == app_pk, peers.c.id.in_(ids)))
+    if session_rows:
+        await conn.execute(insert(sessions), session_rows)
+    if peer_rows:
+        await conn.execute(insert(peers), peer_rows)
+
+
+async def set_parents(
+    conn: AsyncConnection, app_pk: int, parents: Iterable[tuple[str, str | None]]
+) -> None:
+    """(meeting id, the meeting it is a breakout room of) for meetings whose parent changed."""
+    rows = [{"b_id": m, "b_parent": p} for m, p in parents]
+    if rows:
+        await conn.execute(
+            update(meetings)
+            .where(meetings.c.app_pk == app_pk, meetings.c.id == bindparam("b_id"))
+            .values(parent_meeting_id=bindparam("b_parent")),
+            rows,
+        )
+
+
+async def parents_of(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Iterable[str]
+) -> dict[str, str | None]:
+    """The declared parent of each known meeting (unknown meetings are absent)."""
+    return await by_key(conn, meetings.c.id, meetings.c.parent_meeting_id, app_pk, meeting_ids)
+
+
+async def children_of(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Iterable[str]
+) -> dict[str, list[str]]:
+    """The meetings that name each of these as their parent, sorted (absent: none).
+
+    No ORDER BY in SQL: SQLite would then walk the app's whole primary key in order instead
+    of looking the parents up in their index.
+    """
+    found: dict[str, list[str]] = {}
+    for chunk in chunks(sorted(set(meeting_ids))):
+        rows = await conn.execute(
+            select(meetings.c.id, meetings.c.parent_meeting_id).where(
+                meetings.c.app_pk == app_pk, meetings.c.parent_meeting_id.in_(chunk)
+            )
+        )
+        for r in rows:
+            found.setdefault(r.parent_meeting_id, []).append(r.id)
+    return {parent: sorted(children) for parent, children in found.items()}
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """A session of a breakout family: its own figures and the links as stored now."""
+
+    id: str
+    meeting_id: str
+    started_at: int
+    own_ended_at: int | None
+    own_updated_at: int
+    parent_session_id: str | None
+    ended_at: int | None
+    status: str
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class Link:
+    """A session's breakout link and effective end, as `relink` computes them."""
+
+    session_id: str
+    parent_session_id: str | None
+    ended_at: int | None
+    updated_at: int
+
+    @property
+    def status(self) -> str:
+        return "ENDED" if self.ended_at is not None else "LIVE"
+
+
+async def family_sessions(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> list[FamilyRow]:
+    found: list[FamilyRow] = []
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(*(sessions.c[name] for name in FamilyRow.__dataclass_fields__)).where(
+                sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(chunk)
+            )
+        )
+        found += [from_row(FamilyRow, r) for r in rows]
+    return found
+
+
+async def set_links(conn: AsyncConnection, app_pk: int, links: Sequence[Link]) -> None:
+    """Store links: one statement, run once per session."""
+    if not links:
+        return
+    await conn.execute(
+        update(sessions)
+        .where(sessions.c.app_pk == app_pk, sessions.c.id == bindparam("b_id"))
+        .values(
+            parent_session_id=bindparam("b_parent"),
+            ended_at=bindparam("b_ended"),
+            status=bindparam("b_status"),
+            updated_at=bindparam("b_updated"),
+        ),
+        [
+            {
+                "b_id": k.session_id,
+                "b_parent": k.parent_session_id,
+                "b_ended": k.ended_at,
+                "b_status": k.status,
+                "b_updated": k.updated_at,
+            }
+            for k in links
+        ],
+    )
+
+
+async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
+    await conn.execute(delete(peers).where(peers.c.app_pk == app_pk))
+    await conn.execute(delete(sessions).where(sessions.c.app_pk == app_pk))
