@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import cloudflare
 import pytest
 from cloudflare import Cloudflare
 
+import support
 from files_scenario import (
     ACCOUNT,
     Scenario,
@@ -29,7 +29,7 @@ from files_scenario import (
     wait_for_summary,
 )
 from rtk_sessions.kit.jobs import make_huey
-from support import PG_ENV, Server, fresh_postgres_database, running_server, spawned
+from support import Server, running_server, spawned
 
 pytestmark = pytest.mark.e2e
 
@@ -137,10 +137,7 @@ WORKER = [sys.executable, "-m", "rtk_sessions", "worker", "--workers", "1"]
 def own_database(tmp_path: Path) -> Iterator[str]:
     """A database of this test's own: a start-up pass re-enqueues every unfinished request it
     finds (docs/jobs.md), and those of other tests must not reach this test's slow LLM."""
-    if not os.environ.get(PG_ENV):
-        yield f"sqlite+aiosqlite:///{tmp_path / 'own.db'}"
-        return
-    with fresh_postgres_database(os.environ[PG_ENV]) as url:
+    with support.own_database(tmp_path) as url:
         yield url
 
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,23 +25,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from files_scenario import ACCOUNT, Scenario, build, download, ingest, iso, sdk, session_of
-from support import PG_ENV, Server, fresh_postgres_database, running_server, running_worker
+from support import Server, own_database, running_server, running_worker
 
 pytestmark = pytest.mark.e2e
 
 SESSIONS_ROUTE = "/client/v4/accounts/{account_id}/realtime/kit/{app_id}/sessions"
 SESSION_ROUTE = SESSIONS_ROUTE + "/{session_id}"
 PEER_REPORT_ROUTE = "/accounts/{account_id}/realtime/kit/{app_id}/sessions/peer-report/{peer_id}"
-
-
-@contextmanager
-def own_database(tmp: Path) -> Iterator[str]:
-    """A database of this server's own: the tests break it or count everything in it."""
-    if os.environ.get(PG_ENV):
-        with fresh_postgres_database(os.environ[PG_ENV]) as url:
-            yield url
-    else:
-        yield f"sqlite+aiosqlite:///{tmp / 'own.db'}"
 
 
 def log_of(srv: Server, data_dir: Path) -> Path:

@@ -5,7 +5,6 @@ either database, the schema then equals `kit/tables.py`, and the downgrade resto
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from rtk_sessions.kit.migrate import alembic_config
 from rtk_sessions.kit.tables import metadata, peers, sessions
 from rtk_sessions.sessions.folding import fold
 from rtk_sessions.sessions.repo import ParticipantQuery, SessionQuery, list_peers, list_sessions
-from support import PG_ENV, fresh_postgres_database
+from support import own_database
 
 ROWS = 4_500  # more than two backfill batches
 TITLES = ["Alice Ñúñez weekly", "STRASSE 5", "Straße 7", "50% off_sale", "İstanbul"]
@@ -30,12 +29,8 @@ NAMES = ["Alice Ñúñez", "ÉMILE Zola", None]
 
 @pytest.fixture
 def url(tmp_path: Path) -> Iterator[str]:
-    pg = os.environ.get(PG_ENV)
-    if not pg:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-        return
-    with fresh_postgres_database(pg) as pg_url:
-        yield pg_url
+    with own_database(tmp_path) as db_url:
+        yield db_url
 
 
 def _session(i: int) -> dict[str, Any]:
