@@ -231,7 +231,7 @@ def test_signed_links_are_redacted_in_the_access_log(observed: Observed) -> None
     resp = download(url)
     line = observed.access_line(resp.headers["x-request-id"])
     assert line["route"] == "/files/{key}" and line["status"] == 200
-    assert "signature=REDACTED" in line["path"] and "expires=" in line["path"]
+    assert "signature=***" in line["path"] and "expires=" in line["path"]
     s3_style = "X-Amz-Credential=AKIAEXAMPLE%2F20260101&X-Amz-Signature=feedface0123"
     resp = httpx.get(f"{srv.base_url}/healthz?{s3_style}", timeout=10)
     observed.access_line(resp.headers["x-request-id"])

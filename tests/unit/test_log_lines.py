@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
 import sys
+
+import pytest
 
 from rtk_sessions.kit.logging import (
     REQUEST,
@@ -14,9 +17,10 @@ from rtk_sessions.kit.logging import (
     RequestContext,
     TextFormatter,
     escape,
-    redact_query,
+    logging_config,
     request_id_from,
 )
+from rtk_sessions.kit.redact import redact_query
 
 
 def _record(msg: str, *args: object, exc: bool = False, **extra: object) -> logging.LogRecord:
@@ -88,8 +92,25 @@ def test_secret_query_values_are_redacted() -> None:
         "&X-Amz-Security-Token=tok&rtcstats-token=t1&format=VTT&flag&signature"
     )
     assert redact_query(query) == (
-        "expires=1700000000&signature=REDACTED&X-Amz-Signature=REDACTED"
-        "&X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&rtcstats-token=REDACTED"
+        "expires=1700000000&signature=***&X-Amz-Signature=***"
+        "&X-Amz-Credential=***&X-Amz-Security-Token=***&rtcstats-token=***"
         "&format=VTT&flag&signature"
     )
     assert redact_query("") == ""
+
+
+def test_every_logger_is_redacted_tracebacks_included(capsys: pytest.CaptureFixture[str]) -> None:
+    """The one configuration redacts records of any logger (uvicorn's, huey's, a library's),
+    not only ours, in the message and in the traceback."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    logging.config.dictConfig(logging_config("text", "info"))
+    try:
+        raise ValueError("fetch https://user:pass@example.com/x?signature=abc failed")
+    except ValueError:
+        logging.getLogger("some.library").exception("token rtk_0123456789abcdef_s3cr3t seen")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    err = capsys.readouterr().err
+    assert "pass@" not in err and "signature=abc" not in err and "s3cr3t" not in err, err
+    assert "https://***@example.com/x?signature=***" in err

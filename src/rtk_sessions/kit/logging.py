@@ -2,7 +2,8 @@
 
 Every line of a request carries its request id. No value can forge a line: text lines escape
 control characters in what they interpolate and indent tracebacks; JSON escapes everything.
-Query values that carry secrets are redacted before a URL is logged (docs/operations.md).
+Every record passes kit/redact.py's filter first: credentials in URLs, signed query values and
+tokens never reach a line, whichever logger wrote it (docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,20 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from rtk_sessions.kit.redact import RedactSecrets
+
 LOG_FORMATS = ("text", "json")
-# Query parameters whose values are credentials: our signed links, S3 presigned links, tokens.
-SECRET_QUERY_KEYS = frozenset(
-    {
-        "signature",
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "rtcstats-token",
-        "token",
-        "access_token",
-    }
-)
-REDACTED = "REDACTED"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # C0 and C1 controls, DEL, backslash and Unicode line/paragraph separators.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\\u2028\u2029]")
@@ -80,17 +70,6 @@ def escape(value: object) -> str:
     return _UNSAFE.sub(_escape_char, str(value))
 
 
-def redact_query(query: str) -> str:
-    """The query string with the values of SECRET_QUERY_KEYS replaced, the rest unchanged."""
-    if not query:
-        return query
-    parts = []
-    for part in query.split("&"):
-        key, sep, _ = part.partition("=")
-        parts.append(f"{key}={REDACTED}" if sep and key.lower() in SECRET_QUERY_KEYS else part)
-    return "&".join(parts)
-
-
 class ContextFilter(logging.Filter):
     """Adds `request_id` and `route` of the request being served (None outside requests)."""
 
@@ -122,7 +101,9 @@ class TextFormatter(logging.Formatter):
 
     def _trace(self, record: logging.LogRecord) -> str:
         parts = []
-        if record.exc_info:
+        if record.exc_text:  # set (and redacted) by RedactSecrets
+            parts.append(record.exc_text)
+        elif record.exc_info:
             parts.append(self.formatException(record.exc_info))
         if record.stack_info:
             parts.append(self.formatStack(record.stack_info))
@@ -157,14 +138,14 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": ContextFilter}},
+        "filters": {"context": {"()": ContextFilter}, "redact": {"()": RedactSecrets}},
         "formatters": {"line": {"()": formatter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "line",
-                "filters": ["context"],
+                "filters": ["context", "redact"],
             }
         },
         "root": {"handlers": ["stderr"], "level": level.upper()},

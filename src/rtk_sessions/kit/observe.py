@@ -13,7 +13,8 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from rtk_sessions.kit import metrics
-from rtk_sessions.kit.logging import REQUEST, RequestContext, redact_query, request_id_from
+from rtk_sessions.kit.logging import REQUEST, RequestContext, request_id_from
+from rtk_sessions.kit.redact import redact_query
 
 access_log = logging.getLogger("rtk_sessions.access")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

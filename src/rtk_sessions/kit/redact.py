@@ -14,13 +14,41 @@ MASK = "***"
 
 # scheme://user:password@host → scheme://***@host (also user-only and password-only forms)
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@\"']*@")
-# Query parameters that carry a signature, a credential or a token.
+# Query parameters that carry a signature, a credential or a token: our signed links, S3
+# presigned links, rtcstats clients' tokens, and the usual names of keys and passwords.
+SECRET_QUERY_KEYS = frozenset(
+    {
+        "signature",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "awsaccesskeyid",
+        "sig",
+        "token",
+        "rtcstats-token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "password",
+    }
+)
 _SECRET_PARAM = re.compile(
-    r"(?i)\b(signature|x-amz-signature|x-amz-credential|x-amz-security-token|"
-    r"awsaccesskeyid|sig|token|access_token|api_key|apikey|key|password)=[^&\s\"'#]+"
+    r"(?i)(?<![\w-])("
+    + "|".join(re.escape(k) for k in sorted(SECRET_QUERY_KEYS, key=len, reverse=True))
+    + r")=[^&\s\"'#]+"
 )
 # Bearer tokens and our own API tokens, wherever they appear.
 _TOKENS = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+|\brtk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
+
+
+def redact_query(query: str) -> str:
+    """A query string with the values of SECRET_QUERY_KEYS masked, the rest unchanged."""
+    parts = []
+    for part in query.split("&"):
+        key, sep, _ = part.partition("=")
+        parts.append(f"{key}={MASK}" if sep and key.lower() in SECRET_QUERY_KEYS else part)
+    return "&".join(parts)
 
 
 def redact(text: str) -> str:
