@@ -19,6 +19,8 @@ from rtk_sessions.auth.tokens import split_token
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service as ingest_service
 from rtk_sessions.ingest.schemas import MAX_BATCH_EVENTS
+from rtk_sessions.integrations import repo as integrations_repo
+from rtk_sessions.integrations import settings as integration_settings
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, NotFound, Unauthorized
 from rtk_sessions.kit.migrate import upgrade_async
@@ -106,6 +108,44 @@ async def list_tokens(settings: Settings, include_revoked: bool) -> list[auth_re
             return await auth_service.list_tokens(conn, include_revoked=include_revoked)
     finally:
         await db.dispose()
+
+
+async def set_realtimekit(
+    settings: Settings, account: str, app_id: str, pem: str | None, url: str | None
+) -> None:
+    db = await _open(settings)
+    try:
+        async with db.write() as conn:
+            await integration_settings.set_realtimekit(
+                conn, account, app_id, now_ms(), pem=pem, url=url
+            )
+    finally:
+        await db.dispose()
+
+
+async def set_livekit(
+    settings: Settings, account: str, app_id: str, api_key: str, api_secret: str
+) -> None:
+    db = await _open(settings)
+    try:
+        async with db.write() as conn:
+            await integration_settings.set_livekit(
+                conn, account, app_id, api_key, api_secret, now_ms()
+            )
+    finally:
+        await db.dispose()
+
+
+async def apps_with_integrations(settings: Settings) -> list[tuple[str, str, list[str]]]:
+    """(account, app, webhook providers set up) of every app."""
+    db = await _open(settings)
+    try:
+        async with db.read() as conn:
+            providers = await integrations_repo.providers_of_apps(conn)
+            apps = await auth_repo.list_apps(conn)
+    finally:
+        await db.dispose()
+    return [(account, app, providers.get(pk, [])) for pk, account, app in apps]
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -645,3 +645,38 @@ async def test_rebuild_reproduces_the_api_output_exactly(stack: Stack) -> None:
     assert await stack.rebuild() == 3  # C, P, Q
     assert await stack.snapshot() == before
     assert await stack.snapshot(T0 + 35 * MIN) != before  # the LIVE session's figures moved
+
+
+RTK_SID = "05e57591-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+
+
+async def test_a_session_takes_the_id_its_first_join_declares(stack: Stack, app_id: str) -> None:
+    # The earliest join declares the id; a later one declaring another changes nothing.
+    other = "11111111-2222-4333-8444-555555555555"
+    await stack.send([joined("b", 1 * MIN, session_id=other), left("b", 2 * MIN)])
+    (s,) = await stack.sessions()
+    assert s.id == other  # b's join is the earliest so far
+    await stack.send([joined("a", 0, session_id=RTK_SID), chat("c1", "b", 90 * SEC)])
+    (s,) = await stack.sessions()
+    assert s.id == RTK_SID
+    assert (await stack.placements())["c1"] == RTK_SID
+    assert [p.id for p in await stack.participants(RTK_SID)] == ["a", "b"]
+
+    # A second session of the meeting claiming the same id keeps its generated one.
+    await stack.send([left("a", 3 * MIN), joined("c", 60 * MIN, session_id=RTK_SID)])
+    first, second = await stack.sessions()
+    assert (first.id, second.id) == (RTK_SID, sid("c", app_id))
+
+    # So does a session of another meeting claiming an id that is taken already.
+    await stack.send([joined("d", 0, meeting="m-2", session_id=RTK_SID)])
+    assert (await stack.session(sid("d", app_id, "m-2"))).associated_id == "m-2"
+    assert (await stack.session(RTK_SID)).associated_id == M1
+    before = await stack.snapshot()
+    await stack.rebuild()
+    assert await stack.snapshot() == before
+
+
+async def test_a_declared_session_id_must_be_a_lower_case_uuid(stack: Stack) -> None:
+    with pytest.raises(ingest.BatchRefused) as refused:
+        await stack.send([joined("a", 0, session_id=RTK_SID.upper())])
+    assert "events[0].session_id: must be a UUID in lower-case hex" in str(refused.value.details)

@@ -84,6 +84,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             extra["user_id"] = user
         if custom:
             extra["custom_participant_id"] = custom
+        declared = draw(st.sampled_from([None, None, 0, 1]))
+        if declared is not None:  # ids named by the producer; one meeting's sessions may clash
+            extra["session_id"] = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{meeting}/{declared}"))
         add(f"join-{peer}", "peer.joined", meeting, joined, peer_id=peer,
             display_name=f"Name {peer}", **extra)  # fmt: skip
         if draw(st.integers(0, 2)) == 0:  # a second join: only the earliest counts

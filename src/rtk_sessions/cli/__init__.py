@@ -1,4 +1,4 @@
-"""`rtk-sessions`: serve, worker, token, ingest, import-rtcstats, export, demo, and upkeep
+"""`rtk-sessions`: serve, worker, token, app, ingest, import-rtcstats, export, demo, and upkeep
 (migrate, rebuild, pending, purge). One module per command group; each calls services."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from asyncio import CancelledError
 
 import typer
 
-from rtk_sessions.cli import demo, export, load, maintenance, serve, tokens, worker
+from rtk_sessions.cli import apps, demo, export, load, maintenance, serve, tokens, worker
 from rtk_sessions.cli.common import (
     USER_ERROR,
     UserError,
@@ -21,7 +21,18 @@ from rtk_sessions.event_files import PartialLoad
 from rtk_sessions.kit.errors import NotFound, RtkError
 from rtk_sessions.operations import DatabaseUnusable
 
-__all__ = ["app", "demo", "export", "load", "main", "maintenance", "serve", "tokens", "worker"]
+__all__ = [
+    "app",
+    "apps",
+    "demo",
+    "export",
+    "load",
+    "main",
+    "maintenance",
+    "serve",
+    "tokens",
+    "worker",
+]
 
 
 def _fail(message: str, details: list[str], status: int = USER_ERROR) -> None:

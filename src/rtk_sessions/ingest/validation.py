@@ -151,6 +151,10 @@ _RULES: dict[str, tuple[Rule, ...]] = {
         _opt("meeting_title", string(max_chars=256)),
         _opt("parent_meeting_id", _ID),
         _opt("socket_session_id", string(max_chars=256)),
+        _opt("session_id", pattern(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "a UUID in lower-case hex such as '05e57591-1c2d-4e5f-8a9b-0c1d2e3f4a5b'",
+        )),
     ),
     "peer.left": (_PEER, _REASON),
     "meeting.ended": (_REASON,),

@@ -211,3 +211,37 @@ peer_reports = Table(
     Column("report", Text, nullable=False),
     Column("built_at", BigInteger, nullable=False),
 )
+
+# How an app takes in another platform's webhooks (docs/integrations.md): one row per provider
+# (`realtimekit`, `livekit`) with its settings as JSON: RealtimeKit's public key (pinned, or
+# its URL and the key fetched from it), LiveKit's API key and secret.
+app_integrations = Table(
+    "app_integrations",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("provider", String(16), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Where a history import into an app stopped, per source (e.g. a RealtimeKit account and app),
+# so that a second run fetches only what is new or changed.
+import_checkpoints = Table(
+    "import_checkpoints",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("source", String(512), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# A peer report taken as it was served by another server (a history import), for a peer with
+# no raw telemetry here: served as is until telemetry arrives.
+imported_peer_reports = Table(
+    "imported_peer_reports",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("peer_id", String(128), primary_key=True),
+    Column("report", Text, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+)

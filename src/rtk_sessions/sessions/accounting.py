@@ -31,6 +31,7 @@ class Join:
     socket_session_id: str | None = None
     meeting_title: str | None = None
     parent_meeting_id: str | None = None
+    session_id: str | None = None  # the id the producer gave the session (e.g. RealtimeKit's)
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,14 @@ def _meeting_attributes(
 
 
 def _session_of(
-    app_id: str, meeting_id: str, group: list[Peer], updates: Sequence[MeetingUpdate]
+    app_id: str,
+    meeting_id: str,
+    group: list[Peer],
+    updates: Sequence[MeetingUpdate],
+    sid: str | None = None,
 ) -> Session:
     first = group[0]  # sorted by (joined_at, peer_id)
-    sid = make_session_id(app_id, meeting_id, first.peer_id)
+    sid = sid or make_session_id(app_id, meeting_id, first.peer_id)
     peers = tuple(replace(p, session_id=sid) for p in group)
     open_peers = [p for p in peers if p.left_at is None]
     ended_at = None if open_peers else max(p.left_at or 0 for p in peers)
@@ -264,10 +269,25 @@ def derive_meeting(events: MeetingEvents, grace_ms: int = 0) -> list[Session]:
                 socket_session_id=join.socket_session_id,
             )
         )
-    return [
-        _session_of(events.app_id, events.meeting_id, group, updates)
-        for group in _components(peers, grace_ms)
-    ]
+    declared = {
+        j.peer_id: j.session_id for j in earliest_joins(events.joins).values() if j.session_id
+    }
+    sessions: list[Session] = []
+    for group in _components(peers, grace_ms):
+        wanted = declared.get(group[0].peer_id)
+        # An id is one session's: a later session of the meeting claiming it gets its own.
+        taken = any(s.id == wanted for s in sessions)
+        sid = None if taken else wanted
+        sessions.append(_session_of(events.app_id, events.meeting_id, group, updates, sid))
+    return sessions
+
+
+def generated_id(app_id: str, session: Session) -> Session:
+    """The session under the id it would have without a declared one: for a declared id that
+    a session of another meeting holds already."""
+    first = min(session.peers, key=lambda p: (p.joined_at, p.peer_id))
+    sid = make_session_id(app_id, session.meeting_id, first.peer_id)
+    return replace(session, id=sid, peers=tuple(replace(p, session_id=sid) for p in session.peers))
 
 
 # --- placement --------------------------------------------------------------------------

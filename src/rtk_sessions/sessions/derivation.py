@@ -21,10 +21,12 @@ from rtk_sessions.sessions.accounting import (
     MeetingEnd,
     MeetingEvents,
     MeetingUpdate,
+    Session,
     Span,
     derive_meeting,
     earliest_joins,
     effective_end,
+    generated_id,
     parent_meeting_of,
     parent_session_for,
     place_by_time,
@@ -53,6 +55,7 @@ def _join(e: StoredEvent) -> Join:
         socket_session_id=b.get("socket_session_id"),
         meeting_title=b.get("meeting_title"),
         parent_meeting_id=b.get("parent_meeting_id"),
+        session_id=b.get("session_id"),
     )
 
 
@@ -111,6 +114,28 @@ def _peers_to_place(
     return everything, new_only - everything
 
 
+async def _unclaimed_ids(
+    conn: AsyncConnection, app: AppRef, derived: dict[str, list[Session]]
+) -> dict[str, list[Session]]:
+    """A declared session id held by another meeting's session stays there; the session that
+    also claims it takes its generated id (docs/events.md, `peer.joined`'s `session_id`)."""
+    claims = {s.id: m for m, sessions in derived.items() for s in sessions}
+    held = await derived_repo.meetings_of_sessions(conn, app.pk, sorted(claims))
+    owner: dict[str, str] = {}
+    for m in sorted(derived):  # two meetings of this chunk claiming one id: the first wins
+        for s in derived[m]:
+            owner.setdefault(s.id, m)
+    result: dict[str, list[Session]] = {}
+    for m, sessions in derived.items():
+        result[m] = [
+            generated_id(app.app_id, s)
+            if held.get(s.id, m) not in (m, *derived) or owner[s.id] != m
+            else s
+            for s in sessions
+        ]
+    return result
+
+
 async def rederive_meetings(
     conn: AsyncConnection, app: AppRef, meeting_ids: Sequence[str], grace_ms: int
 ) -> set[str]:
@@ -121,7 +146,9 @@ async def rederive_meetings(
     """
     stored = await events_repo.lifecycle_events(conn, app.pk, meeting_ids)
     inputs = {m: meeting_events(app.app_id, m, stored.get(m, ())) for m in meeting_ids}
-    derived = {m: derive_meeting(inputs[m], grace_ms) for m in meeting_ids}
+    derived = await _unclaimed_ids(
+        conn, app, {m: derive_meeting(inputs[m], grace_ms) for m in meeting_ids}
+    )
     new_parents = {m: _declared_parent(inputs[m]) for m in meeting_ids}
     old_parents = await derived_repo.parents_of(conn, app.pk, meeting_ids)
     old_maps = await derived_repo.peer_sessions_of_meetings(conn, app.pk, meeting_ids)

@@ -53,6 +53,13 @@ async def spans_of_meetings(
     return found
 
 
+async def meetings_of_sessions(
+    conn: AsyncConnection, app_pk: int, session_ids: Iterable[str]
+) -> dict[str, str]:
+    """The meeting of each of these sessions that exists."""
+    return await by_key(conn, sessions.c.id, sessions.c.meeting_id, app_pk, session_ids)
+
+
 def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
     return {
         "app_pk": app_pk,
