@@ -190,6 +190,31 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
     await _finish(state, app, intent, status=COMPLETED, error=None)
 
 
+async def store_imported_summary(
+    state: AppState, app: AppRef, session_id: str, text: str, now: int
+) -> None:
+    """A summary made elsewhere (RealtimeKit's `meeting.summary`, or its history) becomes the
+    session's summary as it is, until a POST asks for one made here (docs/integrations.md)."""
+    async with state.db.read() as conn:
+        session = await find_session(conn, app, session_id)
+    fingerprint = fingerprint_of("imported", text)
+    async with state.db.read() as conn:
+        current = await repo.get(conn, app.pk, session.id)
+    if current is not None and current.ready_fingerprint == fingerprint:
+        return  # the same text again (a retried delivery, a second import)
+    spec = FileSpec("summary", "markdown", fingerprint, file_name(session.id, "markdown"))
+
+    async def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    built = await publish(state, app.pk, session.id, spec, write, now)
+    async with state.db.write() as conn:
+        await serialize_on(conn, app.pk, f"summary:{session.id}")
+        await repo.request(conn, app.pk, session.id, fingerprint, now)
+        await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now)
+        await repo.mark(conn, app.pk, session.id, now, status=COMPLETED)
+
+
 async def _finish(state: AppState, app: AppRef, intent: SummaryRow, **values: object) -> None:
     """Close this request; a newer request (changed transcript) stays PROCESSING."""
     async with state.db.write() as conn:
