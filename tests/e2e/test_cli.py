@@ -260,3 +260,40 @@ def test_progress_shows_on_a_terminal_only(server: Any, tmp_path: Path, app_id: 
     assert json.loads(out)["duplicates"] == 5 and "5/5" in shown
     out, shown = _on_a_terminal(server.env, "rebuild")
     assert out.startswith("rebuilt") and "rebuilding apps" in shown
+
+
+def test_app_webhook_settings_are_checked_and_listed(
+    server: Any, tmp_path: Path, app_id: str
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    env = server.env
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "rtk.pem"
+    pem.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    private = tmp_path / "private.pem"
+    private.write_text("not a key")
+    where = ("--account", "acct-cli", "--app", app_id)
+    out = server.cli("app", "set-realtimekit", *where, "--public-key-file", str(pem))
+    assert f"/integrations/realtimekit/v1/accounts/acct-cli/apps/{app_id}" in out
+    not_pem = _one_error_line(cli(env, "app", "set-realtimekit", *where,
+                                  "--public-key-file", str(private)))  # fmt: skip
+    assert "not a PEM public key" in not_pem
+    plain = _one_error_line(cli(env, "app", "set-realtimekit", *where,
+                                "--public-key-url", "http://example.test/key"))  # fmt: skip
+    assert "must be an https:// URL" in plain
+    secret = tmp_path / "secret"
+    secret.write_text("\n")
+    assert "API secret is empty" in _one_error_line(
+        cli(env, "app", "set-livekit", *where, "--api-key", "k", "--api-secret-file", str(secret))
+    )
+    secret.write_text("a-livekit-secret-of-some-length\n")
+    server.cli(
+        "app", "set-livekit", *where, "--api-key", "devkey", "--api-secret-file", str(secret)
+    )
+    assert f"acct-cli/{app_id}  livekit, realtimekit" in server.cli("app", "list").splitlines()
