@@ -44,8 +44,9 @@ def main() -> int:
         print("Redis is not reachable at 127.0.0.1:6379, and CI requires it.", file=sys.stderr)
         return 1
     # Pure unit tests do not touch the database; running them twice proves nothing.
+    # Extra arguments (e.g. `-n 2` from `make test`) go to pytest.
     return subprocess.call(
-        [sys.executable, "-m", "pytest", "tests/integration", "tests/e2e"], env=env
+        [sys.executable, "-m", "pytest", *sys.argv[1:], "tests/integration", "tests/e2e"], env=env
     )
 
 
