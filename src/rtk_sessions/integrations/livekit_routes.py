@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from rtk_sessions.auth.deps import client_address
@@ -19,7 +20,7 @@ from rtk_sessions.integrations import livekit, repo
 from rtk_sessions.integrations.repo import LiveKitSettings
 from rtk_sessions.kit import cpu
 from rtk_sessions.kit.errors import NotFound, Unauthorized, UnsupportedMedia
-from rtk_sessions.kit.http import error_responses, read_body_limited
+from rtk_sessions.kit.http import ErrorBody, read_body_limited
 from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -59,7 +60,20 @@ async def _refuse(rtk: AppState, address: str, why: str) -> Unauthorized:
     operation_id="ReceiveLiveKitWebhook",
     tags=["integrations"],
     status_code=200,
-    responses=error_responses(400, 401, 404, 413, 415),
+    responses={
+        status: ResponseSpec(ErrorBody, description=meaning, generate_examples=False)
+        for status, meaning in {
+            400: "Signed, but the body is not a LiveKit WebhookEvent.",
+            401: "Missing Authorization, or a token that is not signed with the app's LiveKit "
+            "API secret, not issued by its API key, expired, or whose sha256 claim does not "
+            "match the body.",
+            404: "The app has no LiveKit settings (`rtk-sessions app set-livekit`).",
+            413: "The body is larger than 1 MiB.",
+            415: "The Content-Type is not application/webhook+json.",
+            429: "Too many failed verifications from this address; Retry-After says when to "
+            "try again.",
+        }.items()
+    },
 )
 async def receive_livekit_webhook(
     request: Request[Any, Any, Any],
