@@ -27,6 +27,7 @@ WORK = (
     "rtk_sessions.runtime",
     "rtk_sessions.ingest.validation",
     "rtk_sessions.ingest.rtcstats_import",
+    "rtk_sessions.integrations.livekit",
 )
 
 

@@ -8,6 +8,8 @@ of its own in X-Forwarded-For and the tests cannot use up each other's budgets.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -179,3 +181,37 @@ def test_processes_sharing_redis_share_one_budget(tmp_path: Path) -> None:
             assert get(srv, app, wrong(other)).status_code == 401
         assert_limited(get(second, app, other), 60)
         assert_limited(get(first, app, other, client_address="203.0.113.9"), 60)
+
+
+def test_forged_livekit_webhooks_count_as_failed_authentications(
+    limited: Server, tmp_path: Path
+) -> None:
+    """A webhook that fails verification spends the address's budget like a wrong token."""
+    from google.protobuf.json_format import MessageToJson
+    from livekit import api
+
+    app, key, secret = f"app-{uuid.uuid4().hex[:8]}", "APIlimits", "s" * 40
+    (tmp_path / "secret").write_text(secret)
+    limited.cli("app", "set-livekit", "--account", ACCOUNT, "--app", app, "--api-key", key,
+                "--api-secret-file", str(tmp_path / "secret"))  # fmt: skip
+    event = api.WebhookEvent(event="room_started", id="EV_1", created_at=int(time.time()),
+                             room=api.Room(sid="RM_1", name="r"))  # fmt: skip
+    body = MessageToJson(event, indent=None).encode()
+    sha = base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+    def send(secret_used: str, address: str) -> httpx.Response:
+        token = api.AccessToken(key, secret_used).with_sha256(sha).to_jwt()
+        return httpx.post(
+            f"{limited.base_url}/integrations/livekit/v1/accounts/{ACCOUNT}/apps/{app}",
+            content=body,
+            headers={"Authorization": token, "Content-Type": "application/webhook+json",
+                     "X-Forwarded-For": address},
+            timeout=30,
+        )  # fmt: skip
+
+    forger, livekit_server = "198.51.100.40", "198.51.100.41"
+    for _ in range(FAILURES):
+        assert send("f" * 40, forger).status_code == 401
+    assert_limited(send("f" * 40, forger), WINDOW_S)
+    assert_limited(send(secret, forger), WINDOW_S)  # while blocked, not even looked at
+    assert send(secret, livekit_server).status_code == 200
