@@ -35,7 +35,7 @@ from rtk_sessions.integrations.history import Event, SourceError, SourceSession
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.redact import redact, redacted_logger
 from rtk_sessions.kit.state import AppState
-from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.quality import repo as quality_repo
 from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries.service import store_imported_summary
@@ -117,12 +117,6 @@ class ImportTotals:
         }
 
 
-def _iso(ms: int) -> str:
-    from rtk_sessions.kit.timeutil import to_iso
-
-    return to_iso(ms)
-
-
 def _api_reason(what: str, exc: Exception) -> str:
     """Why a call failed, without URLs or credentials."""
     if isinstance(exc, cloudflare.APIStatusError):
@@ -164,9 +158,9 @@ class _Run:
     async def list_sessions(self, advance: Advance) -> list[SourceSession]:
         """Every session started in the window, oldest first, read page by page."""
         req, found, seen = self.req, [], set()
-        window: dict[str, Any] = {"start_time": _iso(req.since_ms)}
+        window: dict[str, Any] = {"start_time": to_iso(req.since_ms)}
         if req.until_ms is not None:
-            window["end_time"] = _iso(req.until_ms)
+            window["end_time"] = to_iso(req.until_ms)
         for page_no in range(1, MAX_PAGES + 1):
             try:
                 page = await self.sessions.get_sessions(
@@ -404,7 +398,7 @@ class _Run:
             except (UnicodeError, ValueError) as exc:
                 reason = f"{what}: unreadable data ({type(exc).__name__})"
         self.totals.failed[session.id] = redact(reason)[:300]
-        log.warning("session %s not imported: %s", session.id, self.totals.failed[session.id])
+        log.info("session %s not imported: %s", session.id, self.totals.failed[session.id])
         return False
 
     async def save(self, force: bool = False) -> None:
