@@ -1,4 +1,4 @@
-"""`rtk-sessions`: serve, worker, token, app, ingest, import-rtcstats, export, demo, and upkeep
+"""`rtk-sessions`: serve, worker, token, app, ingest, import, import-rtcstats, export, demo, and upkeep
 (migrate, rebuild, pending, purge). One module per command group; each calls services."""
 
 from __future__ import annotations
@@ -8,7 +8,17 @@ from asyncio import CancelledError
 
 import typer
 
-from rtk_sessions.cli import apps, demo, export, load, maintenance, serve, tokens, worker
+from rtk_sessions.cli import (
+    apps,
+    demo,
+    export,
+    imports,
+    load,
+    maintenance,
+    serve,
+    tokens,
+    worker,
+)
 from rtk_sessions.cli.common import (
     USER_ERROR,
     UserError,
@@ -26,6 +36,7 @@ __all__ = [
     "apps",
     "demo",
     "export",
+    "imports",
     "load",
     "main",
     "maintenance",

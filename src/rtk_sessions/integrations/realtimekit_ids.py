@@ -55,3 +55,17 @@ def transcript_segment(session_id: str, peer_id: str, started_at_ms: int, text: 
 
 def peer_event(peer_id: str, name: str, at_ms: int) -> str:
     return f"{PREFIX}:{_safe(peer_id)}:ev:{_digest(name, at_ms)}"
+
+
+def meeting_updated(session_id: str, title: str, session_type: str, meta_json: str) -> str:
+    """A session's title, type and meta (canonical JSON) as read at one time: a changed value
+    is a new fact."""
+    return f"{PREFIX}:{_safe(session_id)}:meeting:{_digest(title, session_type, meta_json)}"
+
+
+def chat_revision(
+    session_id: str, message_id: str, payload_type: str, payload: str, pinned: bool, edited: bool
+) -> str:
+    """A message as read again later (edited, pinned): one id per distinct content."""
+    content = _digest(message_id, payload_type, payload, pinned, edited)
+    return f"{PREFIX}:{_safe(session_id)}:chatrev:{content}"

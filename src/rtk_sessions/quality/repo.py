@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.rows import from_row
-from rtk_sessions.kit.tables import events, peer_reports, peers
+from rtk_sessions.kit.tables import events, imported_peer_reports, peer_reports, peers
 from rtk_sessions.sessions.repo import PeerRow
 
 TELEMETRY = ("peer.metadata", "peer.event", "peer.stats")
@@ -74,6 +74,29 @@ async def store_report(
     await conn.execute(
         insert(peer_reports).values(
             app_pk=app_pk, peer_id=peer_id, fingerprint=fingerprint, report=report, built_at=now
+        )
+    )
+
+
+async def imported_report(conn: AsyncConnection, app_pk: int, peer_id: str) -> str | None:
+    """The report JSON a history import brought for this peer, if any."""
+    c = imported_peer_reports.c
+    return (
+        await conn.execute(select(c.report).where(c.app_pk == app_pk, c.peer_id == peer_id))
+    ).scalar()
+
+
+async def store_imported_report(
+    conn: AsyncConnection, app_pk: int, peer_id: str, report: str, now: int
+) -> None:
+    """Keep (or replace) the report another server served for this peer."""
+    await serialize_on(conn, app_pk, f"imported-report:{peer_id}")
+    c = imported_peer_reports.c
+    where = (c.app_pk == app_pk, c.peer_id == peer_id)
+    await conn.execute(delete(imported_peer_reports).where(*where))
+    await conn.execute(
+        insert(imported_peer_reports).values(
+            app_pk=app_pk, peer_id=peer_id, report=report, imported_at=now
         )
     )
 

@@ -44,10 +44,16 @@ def requested_filters(value: str | None) -> set[str] | None:
 
 
 async def current_report(state: AppState, app: AppRef, peer_id: str) -> dict[str, Any]:
-    """The stored report if it matches the telemetry, else a new one, built and stored."""
+    """The stored report if it matches the telemetry, else a new one, built and stored; for a
+    peer without telemetry, the imported report when there is one."""
     async with state.db.read() as conn:
         figures = await repo.telemetry_state(conn, app.pk, peer_id)
         stored = await repo.stored_report(conn, app.pk, peer_id)
+        # No telemetry of its own: the report a history import brought, if any, is served.
+        imported = None if figures[0] else await repo.imported_report(conn, app.pk, peer_id)
+    if imported is not None:
+        found: dict[str, Any] = msgspec.json.decode(imported)
+        return found
     s = state.settings
     fingerprint = fingerprint_of(*figures, s.report_max_points, s.geoip_mmdb)
     if stored is not None and stored[0] == fingerprint:
