@@ -26,6 +26,7 @@ from rtk_sessions.edge import EdgeCheck
 from rtk_sessions.files.routes import download_file, download_file_head
 from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
+from rtk_sessions.integrations.realtimekit_routes import realtimekit_webhook
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import (
@@ -144,6 +145,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             Router(path=RTK_PREFIX, route_handlers=rtk_routes, include_in_schema=False),
             IngestController,
             RtcstatsController,
+            realtimekit_webhook,
             download_file,
             download_file_head,
             healthz,
