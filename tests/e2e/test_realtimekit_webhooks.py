@@ -11,31 +11,22 @@ the test's CA), one that may not.
 from __future__ import annotations
 
 import asyncio
-import base64
 import csv
 import datetime as dt
 import io
 import json
-import ssl
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cloudflare import Cloudflare
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from https_files import Files, certificates, public_pem, rsa_key, serving_files, sign
 from rtk_sessions.auth.repo import get_app_pk
 from rtk_sessions.integrations import webhook_repo
 from rtk_sessions.kit.db import Database
@@ -45,127 +36,18 @@ pytestmark = pytest.mark.e2e
 ACCOUNT = "acct-rtk-hooks"
 
 
-# ----------------------------------------------------------------------------------- keys
-
-
-def _rsa() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _pem(key: rsa.RSAPrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-def sign(key: rsa.RSAPrivateKey, raw: bytes) -> str:
-    """Exactly as RealtimeKit signs: RSA-SHA256, PKCS#1 v1.5, over the raw body, base64."""
-    return base64.b64encode(key.sign(raw, PKCS1v15(), SHA256())).decode()
-
-
-KEY, OTHER_KEY, ROTATED_KEY = _rsa(), _rsa(), _rsa()
-
-
-# ------------------------------------------------------------------- loopback HTTPS server
-
-
-def _certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A test CA and a certificate it issued for 127.0.0.1: (CA file, cert file, key file)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, leaf_key = _rsa(), _rsa()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rtk-sessions test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "cert.pem", "key.pem"))
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return ca_file, cert_file, key_file
-
-
-class Files:
-    """What the loopback HTTPS server serves (path → body), and every path it was asked for."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.bodies: dict[str, bytes] = {}
-        self.requests: list[str] = []
-
-    def hits(self, path: str) -> int:
-        return sum(1 for r in self.requests if r.split("?")[0] == path)
+KEY, OTHER_KEY, ROTATED_KEY = rsa_key(), rsa_key(), rsa_key()
 
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    return _certificates(tmp_path_factory.mktemp("rtk-tls"))
+    return certificates(tmp_path_factory.mktemp("rtk-tls"))
 
 
 @pytest.fixture(scope="module")
 def files(tls: tuple[Path, Path, Path]) -> Iterator[Files]:
-    _, cert_file, key_file = tls
-    served: Files
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.requests.append(self.path)
-            body = served.bodies.get(self.path.split("?")[0])
-            self.send_response(404 if body is None else 200)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    served = Files(f"https://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_files(tls[1], tls[2]) as served:
         yield served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 # ---------------------------------------------------------------------------- servers
@@ -208,7 +90,7 @@ def set_up(srv: Server, app: str, *, key_url: str | None = None) -> str:
     """`rtk-sessions app set-realtimekit`, as an operator runs it; the URL it prints."""
     if key_url is None:
         path = Path(srv.env["RTK_DATA_DIR"]) / f"{app}.pem"
-        path.write_text(_pem(KEY))
+        path.write_text(public_pem(KEY))
         out = srv.cli("app", "set-realtimekit", "--account", ACCOUNT, "--app", app,
                       "--public-key-file", str(path))  # fmt: skip
     else:
@@ -531,7 +413,7 @@ def test_key_url_is_fetched_once_and_again_after_rotation(server: Server, files:
     path = f"/{app}/.well-known/webhooks.json"
 
     def serve_key(key: rsa.RSAPrivateKey) -> None:
-        document = {"success": True, "data": {"publicKey": _pem(key)}, "message": ""}
+        document = {"success": True, "data": {"publicKey": public_pem(key)}, "message": ""}
         files.bodies[path] = json.dumps(document).encode()
 
     serve_key(KEY)
