@@ -434,6 +434,13 @@ def test_key_url_is_fetched_once_and_again_after_rotation(server: Server, files:
     assert started("five", OTHER_KEY).status_code == 401
     assert files.hits(path) == 2  # no second fetch within minutes, whatever forgers send
 
+    # A key that cannot be fetched is trouble that may pass: 503, which RealtimeKit retries.
+    other = f"app-{uuid.uuid4().hex[:8]}"
+    unreachable = set_up(server, other, key_url=f"{files.base_url}/{other}/missing.json")
+    answer = post(unreachable, {"event": "meeting.started"})
+    assert answer.status_code == 503 and "public key could not be fetched" in answer.text
+    assert files.base_url not in answer.text
+
 
 def test_downloads_from_private_addresses_are_refused(strict_server: Server, files: Files) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"

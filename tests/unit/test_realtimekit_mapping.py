@@ -49,7 +49,7 @@ def test_a_leave_brings_its_join_and_an_end_without_time_takes_the_arrival() -> 
     ended = meaning(
         {"event": "meeting.ended", "meeting": MEETING, "reason": "HOST_ENDED_MEETING"}, 42
     )
-    assert ended.events == [{"id": ids.session_ended(SID), "type": "meeting.ended",
+    assert ended.events == [{"id": ids.session_ended(SID.lower()), "type": "meeting.ended",
                              "occurred_at": 42, "meeting_id": "bbb8940e",
                              "reason": "HOST_ENDED_MEETING"}]  # fmt: skip
 

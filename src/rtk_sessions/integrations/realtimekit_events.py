@@ -91,14 +91,16 @@ def meaning(payload: Any, now: int) -> Meaning:
         raise BadRequest("the body is not a RealtimeKit webhook: a JSON object with 'event'")
     kind = payload["event"]
     if kind == "meeting.chatSynced":  # the flat shape
+        flat_session = _text(payload, "sessionId", "body")
         return _download(payload, kind, _text(payload, "meetingId", "body"),
-                         _text(payload, "sessionId", "body"), None)  # fmt: skip
+                         session_id_of(flat_session) or flat_session, None)  # fmt: skip
     if kind not in ("meeting.started", "meeting.ended", "meeting.participantJoined",
                     "meeting.participantLeft", *DOWNLOADS):  # fmt: skip
         return Meaning([], ignored=kind)
     meeting = _object(payload, "meeting")
     meeting_id = _text(meeting, "id", "meeting")
-    session = _text(meeting, "sessionId", "meeting")
+    raw_session = _text(meeting, "sessionId", "meeting")
+    session = session_id_of(raw_session) or raw_session  # one spelling for ids and lookups
     if kind in DOWNLOADS:
         started = meeting.get("startedAt")
         started_ms = None if started is None else parse_time(started, "meeting.startedAt")

@@ -152,8 +152,6 @@ async def downloads_without_job(
 async def downloads_of_app(conn: AsyncConnection, app_pk: int) -> list[DownloadRow]:
     c = realtimekit_downloads.c
     rows = await conn.execute(
-        select(realtimekit_downloads)
-        .where(c.app_pk == app_pk)
-        .order_by(c.session_id, c.kind)
+        select(realtimekit_downloads).where(c.app_pk == app_pk).order_by(c.session_id, c.kind)
     )
     return [from_row(DownloadRow, r) for r in rows]
