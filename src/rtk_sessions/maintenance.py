@@ -12,6 +12,7 @@ import logging
 
 from rtk_sessions.files import repo as files_repo
 from rtk_sessions.files.service import KINDS, retention_ms
+from rtk_sessions.integrations.realtimekit_downloads import reconcile_downloads
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.summaries.service import reconcile
@@ -50,6 +51,7 @@ async def purge_once(state: AppState, now: int | None = None) -> tuple[int, int]
 async def tick(state: AppState, enqueued_before: int, started_before: int) -> None:
     try:
         await reconcile(state, enqueued_before, started_before)
+        await reconcile_downloads(state, enqueued_before, started_before)
         await purge_once(state)
         state.background_ok["maintenance"] = True
     except Exception:
