@@ -4,7 +4,8 @@ RSS soak, against a running `rtk-sessions serve` on loopback.
 1. Load: `--sessions` sessions of `--participants` people each (reconnects and a few breakout
    rooms add peers), with chat, transcripts and telemetry unless switched off, built from the
    demo generator's pieces (rtk_sessions.demo, demo_telemetry), posted in batches of
-   `--batch` events to `POST /ingest/v1/.../events`. Prints events/s.
+   `--batch` events to `POST /ingest/v1/.../events`. Prints events/s, then waits (at most
+   `--settle` s) for the peer-report jobs the load queued, so that reads are measured alone.
 2. Reads: for each `--concurrency` level, `--duration` seconds (or `--requests` requests) of
    a weighted mix of the read API (sessions list, search, status / participants / date filters,
    sorting, details, raw and consolidated participants, participant search, peer reports).
@@ -14,8 +15,8 @@ RSS soak, against a running `rtk-sessions serve` on loopback.
 
 Loopback only; every loop is bounded in time and count.
 
-    .venv/bin/python bench/loadgen.py --start-server --sessions 10000 --concurrency 1,16 \\
-        --duration 60 --soak 600
+    .venv/bin/python bench/loadgen.py --start-server --sessions 10000 --telemetry-share 0.01 \\
+        --concurrency 1,16 --duration 60 --soak 600
     .venv/bin/python bench/loadgen.py --url http://127.0.0.1:8787 --token TOKEN --sessions 0 \\
         --server-pid PID --concurrency 16 --duration 30
 """
@@ -228,6 +229,8 @@ async def settle(client: httpx.AsyncClient, base: str, limit: float) -> None:
     """Wait (at most `limit` s) until the server's job queue is empty (`rtk_job_queue_depth` on
     /metrics): a load queues a peer-report build per peer with telemetry, and reads measured
     while those run would measure the builds too."""
+    if limit <= 0:
+        return
     start = time.monotonic()
     depth = None
     while time.monotonic() - start < limit:

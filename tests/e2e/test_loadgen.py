@@ -26,13 +26,14 @@ def _env() -> dict[str, str]:
 
 
 def test_loads_reads_and_samples_rss_against_its_own_server() -> None:
-    args = [sys.executable, SCRIPT, "--start-server", "--sessions", "30", "--participants", "3",
-            "--concurrency", "4", "--duration", "1.5", "--soak", "1.5", "--rss-every", "0.3"]  # fmt: skip
+    args = [sys.executable, SCRIPT, "--start-server", "--sessions", "20", "--participants", "3",
+            "--concurrency", "4", "--duration", "1", "--soak", "1", "--rss-every", "0.25",
+            "--settle", "0"]  # fmt: skip
     done = run_process(args, _env(), timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     loaded = re.search(
-        r"loaded 30 sessions: ([\d,]+) events .* accepted ([\d,]+), duplicates 0", out
+        r"loaded 20 sessions: ([\d,]+) events .*accepted ([\d,]+), duplicates 0", out
     )
     assert loaded and loaded[1] == loaded[2], out
     rows = {
