@@ -446,11 +446,13 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/PID/status in MiB: VmRSS, or its part RssAnon (heap, not
+    file pages), which is where a leak would show."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    raise RuntimeError(f"no {field} for process {pid}")
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -463,21 +465,22 @@ def slope(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / var if var else 0.0
 
 
-async def sample_rss(pid: int, every: float, out: list[tuple[float, float, float]]) -> None:
-    """(seconds since start, server RSS MiB, RSS MiB of the server and its children) every
-    `every` seconds until cancelled."""
+async def sample_rss(pid: int, every: float, out: list[tuple[float, ...]]) -> None:
+    """(seconds since start, server RSS MiB, RSS MiB of the server and its children, the
+    server's RssAnon MiB) every `every` seconds until cancelled."""
     start = time.monotonic()
     while True:
         tree = 0.0
         for p in _tree(pid):
             with contextlib.suppress(OSError, RuntimeError):
                 tree += rss_mib(p)
-        out.append((time.monotonic() - start, rss_mib(pid), tree))
+        out.append((time.monotonic() - start, rss_mib(pid), tree, rss_mib(pid, "RssAnon")))
         await asyncio.sleep(every)
 
 
-def rss_report(samples: list[tuple[float, float, float]]) -> None:
-    for label, col in (("server process", 1), ("with its worker processes", 2)):
+def rss_report(samples: list[tuple[float, ...]]) -> None:
+    labels = ("server process", "with its worker processes", "server process, RssAnon")
+    for col, label in enumerate(labels, 1):
         values = [s[col] for s in samples]
         pts = [(s[0] / 60, s[col]) for s in samples]
         late = slope(pts[len(pts) // 2 :])
@@ -485,7 +488,7 @@ def rss_report(samples: list[tuple[float, float, float]]) -> None:
         # Grew: it ended above where it started and the last half's trend would add more than
         # 5 % of the start (and 5 MiB) per hour.
         grew = end > start + 2 and late * 60 > max(5.0, 0.05 * start)
-        print(f"RSS, {label}: start {start:.1f} MiB, end {end:.1f} MiB, max {max(values):.1f} "
+        print(f"{'' if 'Anon' in label else 'RSS, '}{label}: start {start:.1f} MiB, end {end:.1f} MiB, max {max(values):.1f} "
               f"MiB; slope {slope(pts):+.2f} MiB/min overall, {late:+.2f} MiB/min over the last "
               f"half; grew: **{'yes' if grew else 'no'}** ({len(values)} samples)")  # fmt: skip
 
@@ -640,7 +643,7 @@ async def run(args: argparse.Namespace, base: str, token: str, pid: int | None) 
         if args.soak:
             phases.append((max(args.levels), args.soak, True))
         for level, duration, soak in phases:
-            samples: list[tuple[float, float, float]] = []
+            samples: list[tuple[float, ...]] = []
             sampler = None
             if soak:
                 if pid is None:
