@@ -25,15 +25,17 @@ run: $(STAMP)  ## migrate, load demo data if empty, serve on http://127.0.0.1:87
 	$(BIN)/rtk-sessions serve --demo-if-empty
 
 # Tests run in TEST_WORKERS processes (pytest-xdist): most of their time is spent waiting for
-# servers and workers they start, so two processes on two cores finish in about a third.
+# servers and workers they start, so two processes on two cores finish in about a third. Tests
+# that measure the server's latency (marked `serial`) run afterwards, alone.
 TEST_WORKERS ?= 2
+PYTEST_STAGES := $(BIN)/python tests/run_stages.py -n $(TEST_WORKERS)
 
 # Every stage runs even when an earlier one failed; the target fails at the end if any did.
 test: $(STAMP)  ## the whole suite: lint, SQLite, then PostgreSQL when reachable
 	@failed=""; \
 	$(BIN)/ruff check src tests bench || failed="$$failed ruff"; \
 	$(BIN)/mypy || failed="$$failed mypy"; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) || failed="$$failed sqlite"; \
+	$(PYTEST_STAGES) || failed="$$failed sqlite"; \
 	$(BIN)/python tests/run_postgres.py -n $(TEST_WORKERS) || failed="$$failed postgresql"; \
 	if [ -n "$$failed" ]; then echo "FAILED stages:$$failed" >&2; exit 1; fi; \
 	echo "all stages passed"

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
+
+import run_stages
 
 URL = os.environ.get("RTK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -44,10 +45,8 @@ def main() -> int:
         print("Redis is not reachable at 127.0.0.1:6379, and CI requires it.", file=sys.stderr)
         return 1
     # Pure unit tests do not touch the database; running them twice proves nothing.
-    # Extra arguments (e.g. `-n 2` from `make test`) go to pytest.
-    return subprocess.call(
-        [sys.executable, "-m", "pytest", *sys.argv[1:], "tests/integration", "tests/e2e"], env=env
-    )
+    workers, _ = run_stages.parse(sys.argv[1:])
+    return run_stages.run(["tests/integration", "tests/e2e"], workers, env)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from rtk_sessions.files.routes import download_file, download_file_head
 from rtk_sessions.ingest.routes import IngestController
 from rtk_sessions.ingest.rtcstats_routes import RtcstatsController
 from rtk_sessions.integrations.livekit_routes import receive_livekit_webhook
+from rtk_sessions.integrations.realtimekit_routes import realtimekit_webhook
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.http import (
@@ -146,6 +147,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             IngestController,
             RtcstatsController,
             receive_livekit_webhook,
+            realtimekit_webhook,
             download_file,
             download_file_head,
             healthz,

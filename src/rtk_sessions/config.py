@@ -201,6 +201,34 @@ class Settings:
         100 * 2**20,
         "Largest rtcstats dump accepted, decompressed (bytes); larger gets 413.",
     )
+    fetch_allow_private: bool = _setting(
+        "RTK_FETCH_ALLOW_PRIVATE",
+        False,
+        "Allow downloads (RealtimeKit chat, transcript and summary files, public key URLs) "
+        "from private, loopback and link-local addresses; off = refused (docs/security.md).",
+    )
+    fetch_ca_file: str = _setting(
+        "RTK_FETCH_CA_FILE",
+        "",
+        "PEM file of extra certificate authorities trusted for those downloads (a private "
+        "CA); empty = the system's.",
+    )
+    fetch_max_bytes: int = _setting(
+        "RTK_FETCH_MAX_BYTES",
+        50 * 2**20,
+        "Largest file downloaded from a webhook's link (bytes); larger fails the download.",
+    )
+    fetch_timeout: float = _setting(
+        "RTK_FETCH_TIMEOUT",
+        60.0,
+        "Time limit of one download, from name lookup to the last byte (seconds).",
+    )
+    fetch_attempts: int = _setting(
+        "RTK_FETCH_ATTEMPTS",
+        5,
+        "Tries of a download that fails for a passing reason (network, 5xx) before it is "
+        "recorded as failed; waits between tries double from 30 s.",
+    )
     jobs_url: str = _setting(
         "RTK_JOBS_URL",
         "",

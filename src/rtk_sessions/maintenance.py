@@ -13,6 +13,7 @@ import logging
 
 from rtk_sessions.files import repo as files_repo
 from rtk_sessions.files.service import KINDS, retention_ms
+from rtk_sessions.integrations.realtimekit_downloads import reconcile_downloads
 from rtk_sessions.kit import metrics
 from rtk_sessions.kit.exclusive import exclusive
 from rtk_sessions.kit.state import AppState
@@ -52,6 +53,7 @@ async def purge_once(state: AppState, now: int | None = None) -> tuple[int, int]
 
 async def tick(state: AppState, enqueued_before: int, started_before: int) -> None:
     await reconcile(state, enqueued_before, started_before)
+    await reconcile_downloads(state, enqueued_before, started_before)
     await purge_once(state)
     metrics.background_pass("upkeep")
 

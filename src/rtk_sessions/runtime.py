@@ -7,6 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rtk_sessions.config import Settings
+from rtk_sessions.integrations import realtimekit_downloads
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.state import AppState, new_state, worker_state
 from rtk_sessions.quality import service as quality
@@ -21,7 +22,11 @@ async def _summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> 
     return await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
 
 
-JOBS: dict[str, Job] = {summaries.JOB: _summary, quality.JOB: quality.run_reports}
+JOBS: dict[str, Job] = {
+    summaries.JOB: _summary,
+    quality.JOB: quality.run_reports,
+    realtimekit_downloads.JOB: realtimekit_downloads.run_download,
+}
 # Where the functions that run in worker processes live (kit/cpu.py preloads them).
 WORK = (
     "rtk_sessions.runtime",

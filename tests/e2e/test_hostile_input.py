@@ -171,6 +171,7 @@ def test_text_values_pass_the_edge(
 # --- many empty gzip members: the inflater once copied the rest of the body per member ------
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("route", ["events", "rtcstats"])
 def test_many_gzip_members_are_refused_quickly(server: Any, token: str, route: str) -> None:
     path = "events" if route == "events" else "peers/p1/rtcstats?meeting_id=m1"
@@ -188,6 +189,7 @@ def test_many_gzip_members_are_refused_quickly(server: Any, token: str, route: s
 # --- large honest bodies: decoded, inflated and validated off the event loop ---------------
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 def test_a_full_telemetry_batch_leaves_the_server_responsive(
     server: Any, token: str, encoding: str
@@ -207,6 +209,7 @@ def test_a_full_telemetry_batch_leaves_the_server_responsive(
 DUMP_MB = 5
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(not DUMP.is_file(), reason=f"rtcstats dump not found at {DUMP}")
 @pytest.mark.parametrize("ending", ["complete", "invalid last event"])
 def test_a_large_rtcstats_dump_leaves_the_server_responsive(
@@ -238,6 +241,7 @@ def test_a_large_rtcstats_dump_leaves_the_server_responsive(
 SUMMARY_WORDS = 150_000
 
 
+@pytest.mark.serial
 def test_a_long_summary_leaves_the_server_responsive(server: Any, token: str) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     transcript = json.dumps(long_transcript(SUMMARY_WORDS)).encode()

@@ -245,3 +245,37 @@ imported_peer_reports = Table(
     Column("report", Text, nullable=False),
     Column("imported_at", BigInteger, nullable=False),
 )
+
+# Webhook deliveries already taken in, per app and provider, by the provider's delivery id
+# and by a hash of the signed body, so a repeated delivery is acknowledged and ignored.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("provider", String(16), primary_key=True),
+    Column("delivery", String(160), primary_key=True),
+    Column("received_at", BigInteger, nullable=False),
+    Index(None, "received_at"),
+)
+
+# A file RealtimeKit made for a session (chat, transcript, summary) that a job downloads and
+# takes in: the durable intent (PENDING until DONE or FAILED), its signed link, and the tries.
+realtimekit_downloads = Table(
+    "realtimekit_downloads",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("meeting_id", String(128), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("session_started_at", BigInteger, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("enqueued_at", BigInteger, nullable=True),
+    Column("run_started_at", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "status"),
+)
