@@ -117,6 +117,11 @@ def _prepare_processes(settings: Settings) -> str:
         RTK_METRICS_DIR=settings.metrics_dir or str(settings.data_dir / "metrics"),
     )
     metrics.configure(os.environ["RTK_METRICS_DIR"], owner=True)
+    if not settings.rate_limit_storage:
+        log.warning(
+            "rate limits are counted by each process alone, so every budget is allowed once "
+            "per process; RTK_RATE_LIMIT_STORAGE=redis://... makes it one budget"
+        )
     return "rtk_sessions.app:app_of_serve_process"
 
 
