@@ -171,6 +171,18 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     return app
 
 
+def app_of_serve_process() -> Litestar:
+    """The app of one of the processes of `serve --workers N` (a uvicorn factory): settings
+    from the environment, where `serve` put its flags; metrics in the directory all of them
+    share, whose stale files `serve` itself removed before starting them."""
+    from rtk_sessions.kit.logging import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, settings.log_level)
+    metrics.configure(settings.metrics_dir, owner=False)
+    return create_app(settings)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document, from an app whose files live in a throwaway directory."""
     with tempfile.TemporaryDirectory() as scratch:

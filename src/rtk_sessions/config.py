@@ -72,7 +72,9 @@ class Settings:
         "A LIVE session that received no event for this long is closed by the sweep.",
     )
     sweep_interval: float = _setting(
-        "RTK_SWEEP_INTERVAL", 60.0, "How often the idle sweep runs inside `serve` (seconds)."
+        "RTK_SWEEP_INTERVAL",
+        60.0,
+        "How often the idle sweep runs, in one `serve` process of the deployment (seconds).",
     )
     pending_max_age: float = _setting(
         "RTK_PENDING_MAX_AGE",
@@ -89,7 +91,8 @@ class Settings:
         "RTK_METRICS_DIR",
         "",
         "Directory where every process on this host (serve, worker) keeps its metrics, added up "
-        "by /metrics; empty = each process in memory (serve shows only its own).",
+        "by /metrics; empty = each process in memory (serve shows only its own), or "
+        "DATA_DIR/metrics for `serve --workers N`.",
     )
     metrics_token: str = _setting(
         "RTK_METRICS_TOKEN",
@@ -123,7 +126,8 @@ class Settings:
         "RTK_SIGNING_SECRET",
         "",
         "HMAC key for local download links; empty = generated once and kept in "
-        "DATA_DIR/signing.key. Every API process behind one balancer needs the same key.",
+        "DATA_DIR/signing.key, shared by the processes of this host. API processes on several "
+        "hosts with local files need one value everywhere (docs/operations.md).",
         secret=True,
     )
     link_ttl: float = _setting(
@@ -253,7 +257,8 @@ class Settings:
     reconcile_interval: float = _setting(
         "RTK_RECONCILE_INTERVAL",
         60.0,
-        "How often requested work without a live job is enqueued again (seconds).",
+        "How often upkeep runs, in one `serve` or `worker` process of the deployment: requested "
+        "work without a live job is enqueued again, expired files deleted (seconds).",
     )
     job_stale_after: float = _setting(
         "RTK_JOB_STALE_AFTER",

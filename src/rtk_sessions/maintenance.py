@@ -1,8 +1,9 @@
 """Recurring upkeep inside `serve` and `worker`: requeue lost work, delete expired files.
 
 The reconciler makes requested work durable whatever happens to the queue (docs/jobs.md);
-the purge enforces retention (docs/files.md). Both are safe to run in several
-processes at once.
+the purge enforces retention (docs/files.md). Both are safe to run in several processes at
+once, but one pass per interval is enough: only the process of the deployment holding the
+upkeep lock does them (kit/exclusive.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 from rtk_sessions.files import repo as files_repo
 from rtk_sessions.files.service import KINDS, retention_ms
 from rtk_sessions.integrations.realtimekit_downloads import reconcile_downloads
+from rtk_sessions.kit import metrics
+from rtk_sessions.kit.exclusive import exclusive
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.summaries.service import reconcile
@@ -49,22 +52,32 @@ async def purge_once(state: AppState, now: int | None = None) -> tuple[int, int]
 
 
 async def tick(state: AppState, enqueued_before: int, started_before: int) -> None:
-    try:
-        await reconcile(state, enqueued_before, started_before)
-        await reconcile_downloads(state, enqueued_before, started_before)
-        await purge_once(state)
-        state.background_ok["maintenance"] = True
-    except Exception:
-        log.exception("maintenance pass failed")
-        state.background_ok["maintenance"] = False
+    await reconcile(state, enqueued_before, started_before)
+    await reconcile_downloads(state, enqueued_before, started_before)
+    await purge_once(state)
+    metrics.background_pass("upkeep")
 
 
 async def run_maintenance(state: AppState, process_started: int) -> None:
-    """At start, requeue what earlier processes left unfinished; then every interval, what
-    has been waiting or running longer than RTK_JOB_STALE_AFTER."""
-    await tick(state, process_started, process_started)
+    """Upkeep every RTK_RECONCILE_INTERVAL, in the process holding the upkeep lock. Its first
+    pass requeues what was enqueued or started before this process started (work an earlier
+    process may have left unfinished); every later one, what has been waiting or running
+    longer than RTK_JOB_STALE_AFTER."""
+    lock = exclusive(state.settings, "upkeep")
     stale_ms = int(state.settings.job_stale_after * 1000)
-    while True:
-        await asyncio.sleep(state.settings.reconcile_interval)
-        now = now_ms()
-        await tick(state, now - stale_ms, now - stale_ms)
+    first = True
+    try:
+        while True:
+            try:
+                if await lock.held():
+                    now = now_ms()
+                    before = process_started if first else now - stale_ms
+                    await tick(state, before, before)
+                    first = False
+                state.background_ok["maintenance"] = True
+            except Exception:
+                log.exception("maintenance pass failed")
+                state.background_ok["maintenance"] = False
+            await asyncio.sleep(state.settings.reconcile_interval)
+    finally:
+        await lock.release()

@@ -8,6 +8,8 @@ import logging
 from rtk_sessions.auth.repo import list_apps
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest.service import sweep_meeting
+from rtk_sessions.kit import metrics
+from rtk_sessions.kit.exclusive import exclusive
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.derivation import AppRef
@@ -35,12 +37,20 @@ async def sweep_once(state: AppState, now: int | None = None) -> int:
 
 
 async def run_sweeper(state: AppState) -> None:
-    """Sweep every RTK_SWEEP_INTERVAL; a failing pass is logged and reported by /healthz."""
-    while True:
-        try:
-            await sweep_once(state)
-            state.background_ok["sweeper"] = True
-        except Exception:
-            log.exception("idle sweep failed")
-            state.background_ok["sweeper"] = False
-        await asyncio.sleep(state.settings.sweep_interval)
+    """Sweep every RTK_SWEEP_INTERVAL in the one process of the deployment holding the sweep
+    lock (kit/exclusive.py); the others try to take it as often. A failing pass, or a lock
+    the database cannot be asked about, is logged and reported by /healthz."""
+    lock = exclusive(state.settings, "sweep")
+    try:
+        while True:
+            try:
+                if await lock.held():
+                    await sweep_once(state)
+                    metrics.background_pass("sweep")
+                state.background_ok["sweeper"] = True
+            except Exception:
+                log.exception("idle sweep failed")
+                state.background_ok["sweeper"] = False
+            await asyncio.sleep(state.settings.sweep_interval)
+    finally:
+        await lock.release()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,13 @@ def _wait_for(predicate: Any, seconds: float) -> bool:
 
 
 def test_the_idle_sweep_closes_a_silent_session(tmp_path: Path, database_url: str) -> None:
-    settings = {"RTK_SESSION_IDLE_TIMEOUT": "2s", "RTK_SWEEP_INTERVAL": "0.3s"}
+    settings = {
+        "RTK_SESSION_IDLE_TIMEOUT": "2s",
+        "RTK_SWEEP_INTERVAL": "0.3s",
+        # A deployment of its own (kit/exclusive.py): the shared test server on this database
+        # holds the sweep lock of the default queue, with a sweep every hour.
+        "RTK_JOBS_QUEUE": f"rtk-test-{uuid.uuid4().hex[:8]}",
+    }
     with running_server(tmp_path, database_url, **settings) as srv:
         token = srv.token("acct-sweep", "ingest", "read", app="app-sweep")
         headers = {"Authorization": f"Bearer {token}"}

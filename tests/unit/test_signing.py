@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,38 @@ def test_the_secret_is_created_private_and_reused(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert load_or_create_secret(data_dir, "") == first
     assert [p.name for p in data_dir.iterdir()] == ["signing.key"]  # no temp files left
+
+
+GENERATE = """
+import os, sys, time
+from pathlib import Path
+from rtk_sessions.kit.signing import load_or_create_secret
+go = Path(sys.argv[1]) / "go"
+deadline = time.monotonic() + 30
+while not go.exists() and time.monotonic() < deadline:
+    pass
+print(load_or_create_secret(Path(sys.argv[1]) / "data", "").decode())
+"""
+
+
+def test_processes_starting_at_once_all_use_one_key(tmp_path: Path) -> None:
+    """`serve --workers N`, or serve beside worker, on a new data directory: whoever writes
+    the key first, every process ends with that key (link(2) refuses a second)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", GENERATE, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    try:
+        (tmp_path / "go").touch()
+        keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert keys == {(tmp_path / "data" / "signing.key").read_text().strip()}
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["signing.key"]
 
 
 def test_the_key_file_text_works_as_the_configured_secret(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 from typing import Annotated, Any
@@ -58,6 +59,14 @@ def serve(
     demo_if_empty: Annotated[
         bool, typer.Option(help="Load demo data when no app exists; print the demo token.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (uvicorn workers); each runs RTK_JOB_WORKERS "
+            "job threads and RTK_CPU_WORKERS processes of its own (docs/operations.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate, then serve the API.
 
@@ -76,9 +85,13 @@ def serve(
     run(lambda: migrate(settings))
     if demo_if_empty:
         typer.echo(run(lambda: first_run(settings, progress)))
+    _warn_if_links_are_per_host(settings)
+    app: Any = create_app(settings) if workers == 1 else _prepare_processes(settings)
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT, after uvicorn stopped gracefully
         uvicorn.run(
-            create_app(settings),
+            app,
+            factory=workers > 1,
+            workers=workers,
             host=settings.host,
             port=settings.port,
             timeout_graceful_shutdown=HTTP_STOP_GRACE,
@@ -88,6 +101,40 @@ def serve(
             **logs,
         )
     exit_now_if_jobs_linger()
+
+
+def _prepare_processes(settings: Settings) -> str:
+    """For `--workers N`: the processes uvicorn starts read their settings from the
+    environment, so the flags go there; they keep their metrics in one directory (default
+    DATA_DIR/metrics), from which files of processes gone are removed now. Returns the app
+    factory's import path."""
+    from rtk_sessions.kit import metrics
+
+    os.environ.update(
+        RTK_DATA_DIR=str(settings.data_dir),
+        RTK_HOST=settings.host,
+        RTK_PORT=str(settings.port),
+        RTK_METRICS_DIR=settings.metrics_dir or str(settings.data_dir / "metrics"),
+    )
+    metrics.configure(os.environ["RTK_METRICS_DIR"], owner=True)
+    if not settings.rate_limit_storage:
+        log.warning(
+            "rate limits are counted by each process alone, so every budget is allowed once "
+            "per process; RTK_RATE_LIMIT_STORAGE=redis://... makes it one budget"
+        )
+    return "rtk_sessions.app:app_of_serve_process"
+
+
+def _warn_if_links_are_per_host(settings: Settings) -> None:
+    """On PostgreSQL, API processes may run on several hosts: local files, and the link key
+    generated in the data directory, then differ per host (docs/operations.md)."""
+    on_postgres = settings.database_url.startswith("postgresql")
+    if on_postgres and not settings.blob_url and not settings.signing_secret:
+        log.warning(
+            "files and the key signing their links are kept in this host's data directory: "
+            "API processes on other hosts need RTK_BLOB_URL=s3://... or this directory, "
+            "and RTK_SIGNING_SECRET set to one value everywhere"
+        )
 
 
 def _uvicorn_logging(settings: Settings) -> dict[str, Any]:

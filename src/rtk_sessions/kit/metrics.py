@@ -62,6 +62,12 @@ class _Metrics:
         self.rate_limited = Counter(
             "rtk_rate_limit_refusals_total", "Requests refused by a rate limit (429).", ["kind"]
         )
+        self.background_passes = Counter(
+            "rtk_background_passes_total",
+            "Passes of the idle sweep and of upkeep, in the one process of the deployment that "
+            "runs them.",
+            ["loop"],
+        )
 
 
 _metrics: _Metrics | None = None
@@ -140,6 +146,11 @@ def events_refused(count: int) -> None:
 def rate_limited(kind: str) -> None:
     """A request refused by the rate limit `kind` (a fixed name from the code, never input)."""
     _get().rate_limited.labels(kind).inc()
+
+
+def background_pass(loop: str) -> None:
+    """One pass of a deployment-wide loop (`sweep`, `upkeep`) done by this process."""
+    _get().background_passes.labels(loop).inc()
 
 
 def job_failed(kind: str) -> None:
