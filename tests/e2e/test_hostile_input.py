@@ -36,7 +36,9 @@ R = TypeVar("R")
 MEMBERS = gzip_members(100_000)  # 2 MB
 
 
-def while_responsive(server: Any, setup: Callable[[], T], heavy: Callable[[T], R]) -> R:
+def while_responsive(
+    server: Any, setup: Callable[[], T], heavy: Callable[[T], R], min_checks: int = 3
+) -> R:
     """`heavy(setup())` while `/healthz` is polled: every answer must come within 200 ms.
 
     On a shared host a lone answer can be late for reasons of its own (an idle server here
@@ -50,12 +52,12 @@ def while_responsive(server: Any, setup: Callable[[], T], heavy: Callable[[T], R
         if max(during, default=0) < MAX_HEALTHZ_S:
             break
         print(f"attempt {attempt}: /healthz took {max(during) * 1000:.0f} ms")
-    assert_responsive(during)
+    assert_responsive(during, min_checks)
     return result
 
 
-def assert_responsive(during: list[float]) -> None:
-    assert len(during) >= 3, f"only {len(during)} health checks while the request ran"
+def assert_responsive(during: list[float], min_checks: int = 3) -> None:
+    assert len(during) >= min_checks, f"only {len(during)} health checks while the request ran"
     worst = max(during)
     assert worst < MAX_HEALTHZ_S, f"/healthz took {worst * 1000:.0f} ms (of {len(during)})"
 
@@ -180,7 +182,8 @@ def test_many_gzip_members_are_refused_quickly(server: Any, token: str, route: s
     def send(app: str) -> tuple[str, httpx.Response]:
         return app, post(server, token, f"apps/{app}/{path}", MEMBERS, **gz)
 
-    app, resp = while_responsive(server, new_app, send)
+    # Refused within a few health checks' time, so one check during it is enough to see.
+    app, resp = while_responsive(server, new_app, send, min_checks=1)
     assert resp.status_code == 400, resp.text
     assert "more than 10000 gzip members" in resp.json()["error"]["message"]
     assert app_absent(server, token, app)
