@@ -35,14 +35,16 @@ test: $(STAMP)  ## the whole suite: lint, SQLite, then PostgreSQL when reachable
 	@failed=""; \
 	$(BIN)/ruff check src tests bench || failed="$$failed ruff"; \
 	$(BIN)/mypy || failed="$$failed mypy"; \
+	$(BIN)/lint-imports --no-logo || failed="$$failed lint-imports"; \
 	$(PYTEST_STAGES) || failed="$$failed sqlite"; \
 	$(BIN)/python tests/run_postgres.py -n $(TEST_WORKERS) || failed="$$failed postgresql"; \
 	if [ -n "$$failed" ]; then echo "FAILED stages:$$failed" >&2; exit 1; fi; \
 	echo "all stages passed"
 
-lint: $(STAMP)  ## ruff and mypy
+lint: $(STAMP)  ## ruff, mypy and the import contracts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 lock: $(STAMP)  ## re-resolve requirements/lock.txt to the newest versions pyproject.toml allows
 	$(BIN)/pip install -q $(UV)

@@ -32,14 +32,14 @@ import msgspec
 from sqlalchemy import insert
 
 from rtk_sessions.chat.service import chat_export
+from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.schemas import Placement
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.tables import events
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.operations import ingest_events
-from rtk_sessions.runtime import build_state
-from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.upkeep.jobs import build_state
 
 ACCOUNT, APP, MEETING = "bench-account", "bench-app", "bench-meeting"
 T0 = now_ms() - 86_400_000  # a day ago

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import msgspec
 
+from rtk_sessions.cli.event_files import batch_size, check_file, store_file
 from rtk_sessions.config import Settings
-from rtk_sessions.demo import generate_demo_events
-from rtk_sessions.event_files import batch_size, check_file, store_file
+from rtk_sessions.demo.events import generate_demo_events
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import now_ms

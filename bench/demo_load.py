@@ -17,10 +17,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from rtk_sessions.cli.operations import load_demo
 from rtk_sessions.config import Settings
-from rtk_sessions.demo import generate_demo_events
+from rtk_sessions.demo.events import generate_demo_events
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.operations import load_demo
 
 
 def main() -> None:

@@ -23,14 +23,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from rtk_sessions.auth.repo import ensure_app
-from rtk_sessions.demo import generate_demo_events
+from rtk_sessions.demo.events import generate_demo_events
 from rtk_sessions.ingest import service as ingest
 from rtk_sessions.ingest.validation import validate_events
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions import service as sessions
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import participants_request
 from rtk_sessions.sessions.repo import SessionQuery
 

@@ -3,7 +3,7 @@ RSS soak, against a running `rtk-sessions serve` on loopback.
 
 1. Load: `--sessions` sessions of `--participants` people each (reconnects and a few breakout
    rooms add peers), with chat, transcripts and telemetry unless switched off, built from the
-   demo generator's pieces (rtk_sessions.demo, demo_telemetry), posted in batches of
+   demo generator's pieces (rtk_sessions.demo.events, demo.telemetry), posted in batches of
    `--batch` events to `POST /ingest/v1/.../events`. Prints events/s, then waits (at most
    `--settle` s) for the peer-report jobs the load queued, so that reads are measured alone.
 2. Reads: for each `--concurrency` level, `--duration` seconds (or `--requests` requests) of
@@ -50,9 +50,9 @@ import msgspec
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rtk_sessions import demo_content as text
-from rtk_sessions.demo import MINUTE, SECOND, Meeting, Person, Plan, Stint, _Demo
-from rtk_sessions.demo_telemetry import Telemetry, _rooms
+from rtk_sessions.demo import content as text
+from rtk_sessions.demo.events import MINUTE, SECOND, Meeting, Person, Plan, Stint, _Demo
+from rtk_sessions.demo.telemetry import Telemetry, _rooms
 from rtk_sessions.kit.timeutil import to_iso
 
 Event = dict[str, Any]

@@ -26,16 +26,16 @@ from typing import Any
 import msgspec
 
 from rtk_sessions.auth.service import resolve_app
+from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import to_iso
-from rtk_sessions.operations import ingest_events
 from rtk_sessions.quality.assemble import build_report
 from rtk_sessions.quality.repo import TelemetryEvent
 from rtk_sessions.quality.report import build_quality
 from rtk_sessions.quality.service import ip_lookup, peer_report
-from rtk_sessions.runtime import build_state
-from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.upkeep.jobs import build_state
 
 T0_MS = 1_780_000_000_000
 

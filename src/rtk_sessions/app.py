@@ -39,14 +39,14 @@ from rtk_sessions.kit.http import (
 from rtk_sessions.kit.observe import RequestObserver
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.maintenance import run_maintenance
 from rtk_sessions.monitoring import metrics_endpoint
 from rtk_sessions.quality.routes import PeerReportController
-from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions.routes import SessionsController
 from rtk_sessions.summaries.routes import SummaryController
-from rtk_sessions.sweep import run_sweeper
 from rtk_sessions.transcripts.routes import TranscriptController
+from rtk_sessions.upkeep.jobs import build_state
+from rtk_sessions.upkeep.maintenance import run_maintenance
+from rtk_sessions.upkeep.sweep import run_sweeper
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rtk_sessions.demo import generate_demo_events
+from rtk_sessions.demo.events import generate_demo_events
 from rtk_sessions.kit.timeutil import now_ms
 from support import running_server
 

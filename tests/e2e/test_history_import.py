@@ -28,7 +28,7 @@ import msgspec
 import pytest
 from cloudflare import Cloudflare
 
-from rtk_sessions.demo import generate_demo_events
+from rtk_sessions.demo.events import generate_demo_events
 from support import ONCE, Server, cli, own_database, running_server, server_env
 
 pytestmark = pytest.mark.e2e

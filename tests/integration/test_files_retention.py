@@ -12,19 +12,19 @@ from typing import Any
 import pytest
 
 from rtk_sessions.chat.service import chat_export
+from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.maintenance import purge_once
-from rtk_sessions.operations import ingest_events
-from rtk_sessions.runtime import build_state
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionQuery, list_sessions
 from rtk_sessions.summaries import repo as summaries_repo
 from rtk_sessions.summaries.service import reconcile, request_summary
 from rtk_sessions.transcripts.service import transcript_export
+from rtk_sessions.upkeep.jobs import build_state
+from rtk_sessions.upkeep.maintenance import purge_once
 
 ACCOUNT = "acct-retention"
 DAY = 86_400_000

@@ -18,18 +18,18 @@ from rtk_sessions.config import Settings
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest import service as ingest
 from rtk_sessions.ingest.schemas import Placement
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.ids import session_id as make_session_id
 from rtk_sessions.kit.tables import events as events_table
 from rtk_sessions.kit.timeutil import to_iso
-from rtk_sessions.runtime import build_state
 from rtk_sessions.sessions import service as session_service
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import ParticipantsRequest
 from rtk_sessions.sessions.repo import ParticipantQuery, SessionQuery
 from rtk_sessions.sessions.schemas import ParticipantOut, SessionOut
-from rtk_sessions.sweep import sweep_once
+from rtk_sessions.upkeep.jobs import build_state
+from rtk_sessions.upkeep.sweep import sweep_once
 
 T0 = 1_767_607_200_000  # 2026-01-05T10:00:00.000Z
 SEC = 1_000

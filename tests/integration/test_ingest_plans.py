@@ -17,10 +17,10 @@ from typing import Any
 from rtk_sessions.auth.repo import ensure_app
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest import service as ingest
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.plans import plan, recorded, whole_reads
 from rtk_sessions.kit.timeutil import to_iso
-from rtk_sessions.sessions.derivation import AppRef
 
 T0 = 1_767_607_200_000  # 2026-01-05T10:00:00.000Z
 MIN = 60_000

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from rtk_sessions.auth.repo import ensure_app
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest import service as ingest
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.ids import session_id as make_session_id
 from rtk_sessions.kit.tables import events as events_table
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions import service as session_service
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import ParticipantsRequest
 from rtk_sessions.sessions.repo import ParticipantQuery, SessionQuery
 

@@ -18,7 +18,7 @@ from rtk_sessions.integrations.realtimekit_downloads import run_download
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.runtime import build_state
+from rtk_sessions.upkeep.jobs import build_state
 
 ACCOUNT = "acct-rtk-downloads"
 SESSION = "0f8e7a4c-2b1d-4e5f-9a6b-7c8d9e0f1a2b"

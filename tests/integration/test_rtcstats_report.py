@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from rtk_sessions.auth.service import resolve_app
+from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.rtcstats_import import import_dump
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.operations import ingest_events
 from rtk_sessions.quality import repo as quality_repo
 from rtk_sessions.quality.service import peer_report, run_reports
-from rtk_sessions.runtime import build_state
-from rtk_sessions.sessions.derivation import AppRef
+from rtk_sessions.upkeep.jobs import build_state
 from support import DATA
 
 RTCSTATS = DATA / "rtcstats"

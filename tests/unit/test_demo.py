@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from rtk_sessions.demo import DAY, HISTORY_DAYS, generate_demo_events, iter_batches
+from rtk_sessions.demo.events import DAY, HISTORY_DAYS, generate_demo_events, iter_batches
 from rtk_sessions.ingest.schemas import EVENT_TYPES
 from rtk_sessions.ingest.validation import validate_events
 from rtk_sessions.kit.timeutil import parse_rfc3339_ms

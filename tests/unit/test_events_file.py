@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtk_sessions.event_files import check_file, read_chunks
+from rtk_sessions.cli.event_files import check_file, read_chunks
 from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.timeutil import now_ms
 

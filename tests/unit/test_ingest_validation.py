@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtk_sessions.ingest.fields import rfc3339_ms
 from rtk_sessions.ingest.schemas import EVENT_TYPES, ValidEvent
 from rtk_sessions.ingest.validation import (
     MAX_PROBLEMS_PER_EVENT,
@@ -19,7 +18,12 @@ from rtk_sessions.ingest.validation import (
     validate_events,
 )
 from rtk_sessions.kit.errors import BadRequest
-from rtk_sessions.kit.timeutil import EPOCH_2000_MS, FUTURE_TOLERANCE_MS, parse_rfc3339_ms
+from rtk_sessions.kit.timeutil import (
+    EPOCH_2000_MS,
+    FUTURE_TOLERANCE_MS,
+    parse_rfc3339_ms,
+    rfc3339_ms,
+)
 
 NOW = 1_780_480_800_000  # 2026-06-03T10:00:00.000Z
 T0 = "2026-06-03T09:00:00.000Z"

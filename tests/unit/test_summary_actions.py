@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtk_sessions.demo_content import TRANSCRIPT_SENTENCES
+from rtk_sessions.demo.content import TRANSCRIPT_SENTENCES
 from rtk_sessions.summaries.actions import Participants, action_line, is_action
 from rtk_sessions.summaries.extractive import ExtractiveSummarizer
 from rtk_sessions.summaries.model import Utterance

@@ -23,11 +23,11 @@ from rtk_sessions.auth.service import (
 )
 from rtk_sessions.auth.tokens import Principal
 from rtk_sessions.files.links import allowed_hosts, host_allowed
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import BadRequest, Unauthorized
 from rtk_sessions.kit.http import header_credentials
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.sessions.derivation import AppRef
 
 
 def request_credentials(request: Request[Any, Any, Any]) -> Credentials:

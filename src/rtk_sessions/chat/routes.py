@@ -12,10 +12,10 @@ from litestar.params import FromPath
 from rtk_sessions.auth.deps import public_base_url, read_access
 from rtk_sessions.chat.service import chat_export
 from rtk_sessions.files.service import link_for
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.sessions.derivation import AppRef
 
 
 class ChatData(msgspec.Struct):

@@ -19,10 +19,10 @@ from rtk_sessions.files.service import (
     publish,
 )
 from rtk_sessions.kit.aio import drain_in_thread
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.csvguard import guard_variant
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 

@@ -27,9 +27,9 @@ from rtk_sessions.cli.common import (
     not_found_hint,
     where,
 )
-from rtk_sessions.event_files import PartialLoad
+from rtk_sessions.cli.event_files import PartialLoad
+from rtk_sessions.cli.operations import DatabaseUnusable
 from rtk_sessions.kit.errors import NotFound, RtkError
-from rtk_sessions.operations import DatabaseUnusable
 
 __all__ = [
     "app",

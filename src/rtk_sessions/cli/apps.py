@@ -45,7 +45,7 @@ def set_realtimekit(
     data_dir: DataDir = None,
 ) -> None:
     """Verify this app's RealtimeKit webhooks with this key; prints the URL to register."""
-    from rtk_sessions.operations import set_realtimekit as set_it
+    from rtk_sessions.cli.operations import set_realtimekit as set_it
 
     if (public_key_file is None) == (public_key_url is None):
         raise UserError("give --public-key-file or --public-key-url (one of them)")
@@ -65,7 +65,7 @@ def set_livekit(
     data_dir: DataDir = None,
 ) -> None:
     """Verify this app's LiveKit webhooks with this API key and secret."""
-    from rtk_sessions.operations import set_livekit as set_it
+    from rtk_sessions.cli.operations import set_livekit as set_it
 
     secret = _read(api_secret_file, "API secret")
     settings = data_settings(data_dir)
@@ -78,7 +78,7 @@ def set_livekit(
 @app_app.command("list")
 def list_apps(data_dir: DataDir = None) -> None:
     """Every app, with the webhook sources set up for it."""
-    from rtk_sessions.operations import apps_with_integrations
+    from rtk_sessions.cli.operations import apps_with_integrations
 
     for account, app_id, providers in run(lambda: apps_with_integrations(data_settings(data_dir))):
         typer.echo(f"{account}/{app_id}  {', '.join(providers) or '-'}")

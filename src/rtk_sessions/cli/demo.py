@@ -17,7 +17,7 @@ def demo(
     data_dir: DataDir = None,
 ) -> None:
     """Load a few hundred realistic demo sessions through the ingestion code path."""
-    from rtk_sessions.operations import load_demo
+    from rtk_sessions.cli.operations import load_demo
 
     settings = data_settings(data_dir)
     result = run(lambda: load_demo(settings, account, app_id, progress))

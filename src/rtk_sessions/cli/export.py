@@ -26,7 +26,7 @@ def export(
     data_dir: DataDir = None,
 ) -> None:
     """Export a session's chat (CSV), transcript or summary, built as the API builds them."""
-    from rtk_sessions.exports import EXPORT_KINDS, export_file
+    from rtk_sessions.cli.exports import EXPORT_KINDS, export_file
 
     if kind not in EXPORT_KINDS:
         raise UserError(f"cannot export {kind!r}: use one of {', '.join(EXPORT_KINDS)}")

@@ -61,7 +61,7 @@ def realtimekit(
     peer reports, keeping their ids. The API token is read from CLOUDFLARE_API_TOKEN.
 
     Resumable: a second run reads only sessions that are new, changed or were LIVE."""
-    from rtk_sessions.exports import open_state
+    from rtk_sessions.cli.exports import open_state
     from rtk_sessions.integrations.history_import import (
         ImportAborted,
         ImportRequest,

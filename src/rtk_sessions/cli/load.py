@@ -22,7 +22,7 @@ def ingest(
     """Load events from a file through the same validation and accounting as the API.
 
     The whole file is checked first: one invalid event and nothing is stored."""
-    from rtk_sessions.operations import ingest_file
+    from rtk_sessions.cli.operations import ingest_file
 
     settings = data_settings(data_dir)
     totals = run(lambda: ingest_file(settings, file, account, app_id, batch_size, progress))
@@ -41,7 +41,7 @@ def import_rtcstats(
     data_dir: DataDir = None,
 ) -> None:
     """Import a WebRTC stats dump as a peer's telemetry (device, network, call quality)."""
-    from rtk_sessions.operations import import_rtcstats_file
+    from rtk_sessions.cli.operations import import_rtcstats_file
 
     settings = data_settings(data_dir)
     totals = run(

@@ -12,7 +12,7 @@ from rtk_sessions.cli.common import DataDir, app, data_settings, progress, run
 @app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Bring the database schema up to date."""
-    from rtk_sessions.operations import migrate as migrate_now
+    from rtk_sessions.cli.operations import migrate as migrate_now
 
     settings = data_settings(data_dir)
     run(lambda: migrate_now(settings))
@@ -22,7 +22,7 @@ def migrate(data_dir: DataDir = None) -> None:
 @app.command()
 def rebuild(data_dir: DataDir = None) -> None:
     """Re-derive every session, participant and placement from the stored raw events."""
-    from rtk_sessions.operations import rebuild_all
+    from rtk_sessions.cli.operations import rebuild_all
 
     settings = data_settings(data_dir)
     meetings = run(lambda: rebuild_all(settings, progress))
@@ -37,7 +37,7 @@ def pending(
     data_dir: DataDir = None,
 ) -> None:
     """List events that are not placed in a session yet, and why."""
-    from rtk_sessions.operations import pending_report
+    from rtk_sessions.cli.operations import pending_report
 
     settings = data_settings(data_dir)
     for line in run(lambda: pending_report(settings, account, app_id, limit)):
@@ -47,7 +47,7 @@ def pending(
 @app.command()
 def purge(data_dir: DataDir = None) -> None:
     """Delete expired and superseded files now (serve and worker also do this every minute)."""
-    from rtk_sessions.exports import purge as purge_now
+    from rtk_sessions.cli.exports import purge as purge_now
 
     settings = data_settings(data_dir)
     with progress("purging", None):

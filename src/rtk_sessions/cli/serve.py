@@ -75,8 +75,8 @@ def serve(
     import uvicorn
 
     from rtk_sessions.app import create_app
+    from rtk_sessions.cli.operations import first_run, migrate
     from rtk_sessions.kit.jobs import exit_now_if_jobs_linger
-    from rtk_sessions.operations import first_run, migrate
 
     settings = data_settings(data_dir, announce=False, host=host, port=port)
     check_port(settings.host, settings.port)

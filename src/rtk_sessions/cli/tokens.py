@@ -21,7 +21,7 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a token; it is printed once, as the last line."""
-    from rtk_sessions.operations import create_token
+    from rtk_sessions.cli.operations import create_token
 
     settings = data_settings(data_dir)
     token = run(lambda: create_token(settings, account, app_id, permission, label))
@@ -34,7 +34,7 @@ def token_list(
     data_dir: DataDir = None,
 ) -> None:
     """List tokens: id, account, app, permissions, created, last used (never the secret)."""
-    from rtk_sessions.operations import list_tokens
+    from rtk_sessions.cli.operations import list_tokens
 
     rows = run(lambda: list_tokens(data_settings(data_dir), revoked))
     table = [["ID", "ACCOUNT", "APP", "PERMISSIONS", "CREATED", "LAST USED", "LABEL"]]
@@ -58,7 +58,7 @@ def token_revoke(
     data_dir: DataDir = None,
 ) -> None:
     """Revoke a token; requests with it get 401 from now on."""
-    from rtk_sessions.operations import revoke_token
+    from rtk_sessions.cli.operations import revoke_token
 
     run(lambda: revoke_token(data_settings(data_dir), token))
     typer.echo("revoked")

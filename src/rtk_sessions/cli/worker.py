@@ -36,12 +36,12 @@ def worker(
 async def work(settings: Settings, workers: int) -> None:
     """Run jobs and the maintenance loop until SIGINT or SIGTERM, whatever the signals'
     disposition was at start (a shell starting us in the background ignores SIGINT)."""
-    from rtk_sessions.exports import open_state
+    from rtk_sessions.cli.exports import open_state
     from rtk_sessions.kit import cpu, metrics
     from rtk_sessions.kit.logging import configure_logging
     from rtk_sessions.kit.timeutil import now_ms
-    from rtk_sessions.maintenance import run_maintenance
-    from rtk_sessions.runtime import WORK
+    from rtk_sessions.upkeep.jobs import WORK
+    from rtk_sessions.upkeep.maintenance import run_maintenance
 
     configure_logging(settings.log_format, settings.log_level)
     metrics.configure(settings.metrics_dir, owner=False)

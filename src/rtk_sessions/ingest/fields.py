@@ -13,7 +13,6 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -21,7 +20,7 @@ import msgspec
 from rtk_sessions.kit.timeutil import (
     EPOCH_2000_MS,
     FUTURE_TOLERANCE_MS,
-    parse_rfc3339_ms,
+    rfc3339_ms,
     to_iso,
 )
 
@@ -34,11 +33,6 @@ _ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_SHOWN = 60
 _MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-_FAST_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 
 
 def show(value: Any) -> str:
@@ -177,26 +171,6 @@ def ip_address(value: Any, now_ms: int) -> Problems:
     except ValueError:
         return [("", f"must be an IPv4 or IPv6 address (got {show(value)})")]
     return None
-
-
-def rfc3339_ms(text: str) -> int | None:
-    """`parse_rfc3339_ms`, with a fast path (C `fromisoformat`) for the usual shape.
-
-    The fast path only takes strings both parsers read the same way (ASCII digits, upper-case
-    `T`/`Z`, at most 9 fractional digits, truncated alike); anything else, or anything
-    `fromisoformat` refuses, goes to the reference parser.
-    """
-    if _FAST_RFC3339.fullmatch(text) is not None:
-        try:
-            return (datetime.fromisoformat(text) - _EPOCH) // _ONE_MS
-        except ValueError:
-            pass
-    return parse_rfc3339_ms(text)
-
-
-def stored_time_ms(value: int | str) -> int | None:
-    """Epoch ms of a timestamp field of a stored (already validated) event: either form."""
-    return value if isinstance(value, int) else rfc3339_ms(value)
 
 
 def timestamp_ms(value: Any, now_ms: int) -> int | str:

@@ -11,24 +11,13 @@ from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import require
 from rtk_sessions.ingest import service
-from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES
+from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, IngestCounts, IngestResponse
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.quality.repo import TELEMETRY
 from rtk_sessions.quality.service import enqueue_reports
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
-
-
-class IngestCounts(msgspec.Struct):
-    accepted: int
-    duplicates: int
-    pending: int
-
-
-class IngestResponse(msgspec.Struct):
-    data: IngestCounts
-    success: bool = True
 
 
 class PendingOut(msgspec.Struct):

@@ -60,3 +60,16 @@ class Placement:
     BY_PEER = 1
     BY_TIME = 2
     MEETING_LEVEL = 3  # meeting.updated / meeting.ended: never pending
+
+
+# The answer to an ingested batch, the same from every endpoint that ingests events (the
+# ingest API and the LiveKit webhook), so it lives with the event types rather than a route.
+class IngestCounts(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    pending: int
+
+
+class IngestResponse(msgspec.Struct):
+    data: IngestCounts
+    success: bool = True

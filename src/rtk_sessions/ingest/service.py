@@ -25,8 +25,9 @@ from rtk_sessions.ingest.schemas import (
 from rtk_sessions.ingest.validation import BatchRefused, read_batch
 from rtk_sessions.ingest.validation import check_batch as check_batch  # callers' entry point
 from rtk_sessions.kit import cpu, metrics
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.timeutil import to_iso
-from rtk_sessions.sessions.derivation import AppRef, place_meetings_by_time, rederive
+from rtk_sessions.sessions.derivation import place_meetings_by_time, rederive
 from rtk_sessions.sessions.derived_repo import clear_derived
 from rtk_sessions.sessions.repo import open_peers_of_meeting
 

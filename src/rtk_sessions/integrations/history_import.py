@@ -32,12 +32,12 @@ from rtk_sessions.ingest.validation import BatchRefused
 from rtk_sessions.integrations import history
 from rtk_sessions.integrations import repo as integrations_repo
 from rtk_sessions.integrations.history import Event, SourceError, SourceSession
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import RtkError
 from rtk_sessions.kit.redact import redact, redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.quality import repo as quality_repo
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries.service import store_imported_summary
 
 log = redacted_logger("rtk_sessions.integrations.history")

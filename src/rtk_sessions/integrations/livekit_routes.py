@@ -14,8 +14,7 @@ from rtk_sessions.auth.deps import client_address
 from rtk_sessions.auth.repo import get_app_pk
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.repo import count_pending
-from rtk_sessions.ingest.routes import IngestCounts, IngestResponse
-from rtk_sessions.ingest.schemas import VALID_EVENTS
+from rtk_sessions.ingest.schemas import VALID_EVENTS, IngestCounts, IngestResponse
 from rtk_sessions.integrations import livekit, repo
 from rtk_sessions.integrations.repo import LiveKitSettings
 from rtk_sessions.kit import cpu

@@ -20,12 +20,12 @@ from rtk_sessions.integrations import realtimekit_files as files
 from rtk_sessions.integrations import webhook_repo as repo
 from rtk_sessions.integrations.realtimekit_events import CHAT, SUMMARY, TRANSCRIPT
 from rtk_sessions.integrations.webhook_repo import DONE, FAILED, PENDING, DownloadRow
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.fetch import FetchError, FetchPolicy, fetch
 from rtk_sessions.kit.redact import redact_url, redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.service import find_session
 from rtk_sessions.summaries.service import store_imported_summary
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from rtk_sessions.ingest.fields import stored_time_ms
+from rtk_sessions.kit.timeutil import stored_time_ms
 from rtk_sessions.quality.lookup import IpLookup
 from rtk_sessions.quality.metadata import build_metadata
 from rtk_sessions.quality.repo import TelemetryEvent

@@ -10,10 +10,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import read_access
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.quality.service import peer_report, requested_filters
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import flag
 
 

@@ -16,6 +16,7 @@ import msgspec
 
 from rtk_sessions.auth.service import resolve_app
 from rtk_sessions.files.service import fingerprint_of
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import BadRequest, NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
@@ -23,7 +24,6 @@ from rtk_sessions.quality import repo
 from rtk_sessions.quality.assemble import build_report, participant
 from rtk_sessions.quality.lookup import IpLookup, ip_lookup_from_settings
 from rtk_sessions.quality.metadata import parse_filters, select_sections
-from rtk_sessions.sessions.derivation import AppRef
 
 JOB = "peer_report"
 log = logging.getLogger("rtk_sessions.quality")

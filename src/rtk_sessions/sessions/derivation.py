@@ -7,13 +7,13 @@ always matches the events committed with it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest.repo import StoredEvent
 from rtk_sessions.ingest.schemas import Placement
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.sessions import derived_repo
 from rtk_sessions.sessions.accounting import (
     Join,
@@ -31,12 +31,6 @@ from rtk_sessions.sessions.accounting import (
     parent_session_for,
     place_by_time,
 )
-
-
-@dataclass(frozen=True)
-class AppRef:
-    pk: int
-    app_id: str
 
 
 def _join(e: StoredEvent) -> Join:

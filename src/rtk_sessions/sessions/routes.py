@@ -9,11 +9,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import read_access
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions import service
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import (
     ParticipantsRequest,
     flag,

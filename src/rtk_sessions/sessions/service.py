@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.ids import is_uuid
 from rtk_sessions.sessions import repo
 from rtk_sessions.sessions.consolidation import consolidate
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.queries import ParticipantsRequest
 from rtk_sessions.sessions.repo import SessionQuery, SessionRow
 from rtk_sessions.sessions.schemas import (

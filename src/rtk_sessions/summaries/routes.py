@@ -10,10 +10,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
 from rtk_sessions.auth.deps import admin_access, public_base_url, read_access
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries.service import request_summary, summary_link
 
 

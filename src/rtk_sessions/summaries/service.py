@@ -21,6 +21,7 @@ from rtk_sessions.files.service import (
     publish,
 )
 from rtk_sessions.kit import cpu
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.blobs import Link
 from rtk_sessions.kit.db import serialize_on
 from rtk_sessions.kit.errors import NotFound, RtkError
@@ -28,7 +29,6 @@ from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState, worker_state
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.accounting import interval_ms
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 from rtk_sessions.summaries import repo

@@ -9,8 +9,8 @@ import msgspec
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.ingest.fields import stored_time_ms
 from rtk_sessions.kit.tables import events, peers
+from rtk_sessions.kit.timeutil import stored_time_ms
 
 SEGMENT = "transcript.segment"
 

@@ -11,10 +11,10 @@ from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import public_base_url, read_access
 from rtk_sessions.files.service import link_for
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.transcripts.service import requested_format, transcript_export
 
 

@@ -13,10 +13,10 @@ from rtk_sessions.files.service import (
     fingerprint_of,
     publish,
 )
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.csvguard import guard_variant
 from rtk_sessions.kit.errors import BadRequest, NotFound
 from rtk_sessions.kit.state import AppState
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
 from rtk_sessions.transcripts import repo

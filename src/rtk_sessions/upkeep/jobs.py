@@ -1,4 +1,5 @@
-"""Assembling a process: database, blob store and job queue with every job registered."""
+"""Assembling a process: database, blob store and job queue with every resource's jobs
+registered (each resource declares its own in its `jobs.py`)."""
 
 from __future__ import annotations
 
@@ -7,29 +8,23 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rtk_sessions.config import Settings
-from rtk_sessions.integrations import realtimekit_downloads
+from rtk_sessions.integrations import jobs as integrations
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.state import AppState, new_state, worker_state
-from rtk_sessions.quality import service as quality
-from rtk_sessions.sessions.derivation import AppRef
-from rtk_sessions.summaries import service as summaries
+from rtk_sessions.quality import jobs as quality
+from rtk_sessions.summaries import jobs as summaries
 
 # A job answers False when it failed and recorded the failure itself instead of raising.
 Job = Callable[..., Coroutine[Any, Any, bool | None]]
 
-
-async def _summary(own: AppState, app_pk: int, app_id: str, session_id: str) -> bool:
-    return await summaries.run_summary(own, AppRef(app_pk, app_id), session_id)
-
-
-JOBS: dict[str, Job] = {
-    summaries.JOB: _summary,
-    quality.JOB: quality.run_reports,
-    realtimekit_downloads.JOB: realtimekit_downloads.run_download,
-}
+JOBS: dict[str, Job] = {**summaries.JOBS, **quality.JOBS, **integrations.JOBS}
+# The queue knows a task as "<module of its function>.<name>"; the jobs were assembled in
+# `rtk_sessions.runtime` before this module, and keep that name so that tasks already queued
+# by an earlier version still find their function.
+_QUEUE_MODULE = "rtk_sessions.runtime"
 # Where the functions that run in worker processes live (kit/cpu.py preloads them).
 WORK = (
-    "rtk_sessions.runtime",
+    "rtk_sessions.upkeep.jobs",
     "rtk_sessions.ingest.validation",
     "rtk_sessions.ingest.rtcstats_import",
     "rtk_sessions.integrations.livekit",
@@ -54,6 +49,7 @@ def _in_worker_process(settings: Settings, name: str) -> Callable[..., None]:
         if cpu.call(cpu.JOBS, run_job, settings, name, args) is False:
             metrics.job_failed(name)  # counted here: the worker process may keep no metrics
 
+    run.__module__ = _QUEUE_MODULE
     return run
 
 

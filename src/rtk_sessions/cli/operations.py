@@ -12,20 +12,20 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
-from rtk_sessions import event_files
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.auth.tokens import split_token
+from rtk_sessions.cli import event_files
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service as ingest_service
 from rtk_sessions.ingest.schemas import MAX_BATCH_EVENTS
 from rtk_sessions.integrations import repo as integrations_repo
 from rtk_sessions.integrations import settings as integration_settings
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, NotFound, Unauthorized
 from rtk_sessions.kit.migrate import upgrade_async
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.sessions.derivation import AppRef
 
 ALL_PERMISSIONS = ["read", "admin", "ingest"]
 Advance = Callable[[int], None]
@@ -261,7 +261,7 @@ async def rebuild_all(settings: Settings, progress: Progress = no_progress) -> i
 async def _ingest_demo(
     db: Database, settings: Settings, account: str, app_id: str, progress: Progress
 ) -> dict[str, int]:
-    from rtk_sessions.demo import generate_demo_events
+    from rtk_sessions.demo.events import generate_demo_events
 
     events = generate_demo_events(now_ms())
     with progress("loading demo data", len(events)) as advance:

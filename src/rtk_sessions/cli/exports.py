@@ -7,16 +7,16 @@ from typing import BinaryIO
 
 from rtk_sessions.auth import service as auth_service
 from rtk_sessions.chat.service import chat_export
+from rtk_sessions.cli.operations import migrate
 from rtk_sessions.config import Settings
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.maintenance import purge_once
-from rtk_sessions.operations import migrate
-from rtk_sessions.runtime import build_state
-from rtk_sessions.sessions.derivation import AppRef
 from rtk_sessions.summaries import service as summaries
 from rtk_sessions.summaries.repo import PROCESSING
 from rtk_sessions.transcripts.service import requested_format, transcript_export
+from rtk_sessions.upkeep.jobs import build_state
+from rtk_sessions.upkeep.maintenance import purge_once
 
 EXPORT_KINDS = ("chat", "transcript", "summary")
 

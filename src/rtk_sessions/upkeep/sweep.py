@@ -9,10 +9,10 @@ from rtk_sessions.auth.repo import list_apps
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest.service import sweep_meeting
 from rtk_sessions.kit import metrics
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.exclusive import exclusive
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.sessions.derivation import AppRef
 
 log = logging.getLogger("rtk_sessions.sweep")
 

@@ -1,4 +1,4 @@
-"""Content for the demo data generator (`rtk_sessions.demo`): word lists and device profiles
+"""Content for the demo data generator (`rtk_sessions.demo.events`): word lists and device profiles
 (the `peer.stats` model is `rtk_sessions.demo_stats`)."""
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rtk_sessions import demo_content as text
-from rtk_sessions.demo_content import random_uuid
+from rtk_sessions.demo import content as text
+from rtk_sessions.demo.content import random_uuid
 from rtk_sessions.kit.timeutil import to_iso
 
 if TYPE_CHECKING:
-    from rtk_sessions.demo import Plan, Stint
+    from rtk_sessions.demo.events import Plan, Stint
 
 SECOND = 1000
 MINUTE = 60 * SECOND

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rtk_sessions import demo_content as text
-from rtk_sessions.demo_telemetry import Telemetry
+from rtk_sessions.demo import content as text
+from rtk_sessions.demo.telemetry import Telemetry
 from rtk_sessions.kit.timeutil import to_iso
 
 SECOND = 1000
@@ -34,7 +34,7 @@ class Person:
     user_id: str
     custom_participant_id: str
     name: str
-    device: int  # index into demo_content.DEVICES
+    device: int  # index into content.DEVICES
     ip: str
     camera: bool  # turns the camera on in calls
 
@@ -43,7 +43,7 @@ class Person:
 class Meeting:
     id: str
     title: str
-    kind: str  # a key of demo_content.KINDS
+    kind: str  # a key of content.KINDS
     pool: list[Person]  # the host first
     slot: int  # usual start, minutes after midnight UTC
     minutes: int  # usual length

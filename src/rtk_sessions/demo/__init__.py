@@ -1,0 +1,1 @@
+"""The demo data set: made-up but plausible meetings, chat, transcripts and call quality."""
