@@ -24,16 +24,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from files_scenario import ACCOUNT, build, sdk, session_of, wait_for_summary
 from support import (
@@ -42,6 +39,7 @@ from support import (
     Server,
     fresh_postgres_database,
     running_worker,
+    s3_bucket,
     server_env,
     spawned,
 )
@@ -60,26 +58,6 @@ INTERVAL = 0.2  # of the idle sweep and of upkeep, in seconds
 BATCHES = 60
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 TOOK_SWEEP = "this process now runs the sweep of the deployment"
-
-
-@contextlib.contextmanager
-def s3_bucket() -> Iterator[str]:
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ).create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.stop()
 
 
 def _free_port() -> int:
@@ -163,7 +141,7 @@ class Client:
 def test_one_deployment_of_several_processes(tmp_path: Path) -> None:
     queue = f"rtk-test-{uuid.uuid4().hex[:8]}"
     with contextlib.ExitStack() as stack:
-        endpoint = stack.enter_context(s3_bucket())
+        endpoint = stack.enter_context(s3_bucket(BUCKET))
         url = stack.enter_context(fresh_postgres_database(os.environ[PG_ENV]))
         settings = {
             "RTK_JOBS_QUEUE": queue,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,13 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 from files_scenario import ACCOUNT, build, ingest, iso, sdk, session_of, wait_for_summary
-from support import running_server
+from support import running_server, s3_bucket
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +30,8 @@ FAKE_KEYS = {"RTK_S3_ACCESS_KEY_ID": "testing", "RTK_S3_SECRET_ACCESS_KEY": "tes
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        ).create_bucket(Bucket=BUCKET)
+    with s3_bucket(BUCKET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
 
 
 def presigned_expiry_ms(url: str) -> int:

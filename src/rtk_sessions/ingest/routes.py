@@ -15,8 +15,6 @@ from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, IngestCounts, IngestRes
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
-from rtk_sessions.quality.repo import TELEMETRY
-from rtk_sessions.quality.service import enqueue_reports
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
 
 
@@ -79,12 +77,7 @@ class IngestController(Controller):
         valid = await service.read_valid_batch(
             body, headers.get("content-type"), headers.get("content-encoding"), now
         )
-        async with rtk.db.write() as conn:
-            result = await service.accept(
-                conn, account_id, app_id, valid, now, rtk.settings.session_end_grace_ms
-            )
-        peers = sorted({e.peer_id for e in valid if e.type in TELEMETRY and e.peer_id})
-        await enqueue_reports(rtk, account_id, app_id, peers)
+        result = await service.accept_batch(rtk, account_id, app_id, valid, now)
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
     @get("/pending", operation_id="ListPendingEvents", responses=error_responses(400, 401, 403))

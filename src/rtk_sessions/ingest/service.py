@@ -26,7 +26,10 @@ from rtk_sessions.ingest.validation import BatchRefused, read_batch
 from rtk_sessions.ingest.validation import check_batch as check_batch  # callers' entry point
 from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.apps import AppRef
+from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import to_iso
+from rtk_sessions.quality.repo import TELEMETRY
+from rtk_sessions.quality.service import enqueue_reports
 from rtk_sessions.sessions.derivation import place_meetings_by_time, rederive
 from rtk_sessions.sessions.derived_repo import clear_derived
 from rtk_sessions.sessions.repo import open_peers_of_meeting
@@ -90,6 +93,20 @@ async def accept(
     pk = await ensure_app(conn, account_id, app_id, now)
     result = await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
     metrics.events_stored(result.accepted, result.duplicates)
+    return result
+
+
+async def accept_batch(
+    state: AppState, account_id: str, app_id: str, valid: Sequence[ValidEvent], now: int
+) -> IngestResult:
+    """Store a validated batch in a transaction of its own (durable on return), then queue
+    the peer reports its telemetry changed."""
+    async with state.db.write() as conn:
+        result = await accept(
+            conn, account_id, app_id, valid, now, state.settings.session_end_grace_ms
+        )
+    peers = sorted({e.peer_id for e in valid if e.type in TELEMETRY and e.peer_id})
+    await enqueue_reports(state, account_id, app_id, peers)
     return result
 
 

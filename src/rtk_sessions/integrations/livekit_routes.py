@@ -23,8 +23,6 @@ from rtk_sessions.kit.http import ErrorBody, read_body_limited
 from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.quality.repo import TELEMETRY
-from rtk_sessions.quality.service import enqueue_reports
 
 log = redacted_logger("rtk_sessions.integrations.livekit")
 
@@ -112,10 +110,5 @@ async def receive_livekit_webhook(
     if not valid:  # a webhook we do not use: nothing to store
         async with rtk.db.read() as conn:
             return IngestResponse(IngestCounts(0, 0, await count_pending(conn, app_pk)))
-    async with rtk.db.write() as conn:
-        result = await service.accept(
-            conn, account_id, app_id, valid, now, rtk.settings.session_end_grace_ms
-        )
-    peers = sorted({e.peer_id for e in valid if e.type in TELEMETRY and e.peer_id})
-    await enqueue_reports(rtk, account_id, app_id, peers)
+    result = await service.accept_batch(rtk, account_id, app_id, valid, now)
     return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -33,7 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from rtk_sessions.config import Settings
+from rtk_sessions.kit import metrics
 from rtk_sessions.kit.private import private_file
+from rtk_sessions.kit.state import AppState
 
 log = logging.getLogger("rtk_sessions.exclusive")
 
@@ -62,6 +65,32 @@ def exclusive(settings: Settings, name: str) -> Exclusive:
         return _OnlyProcess()  # a database of this process alone
     digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
     return _FileLock(Path(f"{url.database}.{name}-{digest}.lock"), name)
+
+
+async def run_exclusively(
+    state: AppState,
+    name: str,
+    interval_s: float,
+    one_pass: Callable[[], Awaitable[object]],
+    logger: logging.Logger,
+) -> None:
+    """`one_pass()` every `interval_s` in the one process of the deployment holding the lock
+    `name`; the others try to take it as often. A failing pass, or a lock the database cannot
+    be asked about, is logged and reported by /healthz (`background_ok[name]`)."""
+    lock = exclusive(state.settings, name)
+    try:
+        while True:
+            try:
+                if await lock.held():
+                    await one_pass()
+                    metrics.background_pass(name)
+                state.background_ok[name] = True
+            except Exception:
+                logger.exception("%s pass failed", name)
+                state.background_ok[name] = False
+            await asyncio.sleep(interval_s)
+    finally:
+        await lock.release()
 
 
 def _bigint(scope: str) -> int:

@@ -14,8 +14,7 @@ import logging
 from rtk_sessions.files import repo as files_repo
 from rtk_sessions.files.service import KINDS, retention_ms
 from rtk_sessions.integrations.realtimekit_downloads import reconcile_downloads
-from rtk_sessions.kit import metrics
-from rtk_sessions.kit.exclusive import exclusive
+from rtk_sessions.kit.exclusive import run_exclusively
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.summaries.service import reconcile
@@ -55,7 +54,6 @@ async def tick(state: AppState, enqueued_before: int, started_before: int) -> No
     await reconcile(state, enqueued_before, started_before)
     await reconcile_downloads(state, enqueued_before, started_before)
     await purge_once(state)
-    metrics.background_pass("upkeep")
 
 
 async def run_maintenance(state: AppState, process_started: int) -> None:
@@ -63,21 +61,13 @@ async def run_maintenance(state: AppState, process_started: int) -> None:
     pass requeues what was enqueued or started before this process started (work an earlier
     process may have left unfinished); every later one, what has been waiting or running
     longer than RTK_JOB_STALE_AFTER."""
-    lock = exclusive(state.settings, "upkeep")
     stale_ms = int(state.settings.job_stale_after * 1000)
     first = True
-    try:
-        while True:
-            try:
-                if await lock.held():
-                    now = now_ms()
-                    before = process_started if first else now - stale_ms
-                    await tick(state, before, before)
-                    first = False
-                state.background_ok["maintenance"] = True
-            except Exception:
-                log.exception("maintenance pass failed")
-                state.background_ok["maintenance"] = False
-            await asyncio.sleep(state.settings.reconcile_interval)
-    finally:
-        await lock.release()
+
+    async def one_pass() -> None:
+        nonlocal first
+        before = process_started if first else now_ms() - stale_ms
+        await tick(state, before, before)
+        first = False
+
+    await run_exclusively(state, "upkeep", state.settings.reconcile_interval, one_pass, log)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from rtk_sessions.auth.repo import list_apps
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest.service import sweep_meeting
-from rtk_sessions.kit import metrics
 from rtk_sessions.kit.apps import AppRef
-from rtk_sessions.kit.exclusive import exclusive
+from rtk_sessions.kit.exclusive import run_exclusively
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 
@@ -38,19 +36,7 @@ async def sweep_once(state: AppState, now: int | None = None) -> int:
 
 async def run_sweeper(state: AppState) -> None:
     """Sweep every RTK_SWEEP_INTERVAL in the one process of the deployment holding the sweep
-    lock (kit/exclusive.py); the others try to take it as often. A failing pass, or a lock
-    the database cannot be asked about, is logged and reported by /healthz."""
-    lock = exclusive(state.settings, "sweep")
-    try:
-        while True:
-            try:
-                if await lock.held():
-                    await sweep_once(state)
-                    metrics.background_pass("sweep")
-                state.background_ok["sweeper"] = True
-            except Exception:
-                log.exception("idle sweep failed")
-                state.background_ok["sweeper"] = False
-            await asyncio.sleep(state.settings.sweep_interval)
-    finally:
-        await lock.release()
+    lock (kit/exclusive.py)."""
+    await run_exclusively(
+        state, "sweep", state.settings.sweep_interval, lambda: sweep_once(state), log
+    )
