@@ -11,14 +11,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
 from rtk_sessions.auth.deps import client_address
-from rtk_sessions.auth.repo import get_app_pk
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.repo import count_pending
 from rtk_sessions.ingest.schemas import VALID_EVENTS, IngestCounts, IngestResponse
 from rtk_sessions.integrations import livekit, repo
-from rtk_sessions.integrations.repo import LiveKitSettings
+from rtk_sessions.integrations.settings import configured
 from rtk_sessions.kit import cpu
-from rtk_sessions.kit.errors import NotFound, Unauthorized, UnsupportedMedia
+from rtk_sessions.kit.errors import Unauthorized, UnsupportedMedia
 from rtk_sessions.kit.http import ErrorBody, read_body_limited
 from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState
@@ -31,18 +30,6 @@ _REFUSED = (
     "the app's LiveKit API secret, issued by its API key, unexpired, whose sha256 claim "
     "matches the body"
 )
-
-
-async def _settings(rtk: AppState, account_id: str, app_id: str) -> tuple[int, LiveKitSettings]:
-    async with rtk.db.read() as conn:
-        pk = await get_app_pk(conn, account_id, app_id)
-        found = None if pk is None else await repo.get_livekit(conn, pk)
-    if pk is None or found is None:
-        raise NotFound(
-            f"App {app_id} of account {account_id} takes no LiveKit webhooks; set it up with "
-            "`rtk-sessions app set-livekit`"
-        )
-    return pk, found
 
 
 async def _refuse(rtk: AppState, address: str, why: str) -> Unauthorized:
@@ -93,7 +80,7 @@ async def receive_livekit_webhook(
             f"(got {content_type[:100]!r})"
         )
     body = await read_body_limited(request, livekit.MAX_BODY_BYTES, "The webhook body")
-    app_pk, settings = await _settings(rtk, account_id, app_id)
+    app_pk, settings = await configured(rtk, account_id, app_id, "LiveKit", repo.get_livekit)
     try:
         valid = await cpu.run_list(
             cpu.REQUESTS,

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import msgspec
 
-from rtk_sessions.auth.repo import get_app_pk
 from rtk_sessions.ingest.service import accept, check_batch
 from rtk_sessions.integrations import repo
 from rtk_sessions.integrations import webhook_repo as deliveries
@@ -21,7 +20,8 @@ from rtk_sessions.integrations.realtimekit_downloads import enqueue_download
 from rtk_sessions.integrations.realtimekit_events import meaning
 from rtk_sessions.integrations.realtimekit_keys import signed_by_app
 from rtk_sessions.integrations.repo import REALTIMEKIT, RealtimeKitSettings
-from rtk_sessions.kit.errors import BadRequest, NotFound, Unauthorized
+from rtk_sessions.integrations.settings import configured
+from rtk_sessions.kit.errors import BadRequest, Unauthorized
 from rtk_sessions.kit.state import AppState
 
 MAX_BODY = 1024 * 1024
@@ -42,17 +42,7 @@ class Taken:
 async def app_settings(
     state: AppState, account_id: str, app_id: str
 ) -> tuple[int, RealtimeKitSettings]:
-    """The app's key and its settings; 404 saying how to set them up otherwise."""
-    async with state.db.read() as conn:
-        app_pk = await get_app_pk(conn, account_id, app_id)
-        found = None if app_pk is None else await repo.get_realtimekit(conn, app_pk)
-    if app_pk is None or found is None:
-        raise NotFound(
-            f"App {app_id} of account {account_id} takes no RealtimeKit webhooks; set its key "
-            f"with `rtk-sessions app set-realtimekit --account {account_id} --app {app_id} "
-            "--public-key-file F` (or --public-key-url URL)"
-        )
-    return app_pk, found
+    return await configured(state, account_id, app_id, "RealtimeKit", repo.get_realtimekit)
 
 
 def delivery_keys(body: bytes, delivery_id: str | None) -> list[str]:

@@ -3,16 +3,21 @@ then the stored settings (docs/integrations.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.auth.repo import ensure_app
+from rtk_sessions.auth.repo import ensure_app, get_app_pk
 from rtk_sessions.integrations import repo
 from rtk_sessions.integrations.repo import LiveKitSettings, RealtimeKitSettings
-from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.kit.errors import BadRequest, NotFound
+from rtk_sessions.kit.state import AppState
+
+T = TypeVar("T")
 
 
 def rsa_public_key(pem: str) -> rsa.RSAPublicKey:
@@ -73,3 +78,24 @@ async def set_livekit(
         raise BadRequest("the LiveKit API secret is empty")
     app_pk = await ensure_app(conn, account_id, app_id, now)
     await repo.set_livekit(conn, app_pk, LiveKitSettings(api_key, api_secret), now)
+
+
+async def configured(
+    state: AppState,
+    account_id: str,
+    app_id: str,
+    platform: str,
+    get: Callable[[AsyncConnection, int], Awaitable[T | None]],
+) -> tuple[int, T]:
+    """The app's key and its settings for `platform`'s webhooks; a 404 naming the command
+    that sets them up when there are none."""
+    async with state.db.read() as conn:
+        app_pk = await get_app_pk(conn, account_id, app_id)
+        found = None if app_pk is None else await get(conn, app_pk)
+    if app_pk is None or found is None:
+        command = f"rtk-sessions app set-{platform.lower()} --account {account_id} --app {app_id}"
+        raise NotFound(
+            f"App {app_id} of account {account_id} takes no {platform} webhooks; set it up "
+            f"with `{command} ...`"
+        )
+    return app_pk, found
