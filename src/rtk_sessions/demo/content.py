@@ -1,5 +1,5 @@
 """Content for the demo data generator (`rtk_sessions.demo.events`): word lists and device profiles
-(the `peer.stats` model is `rtk_sessions.demo_stats`)."""
+(the `peer.stats` model is `rtk_sessions.demo.telemetry`)."""
 
 from __future__ import annotations
 
