@@ -213,8 +213,10 @@ class PostgresReplay(Replay):
         start = time.perf_counter()
         for op in ops:
             match op[0]:
-                case "checkout":  # pool_pre_ping: SQLAlchemy's asyncpg ping
+                case "checkout":  # pool_pre_ping, as SQLAlchemy's asyncpg dialect pings
+                    await conn.execute("BEGIN")
                     await conn.fetchrow(";")
+                    await conn.execute("ROLLBACK")
                 case "begin":
                     await conn.execute("BEGIN")
                 case "sql" if op[3]:
@@ -476,13 +478,15 @@ def measure(client: httpx.Client, base: str, shape: str, url: str, replay: Repla
 
 def profile(client: httpx.Client, url: str, pid: int, seconds: float, out: Path) -> str:
     """py-spy (not in the lock; installed by hand for this) samples the server while this client
-    sends the request sequentially for `seconds`; on-CPU samples (idle excluded), grouped by
-    thread and by the package of the innermost frame."""
+    sends the request sequentially for `seconds`. Only the thread holding the GIL is sampled
+    (`--gil`): Python work, and C code called with the GIL held; waits in epoll or on a queue
+    are not counted (without it py-spy counts aiosqlite's idle queue wait). Grouped by thread
+    and by the package of the innermost Python frame."""
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         return "py-spy is not installed: `.venv/bin/pip install py-spy` (not in the lock)"
     record = subprocess.Popen([spy, "record", "-p", str(pid), "-r", "500", "-d", str(int(seconds)),
-                               "--threads", "--format", "raw", "-o", str(out), "--nonblocking"],
+                               "--gil", "--threads", "--format", "raw", "-o", str(out), "--nonblocking"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
         time.sleep(1)  # py-spy attaches
@@ -508,7 +512,7 @@ def profile(client: httpx.Client, url: str, pid: int, seconds: float, out: Path)
         by_thread[thread] = by_thread.get(thread, 0) + n
         key = f"{thread}: {_package(frames[-1])}"
         by_package[key] = by_package.get(key, 0) + n
-    lines = [f"{sent} requests, {total} on-CPU samples at 500 Hz\n",
+    lines = [f"{sent} requests in {seconds:.0f} s, {total} samples with the GIL held, at 500 Hz\n",
              "| thread: innermost frame's package | share of samples |", "|---|---|"]  # fmt: skip
     for key, n in sorted(by_package.items(), key=lambda kv: -kv[1])[:20]:
         lines.append(f"| {key} | {n / total:.1%} |")
@@ -519,12 +523,12 @@ def profile(client: httpx.Client, url: str, pid: int, seconds: float, out: Path)
 
 def _package(frame: str) -> str:
     """'fn (pkg/mod.py:12)' -> 'pkg'; our code by subpackage; a stack that ends in
-    asyncio.Runner.run is inside uvloop's C code (the loop, epoll, socket writes)."""
+    asyncio.Runner.run is inside uvloop's C code (the loop itself, socket I/O)."""
     if frame.startswith("thread (") or "(" not in frame:
         return "no Python frame"
     path = frame.rpartition("(")[2].rstrip(")").rsplit(":", 1)[0]
     if path == "asyncio/runners.py":
-        return "uvloop (C: loop, epoll, sockets)"
+        return "uvloop (C: the loop, socket I/O)"
     parts = path.removesuffix(".py").split("/")
     if parts[0] == "rtk_sessions" and len(parts) > 1:
         return f"rtk_sessions.{parts[1]}"
@@ -602,7 +606,8 @@ def run(database_url: str | None, requests: int, rounds: int, show_sql: bool,
                 for shape, url in urls.items():
                     if profiled and profiled in shape:
                         print(f"\nprofile of the server, `{shape}`:\n")
-                        out = Path(profile_raw) if profile_raw else data_dir / "profile.txt"
+                        kind = "postgresql" if database_url else "sqlite"
+                        out = Path(f"{profile_raw}.{kind}") if profile_raw else data_dir / "p.txt"
                         print(profile(client, url, pid, profile_seconds, out))
                         break
             finally:
@@ -610,7 +615,13 @@ def run(database_url: str | None, requests: int, rounds: int, show_sql: bool,
                 layer.close()
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # so that the server's group is killed on the way out
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background (ignored there)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="of each of a, b, c per shape")
     parser.add_argument("--rounds", type=int, default=6)
@@ -622,7 +633,11 @@ def main(argv: list[str] | None = None) -> None:
                         "server with py-spy while sending the first shape whose name contains "
                         "this (py-spy is not in the lock: pip install it into .venv)")  # fmt: skip
     parser.add_argument("--profile-seconds", type=float, default=15)
-    parser.add_argument("--profile-raw", metavar="FILE", help="keep py-spy's collapsed stacks here")
+    parser.add_argument(
+        "--profile-raw",
+        metavar="FILE",
+        help="keep py-spy's collapsed stacks in FILE.sqlite, FILE.postgresql",
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run")
     args = parser.parse_args(argv)
     requests = max(1, min(args.requests, 100_000))
