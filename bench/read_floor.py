@@ -203,7 +203,7 @@ class SqliteReplay(Replay):
 
 class PostgresReplay(Replay):
     def __init__(self, dsn: str) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         self.loop = asyncio.new_event_loop()
         self.conn = self.loop.run_until_complete(asyncpg.connect(dsn))
