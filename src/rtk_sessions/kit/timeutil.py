@@ -54,9 +54,11 @@ def now_s() -> float:
 
 
 def to_iso(ms: int) -> str:
-    """`2026-06-03T10:00:00.000Z` from epoch milliseconds."""
-    dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    """`2026-06-03T10:00:00.000Z` from epoch milliseconds. Every timestamp a read serves goes
+    through here: C's gmtime and strftime take a third of the time of datetime arithmetic
+    (1.5 µs against 4.3 µs; bench/README.md, read path)."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def to_iso_or_none(ms: int | None) -> str | None:
