@@ -34,7 +34,7 @@ from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.quality.assemble import build_report
 from rtk_sessions.quality.repo import TelemetryEvent
 from rtk_sessions.quality.report import build_quality
-from rtk_sessions.quality.service import ip_lookup, peer_report
+from rtk_sessions.quality.service import current_report, ip_lookup
 from rtk_sessions.upkeep.jobs import build_state
 
 T0_MS = 1_780_000_000_000
@@ -173,12 +173,12 @@ async def read_path(data: list[dict[str, Any]]) -> tuple[float, list[float]]:
         async with state.db.read() as conn:
             app = AppRef(await resolve_app(conn, "bench", "bench"), "bench")
         started = time.perf_counter()
-        await peer_report(state, app, "p", None, False)
+        await current_report(state, app, "p")
         first = (time.perf_counter() - started) * 1000
         reads = []
         for _ in range(21):
             started = time.perf_counter()
-            await peer_report(state, app, "p", None, False)
+            await current_report(state, app, "p")
             reads.append((time.perf_counter() - started) * 1000)
         await state.db.dispose()
     return first, reads

@@ -36,7 +36,7 @@ from rtk_sessions.kit.http import (
     internal_error_handler,
     rtk_error_handler,
 )
-from rtk_sessions.kit.observe import RequestObserver
+from rtk_sessions.kit.observe import RequestObserver, TransactionCounter
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.monitoring import metrics_endpoint
@@ -168,6 +168,8 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     )
     # Outermost, so unmatched routes get a request id, an access line and a count too.
     app.asgi_handler = RequestObserver(app.asgi_handler)
+    if settings.test_count_transactions:
+        app.asgi_handler = TransactionCounter(app.asgi_handler)
     return app
 
 

@@ -319,6 +319,12 @@ class Settings:
         "Tests only: this process's clock runs this far ahead of the system clock (e.g. 2h), "
         "so tests see links and files expire without waiting. Leave empty.",
     )
+    test_count_transactions: bool = _setting(
+        "RTK_TEST_COUNT_TRANSACTIONS",
+        False,
+        "Tests only: each response carries X-RTK-Transactions, the number of database "
+        "transactions its request began. Leave off.",
+    )
 
     def __post_init__(self) -> None:
         """Refuse values that would only fail later, inside a job, far from the operator."""

@@ -22,7 +22,7 @@ from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.quality import repo as quality_repo
-from rtk_sessions.quality.service import peer_report, run_reports
+from rtk_sessions.quality.service import current_report, run_reports
 from rtk_sessions.upkeep.jobs import build_state
 from support import DATA
 
@@ -58,7 +58,7 @@ async def test_report_agrees_with_the_reference(
     assert result.accepted > 0 and result.pending == 0
     async with db.read() as conn:
         app = AppRef(await resolve_app(conn, ACCOUNT, app_id), app_id)
-    report = (await peer_report(state, app, "p", None, False))["peer_report"]
+    report = await current_report(state, app, "p")
 
     reference = json.loads((RTCSTATS / "results" / f"{name}-result.json").read_text())
     for pc, ref in reference[0]["features"]["aggregates"].items():
@@ -105,5 +105,5 @@ async def test_the_background_job_stores_the_report_reads_then_serve(
         stored = await quality_repo.stored_report(conn, pk, "p")
         assert await quality_repo.stored_report(conn, pk, "never-joined") is None
     assert stored is not None
-    served = await peer_report(state, AppRef(pk, app_id), "p", None, False)
-    assert served["peer_report"] == json.loads(stored[1])
+    served = await current_report(state, AppRef(pk, app_id), "p")
+    assert served == json.loads(stored[1])

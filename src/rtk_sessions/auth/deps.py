@@ -7,6 +7,9 @@ credentials are even looked at, and a token gets 429 once it spent its budget.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -80,6 +83,63 @@ async def _app_access(
         pk = await resolve_app(conn, account_id, app_id)
     await record_use(rtk.db, principal, now_ms())
     return AppRef(pk, app_id)
+
+
+@dataclass(frozen=True)
+class AppReading:
+    """A read route's one transaction: the token was checked on `conn`, which the route's
+    query then uses; `end` finishes it early, before an explicit write phase."""
+
+    conn: AsyncConnection
+    app: AppRef
+    end: Callable[[], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _checked_reading(
+    request: Request[Any, Any, Any],
+    rtk: AppState,
+    account_id: str,
+    app_id: str,
+    permission: str,
+    resolve: bool,
+) -> AsyncIterator[AppReading]:
+    """One read transaction for the whole request: the token check (and the app's key when
+    `resolve`) and the route's query. Then, only when due, the token's `last used` stamp: a
+    write of its own after the read (kit/db.py). A request that failed is not stamped."""
+    await rtk.limits.check_address(client_address(request))
+    async with AsyncExitStack() as stack:
+        conn = await stack.enter_async_context(rtk.db.read())
+        principal = await _principal(rtk, request, conn, permission)
+        authorize(principal, account_id, app_id, permission)
+        pk = await resolve_app(conn, account_id, app_id) if resolve else 0
+        yield AppReading(conn, AppRef(pk, app_id), stack.aclose)
+    await record_use(rtk.db, principal, now_ms())
+
+
+async def app_reading(
+    request: Request[Any, Any, Any],
+    rtk: NamedDependency[AppState],
+    account_id: FromPath[str],
+    app_id: FromPath[str],
+) -> AsyncGenerator[AppReading, None]:
+    """The request's read transaction on an RTK route's app, for a token with `read` on it
+    (401, 403, 404 otherwise). Routes that parse queries do so in the handler, after this:
+    a dependency failing after this one would leave its transaction to the garbage collector."""
+    async with _checked_reading(request, rtk, account_id, app_id, "read", True) as reading:
+        yield reading
+
+
+async def ingest_reading(
+    request: Request[Any, Any, Any],
+    rtk: NamedDependency[AppState],
+    account_id: FromPath[str],
+    app_id: FromPath[str],
+) -> AsyncGenerator[AsyncConnection, None]:
+    """The request's read transaction on an ingest route, for a token with `ingest` on the
+    app (which need not exist yet: ingesting creates it)."""
+    async with _checked_reading(request, rtk, account_id, app_id, "ingest", False) as reading:
+        yield reading.conn
 
 
 async def read_access(

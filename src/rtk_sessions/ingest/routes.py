@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.auth.deps import require
+from rtk_sessions.auth.deps import ingest_reading, require
 from rtk_sessions.ingest import service
 from rtk_sessions.ingest.schemas import MAX_BATCH_BYTES, IngestCounts, IngestResponse
 from rtk_sessions.kit.http import error_responses, read_body_limited
@@ -80,11 +81,16 @@ class IngestController(Controller):
         result = await service.accept_batch(rtk, account_id, app_id, valid, now)
         return IngestResponse(IngestCounts(result.accepted, result.duplicates, result.pending))
 
-    @get("/pending", operation_id="ListPendingEvents", responses=error_responses(400, 401, 403))
+    @get(
+        "/pending",
+        operation_id="ListPendingEvents",
+        responses=error_responses(400, 401, 403),
+        dependencies={"conn": Provide(ingest_reading)},
+    )
     async def list_pending(
         self,
-        request: Request[Any, Any, Any],
         rtk: NamedDependency[AppState],
+        conn: NamedDependency[AsyncConnection],
         account_id: FromPath[str],
         app_id: FromPath[str],
         limit: Annotated[str | None, Parameter(description="1–100, default 100")] = None,
@@ -92,16 +98,14 @@ class IngestController(Controller):
     ) -> PendingResponse:
         """Events not placed in a session yet, with the reason each is waiting."""
         now = now_ms()
-        await require(rtk, request, account_id, app_id, "ingest")
         page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
-        async with rtk.db.read() as conn:
-            rows, total = await service.list_pending(
-                conn,
-                account_id,
-                app_id,
-                now,
-                rtk.settings.pending_max_age_ms,
-                whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
-                whole_number(page, "offset", 0, 0, None),
-            )
+        rows, total = await service.list_pending(
+            conn,
+            account_id,
+            app_id,
+            now,
+            rtk.settings.pending_max_age_ms,
+            whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
+            whole_number(page, "offset", 0, 0, None),
+        )
         return PendingResponse(PendingData([_pending_out(r) for r in rows], total))

@@ -1,5 +1,12 @@
 """Engines and transactions. One request or job is one transaction, committed here at the edge.
 
+A read request runs in one read transaction, opened by the route's request-scoped dependency
+(auth/deps.py `app_reading`, `ingest_reading`) and shared by the token check and the query.
+Work that must write after reading does so in an explicit, named second phase, after the read
+transaction has ended: the token's once-a-minute `last used` stamp (only when it is due), and
+the peer report rebuilt when its stored one is stale (docs/api-decisions.md, "One request,
+one read transaction"). RTK_TEST_COUNT_TRANSACTIONS makes the server count them per request.
+
 SQLite gets two engines: readers begin deferred transactions in WAL mode and never block;
 the single writer begins `BEGIN IMMEDIATE` behind a process lock, so concurrent writers queue
 instead of failing with "database is locked". PostgreSQL uses one pool for both. Errors never carry the bound parameters (user input) into
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +27,22 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from rtk_sessions.kit.private import private_file
+
+
+class Tally:
+    """How many transactions one request began (RTK_TEST_COUNT_TRANSACTIONS, tests only)."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+
+
+TALLY: ContextVar[Tally | None] = ContextVar("rtk_transaction_tally", default=None)
+
+
+def _count_begin(_conn: Any) -> None:
+    tally = TALLY.get()
+    if tally is not None:
+        tally.begun += 1
 
 
 def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
@@ -57,6 +81,8 @@ class Database:
         else:
             self.reader = create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
             self.writer = self.reader
+        for engine in {self.reader, self.writer}:
+            event.listen(engine.sync_engine, "begin", _count_begin)
         self._write_lock = asyncio.Lock()
 
     @property

@@ -13,6 +13,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from rtk_sessions.kit import metrics
+from rtk_sessions.kit.db import TALLY, Tally
 from rtk_sessions.kit.logging import REQUEST, RequestContext, request_id_from
 from rtk_sessions.kit.redact import redact_query
 
@@ -93,3 +94,29 @@ class RequestObserver:
                 "client": client,
             },
         )
+
+
+class TransactionCounter:
+    """ASGI middleware (RTK_TEST_COUNT_TRANSACTIONS, tests only): `X-RTK-Transactions` on
+    every response, the database transactions its request began before answering."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        tally = Tally()
+
+        async def send_with_count(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                count = (b"x-rtk-transactions", str(tally.begun).encode())
+                message = {**message, "headers": [*message.get("headers", ()), count]}
+            await send(message)
+
+        token = TALLY.set(tally)
+        try:
+            await self.app(scope, receive, send_with_count)
+        finally:
+            TALLY.reset(token)

@@ -9,11 +9,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.deps import read_access
-from rtk_sessions.kit.apps import AppRef
+from rtk_sessions.auth.deps import AppReading, app_reading
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
-from rtk_sessions.quality.service import peer_report, requested_filters
+from rtk_sessions.quality.service import peer_report, rebuild_peer_report, requested_filters
 from rtk_sessions.sessions.queries import flag
 
 
@@ -30,7 +29,7 @@ class PeerReportController(Controller):
     # A literal segment: it wins over /sessions/{session_id} for "peer-report".
     path = "/sessions/peer-report"
     tags = ["sessions"]
-    dependencies = {"app": Provide(read_access)}
+    dependencies = {"reading": Provide(app_reading)}
 
     @get(
         "/{peer_id:str}",
@@ -40,7 +39,7 @@ class PeerReportController(Controller):
     async def get_participant_data_from_peer_id(
         self,
         rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         peer_id: FromPath[str],
         filters: Annotated[
             str | None,
@@ -56,5 +55,8 @@ class PeerReportController(Controller):
         sections = requested_filters(filters)
         given = {} if include_peer_events is None else {"include_peer_events": include_peer_events}
         events = flag(given, "include_peer_events")
-        found = await peer_report(rtk, app, peer_id, sections, events)
-        return PeerReportResponse(PeerReportData(found))
+        found = await peer_report(reading.conn, reading.app, peer_id, rtk.settings)
+        if found.stale:  # the second phase: rebuild the report and store it, after the read
+            await reading.end()
+            found = await rebuild_peer_report(rtk.db, reading.app, found, rtk.settings)
+        return PeerReportResponse(PeerReportData(found.served(sections, events)))

@@ -8,19 +8,11 @@ from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.deps import read_access
-from rtk_sessions.kit.apps import AppRef
+from rtk_sessions.auth.deps import AppReading, app_reading
 from rtk_sessions.kit.http import error_responses
-from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions import service
-from rtk_sessions.sessions.queries import (
-    ParticipantsRequest,
-    flag,
-    participants_request,
-    session_query,
-)
-from rtk_sessions.sessions.repo import SessionQuery
+from rtk_sessions.sessions.queries import flag, participants_request, session_query
 from rtk_sessions.sessions.schemas import (
     ParticipantData,
     ParticipantResponse,
@@ -33,6 +25,7 @@ from rtk_sessions.sessions.schemas import (
 
 Q = Annotated[str | None, Parameter(required=False)]
 READ_ERRORS = error_responses(400, 401, 403, 404)
+Given = dict[str, str]  # the query values a request carried, checked by the handler
 
 
 def _present(**values: str | None) -> dict[str, str]:
@@ -40,7 +33,6 @@ def _present(**values: str | None) -> dict[str, str]:
 
 
 def provide_session_query(
-    app: NamedDependency[AppRef],
     page_no: Q = None,
     per_page: Q = None,
     sort_by: Annotated[str | None, Parameter(description="minutesConsumed | createdAt")] = None,
@@ -52,13 +44,13 @@ def provide_session_query(
     associated_id: Annotated[str | None, Parameter(description="meeting id")] = None,
     meeting_id: Annotated[str | None, Parameter(description="alias of associated_id")] = None,
     participants: Annotated[str | None, Parameter(description="MIN:MAX, MIN:, :MAX or N")] = None,
-) -> SessionQuery:
-    del app  # only there so that authentication (401/403) comes before query errors (400)
-    return session_query(_present(**locals()))
+) -> Given:
+    """Checked in the handler, so that authentication (401/403) comes before query errors
+    (400), and no dependency fails after the request's read transaction opened."""
+    return _present(**locals())
 
 
 def provide_participants_request(
-    app: NamedDependency[AppRef],
     page_no: Q = None,
     per_page: Q = None,
     search: Annotated[
@@ -68,15 +60,15 @@ def provide_participants_request(
     sort_order: Annotated[str | None, Parameter(description="ASC (default) | DESC")] = None,
     include_peer_events: Q = None,
     view: Annotated[str | None, Parameter(description="raw (default) | consolidated")] = None,
-) -> ParticipantsRequest:
-    del app  # only there so that authentication (401/403) comes before query errors (400)
-    return participants_request(_present(**locals()))
+) -> Given:
+    """Checked in the handler, like `provide_session_query`."""
+    return _present(**locals())
 
 
 class SessionsController(Controller):
     path = "/sessions"
     tags = ["sessions"]
-    dependencies = {"app": Provide(read_access)}
+    dependencies = {"reading": Provide(app_reading)}
 
     @get(
         "/",
@@ -86,20 +78,18 @@ class SessionsController(Controller):
     )
     async def get_sessions(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
-        q: NamedDependency[SessionQuery],
+        reading: NamedDependency[AppReading],
+        q: NamedDependency[Given],
     ) -> SessionsResponse:
         """Fetch all sessions of an App."""
-        async with rtk.db.read() as conn:
-            sessions, page = await service.list_sessions(conn, app, q, now_ms())
+        query = session_query(q)
+        sessions, page = await service.list_sessions(reading.conn, reading.app, query, now_ms())
         return SessionsResponse(SessionsData(sessions), page)
 
     @get("/{session_id:str}", operation_id="GetSessionDetails", responses=READ_ERRORS)
     async def get_session_details(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         session_id: FromPath[str],
         include_breakout_rooms: Q = None,
     ) -> SessionResponse:
@@ -107,8 +97,7 @@ class SessionsController(Controller):
         rooms = flag(
             _present(include_breakout_rooms=include_breakout_rooms), "include_breakout_rooms"
         )
-        async with rtk.db.read() as conn:
-            session = await service.get_session(conn, app, session_id, rooms, now_ms())
+        session = await service.get_session(reading.conn, reading.app, session_id, rooms, now_ms())
         return SessionResponse(session)
 
     @get(
@@ -119,14 +108,15 @@ class SessionsController(Controller):
     )
     async def get_session_participants(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         session_id: FromPath[str],
-        req: NamedDependency[ParticipantsRequest],
+        req: NamedDependency[Given],
     ) -> ParticipantsResponse:
         """Fetch the participants of a session (raw peers, or consolidated people)."""
-        async with rtk.db.read() as conn:
-            rows, page = await service.list_participants(conn, app, session_id, req, now_ms())
+        request = participants_request(req)
+        rows, page = await service.list_participants(
+            reading.conn, reading.app, session_id, request, now_ms()
+        )
         return ParticipantsResponse(ParticipantsData(rows, page))
 
     @get(
@@ -136,8 +126,7 @@ class SessionsController(Controller):
     )
     async def get_session_participant_details(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         session_id: FromPath[str],
         participant_id: FromPath[str],
         include_peer_events: Q = None,
@@ -145,8 +134,7 @@ class SessionsController(Controller):
     ) -> ParticipantResponse:
         """Fetch a participant (peer) of a session."""
         events = flag(_present(include_peer_events=include_peer_events), "include_peer_events")
-        async with rtk.db.read() as conn:
-            row = await service.get_participant(
-                conn, app, session_id, participant_id, events, now_ms()
-            )
+        row = await service.get_participant(
+            reading.conn, reading.app, session_id, participant_id, events, now_ms()
+        )
         return ParticipantResponse(ParticipantData(row))
