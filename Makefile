@@ -13,12 +13,15 @@ LOCK := requirements/lock.txt
 UV := uv==0.13.9
 
 # Installs come from the committed lock only, so a new release of any dependency cannot
-# change what a fresh clone runs. `make lock` is the one way to move the pins.
+# change what a fresh clone runs: --no-deps installs exactly its pins and nothing else, and
+# `pip check` fails the install if the lock ever lacks a dependency. `make lock` is the one
+# way to move the pins.
 $(STAMP): pyproject.toml $(LOCK) requirements/build.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements/build.txt
-	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -r $(LOCK)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 run: $(STAMP)  ## migrate, load demo data if empty, serve on http://127.0.0.1:8787
