@@ -282,11 +282,16 @@ def derive_meeting(events: MeetingEvents, grace_ms: int = 0) -> list[Session]:
     return sessions
 
 
+def generated_session_id(app_id: str, session: Session) -> str:
+    """The id the session has when no join declares one."""
+    first = min(session.peers, key=lambda p: (p.joined_at, p.peer_id))
+    return make_session_id(app_id, session.meeting_id, first.peer_id)
+
+
 def generated_id(app_id: str, session: Session) -> Session:
     """The session under the id it would have without a declared one: for a declared id that
     a session of another meeting holds already."""
-    first = min(session.peers, key=lambda p: (p.joined_at, p.peer_id))
-    sid = make_session_id(app_id, session.meeting_id, first.peer_id)
+    sid = generated_session_id(app_id, session)
     return replace(session, id=sid, peers=tuple(replace(p, session_id=sid) for p in session.peers))
 
 

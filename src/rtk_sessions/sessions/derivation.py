@@ -27,6 +27,7 @@ from rtk_sessions.sessions.accounting import (
     earliest_joins,
     effective_end,
     generated_id,
+    generated_session_id,
     parent_meeting_of,
     parent_session_for,
     place_by_time,
@@ -112,22 +113,29 @@ async def _unclaimed_ids(
     conn: AsyncConnection, app: AppRef, derived: dict[str, list[Session]]
 ) -> dict[str, list[Session]]:
     """A declared session id held by another meeting's session stays there; the session that
-    also claims it takes its generated id (docs/events.md, `peer.joined`'s `session_id`)."""
-    claims = {s.id: m for m, sessions in derived.items() for s in sessions}
-    held = await derived_repo.meetings_of_sessions(conn, app.pk, sorted(claims))
+    also claims it takes its generated id (docs/events.md, `peer.joined`'s `session_id`).
+    Generated ids name their meeting, so only declared ones are looked up."""
+    declared = {
+        s.id
+        for sessions in derived.values()
+        for s in sessions
+        if s.id != generated_session_id(app.app_id, s)
+    }
+    if not declared:
+        return derived
+    held = await derived_repo.meetings_of_sessions(conn, app.pk, sorted(declared))
     owner: dict[str, str] = {}
     for m in sorted(derived):  # two meetings of this chunk claiming one id: the first wins
         for s in derived[m]:
             owner.setdefault(s.id, m)
-    result: dict[str, list[Session]] = {}
-    for m, sessions in derived.items():
-        result[m] = [
-            generated_id(app.app_id, s)
-            if held.get(s.id, m) not in (m, *derived) or owner[s.id] != m
-            else s
-            for s in sessions
-        ]
-    return result
+
+    def keeps(m: str, s: Session) -> bool:
+        return s.id not in declared or (held.get(s.id, m) in (m, *derived) and owner[s.id] == m)
+
+    return {
+        m: [s if keeps(m, s) else generated_id(app.app_id, s) for s in sessions]
+        for m, sessions in derived.items()
+    }
 
 
 async def rederive_meetings(

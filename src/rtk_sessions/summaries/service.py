@@ -195,10 +195,9 @@ async def store_imported_summary(
 ) -> None:
     """A summary made elsewhere (RealtimeKit's `meeting.summary`, or its history) becomes the
     session's summary as it is, until a POST asks for one made here (docs/integrations.md)."""
-    async with state.db.read() as conn:
-        session = await find_session(conn, app, session_id)
     fingerprint = fingerprint_of("imported", text)
     async with state.db.read() as conn:
+        session = await find_session(conn, app, session_id)
         current = await repo.get(conn, app.pk, session.id)
     if current is not None and current.ready_fingerprint == fingerprint:
         return  # the same text again (a retried delivery, a second import)
