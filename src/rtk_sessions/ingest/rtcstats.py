@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 import msgspec
@@ -47,8 +47,10 @@ __all__ = [
     "MAX_SAMPLES",
     "Dump",
     "DumpError",
+    "DumpReader",
     "DumpTooLarge",
     "SkippedLine",
+    "figures_event",
     "parse_dump",
 ]
 
@@ -84,22 +86,31 @@ def parse_dump(
     Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for data that is not a dump
     (no metadata line first, no usable line)."""
     text = inflate(data, max_bytes)
-    reader = _Reader(peer_id, meeting_id)
+    reader = DumpReader(peer_id, meeting_id)
     for lineno, raw in numbered_lines(text):
-        reader.read(lineno, raw)
+        reader.feed(lineno, raw)
     return reader.finish()
 
 
-class _Reader:
-    """The dump's state while its lines are read in order."""
+class DumpReader:
+    """A dump read line by line, for an upload (`parse_dump`) and for a live stream alike, so
+    that both give the same events with the same ids.
+
+    Feed the stored lines in order (`feed`); `take_events` hands over the events made since
+    it was last called; at the end `finish_events` gives the figures event and `finish` the
+    `Dump` (its `events` are those not taken yet). The reader keeps the merged stats state
+    per connection and the digests of the lines that gave events (32 bytes each, to drop a
+    line sent twice), never the lines themselves."""
 
     def __init__(self, peer_id: str, meeting_id: str) -> None:
         self.peer_id = peer_id
         self.meeting_id = meeting_id
         long = len(peer_id) > _PEER_ROOM
         self.key = "h" + hashlib.sha256(peer_id.encode()).hexdigest()[:32] if long else peer_id
-        self.events: list[Json] = []
-        self.emitted: set[str] = set()
+        self.events: list[Json] = []  # made and not taken yet
+        self.emitted: set[bytes] = set()  # sha256 digests of the lines that gave events
+        self.emitted_count = 0  # events made, taken or not
+        self.last_event_ts: int | None = None  # the latest occurred_at of the events made
         self.connections: dict[str, Connection] = {}
         self.hints = Hints()
         self.requested: dict[str, str] = {}  # kind → device id the last getUserMedia asked for
@@ -112,18 +123,21 @@ class _Reader:
         self.skipped_count = 0
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
 
-    def read(self, lineno: int, raw: bytes) -> None:
+    def feed(self, lineno: int, raw: bytes) -> None:
+        """One stored line without its line end; `lineno` counts from 1, blank lines included.
+
+        Raises DumpError when the first line shows the data is not a dump."""
+        if not raw.strip():
+            return
         self.lines += 1
         if self.lines == 1:
-            self._metadata(lineno, raw)
+            self._metadata(lineno, raw.removeprefix(b"\xef\xbb\xbf"))
             return
         try:
             line = checked_line(lineno, decode_line(raw), self.last_ts)
             bodies = _HANDLERS.get(line.method, _ignore)(self, line)
         except Unusable as exc:
-            self.skipped_count += 1
-            if len(self.skipped) < MAX_SKIP_REASONS:
-                self.skipped.append(SkippedLine(lineno, str(exc)))
+            self._skip(lineno, str(exc))
             return
         self.used += 1
         self.last_ts = line.ts
@@ -134,7 +148,23 @@ class _Reader:
             self._connection(line.pc).seen(line.ts)
         self._emit(raw, line.ts, bodies)
 
+    def take_events(self) -> list[Json]:
+        """The events made since the last call, in line order."""
+        events, self.events = self.events, []
+        return events
+
+    def finish_events(self) -> list[Json]:
+        """The figures `peer.metadata` event of the dump read so far, at the time of its last
+        event; [] when no connection was seen or no event was made."""
+        if not self.connections or self.last_event_ts is None:
+            return []
+        figures = {pc: c.figures() for pc, c in self.connections.items()}
+        return [figures_event(self.peer_id, self.meeting_id, figures, self.last_event_ts)]
+
     def finish(self) -> Dump:
+        """The dump read: its events not taken yet, figures and skipped lines.
+
+        Raises DumpError when no line could be used."""
         if self.lines == 0:
             raise DumpError("the dump is empty: it holds no lines")
         if self.used == 0:
@@ -144,17 +174,26 @@ class _Reader:
                 f"({self.skipped_count} skipped{reasons})"
             )
         figures = {pc: c.figures() for pc, c in self.connections.items()}
-        return Dump(self.events, figures, self.skipped_count, tuple(self.skipped))
+        return Dump(self.take_events(), figures, self.skipped_count, tuple(self.skipped))
+
+    def _skip(self, lineno: int, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIP_REASONS:
+            self.skipped.append(SkippedLine(lineno, reason))
 
     def _emit(self, raw: bytes, ts: int, bodies: list[Json]) -> None:
-        digest = hashlib.sha256(raw).hexdigest()
-        if not bodies or digest in self.emitted:
+        if not bodies:
+            return
+        digest = hashlib.sha256(raw).digest()
+        if digest in self.emitted:
             return
         self.emitted.add(digest)
-        base = f"rtcstats:{self.key}:{digest}"
+        base = f"rtcstats:{self.key}:{digest.hex()}"
         ids = [base] if len(bodies) == 1 else [f"{base}:{i}" for i in range(1, len(bodies) + 1)]
         common = {"meeting_id": self.meeting_id, "peer_id": self.peer_id, "occurred_at": ts}
         self.events.extend({"id": i, **body, **common} for i, body in zip(ids, bodies, strict=True))
+        self.emitted_count += len(bodies)
+        self.last_event_ts = ts if self.last_event_ts is None else max(self.last_event_ts, ts)
 
     def _connection(self, pc: str) -> Connection:
         if pc not in self.connections:
@@ -281,6 +320,30 @@ class _Reader:
         return [_event(f"{name}_{'off' if muted else 'on'}", line.pc)]
 
 
+def figures_event(
+    peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
+) -> dict[str, Any]:
+    """The per-connection figures of the dump, kept as an extra field of a `peer.metadata`
+    event so that the report (a function of stored events) can show them. The id hashes the
+    peer and the figures, so re-uploading the dump, plain or gzipped, adds nothing, and a
+    live stream of the same lines gives the same event."""
+    connections = {
+        pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
+        for pc, f in figures.items()
+    }
+    digest = hashlib.sha256(
+        peer_id.encode() + b"\n" + msgspec.json.encode(connections, order="sorted")
+    ).hexdigest()
+    return {
+        "id": f"rtcstats:figures:{digest}",
+        "type": "peer.metadata",
+        "meeting_id": meeting_id,
+        "occurred_at": at,
+        "peer_id": peer_id,
+        "rtcstats_connections": connections,
+    }
+
+
 def _event(name: str, pc: str | None) -> Json:
     return {"type": "peer.event", "name": name, "metadata": {"pc_id": pc}}
 
@@ -332,10 +395,10 @@ def _tracks(value: Any) -> list[Json]:
 
 _DEVICE_KINDS = {"audioinput": "audio", "videoinput": "video", "audiooutput": "speaker"}
 
-Handler = Callable[[_Reader, Line], list[Json]]
+Handler = Callable[[DumpReader, Line], list[Json]]
 
 
-def _ignore(reader: _Reader, line: Line) -> list[Json]:
+def _ignore(reader: DumpReader, line: Line) -> list[Json]:
     return []
 
 
@@ -367,17 +430,17 @@ _IGNORED = (
 )  # fmt: skip
 _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(_IGNORED, _ignore),
-    "connectionInfo": _Reader.on_connection_info,
-    "constraints": _Reader.on_constraints,
+    "connectionInfo": DumpReader.on_connection_info,
+    "constraints": DumpReader.on_constraints,
     "oniceconnectionstatechange": lambda r, line: r.on_state("ice", line),
     "onconnectionstatechange": lambda r, line: r.on_state("connection", line),
-    "getstats": _Reader.on_stats,
-    "getStats": _Reader.on_stats,
-    **dict.fromkeys(_GET_USER_MEDIA, _Reader.on_media_request),
-    **dict.fromkeys((m + "OnSuccess" for m in _GET_USER_MEDIA), _Reader.on_media_success),
-    "navigator.mediaDevices.getDisplayMediaOnSuccess": _Reader.on_display_success,
-    "navigator.mediaDevices.enumerateDevices": _Reader.on_devices,
-    "setVideoType": _Reader.on_video_type,
+    "getstats": DumpReader.on_stats,
+    "getStats": DumpReader.on_stats,
+    **dict.fromkeys(_GET_USER_MEDIA, DumpReader.on_media_request),
+    **dict.fromkeys((m + "OnSuccess" for m in _GET_USER_MEDIA), DumpReader.on_media_success),
+    "navigator.mediaDevices.getDisplayMediaOnSuccess": DumpReader.on_display_success,
+    "navigator.mediaDevices.enumerateDevices": DumpReader.on_devices,
+    "setVideoType": DumpReader.on_video_type,
     "audioMutedChanged": lambda r, line: r.on_toggle("audio", line),
     "videoMutedChanged": lambda r, line: r.on_toggle("video", line),
     "screenshareToggled": lambda r, line: r.on_toggle("screenshare", line),
