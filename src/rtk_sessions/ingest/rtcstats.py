@@ -25,19 +25,26 @@ from typing import Any
 
 import msgspec
 
+from rtk_sessions.ingest.rtcstats_compression import StatsDecompressor
 from rtk_sessions.ingest.rtcstats_figures import Connection, ConnectionFigures, Hints
 from rtk_sessions.ingest.rtcstats_lines import (
+    JITSI,
     JSON_DECODER,
+    RTCSTATS,
     DumpError,
     DumpTooLarge,
     Line,
     Unusable,
+    checked_frame,
     checked_line,
     decode_line,
+    first_line,
+    frame_clock,
     inflate,
     json_kind,
-    metadata_line,
     numbered_lines,
+    rtcstats_metadata,
+    unwrapped,
 )
 from rtk_sessions.ingest.rtcstats_values import Json
 
@@ -122,20 +129,33 @@ class DumpReader:
         self.skipped: list[SkippedLine] = []  # the first few
         self.skipped_count = 0
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
+        self.family = JITSI  # which server wrote the dump: known after its first line
+        self.clock: float = 0  # file format 3: the sum of the time items read so far
+        self.decompressor = StatsDecompressor()  # file format 3: whole stats per connection
+        self.track_fields: tuple[str, ...] = _TRACK_FIELDS  # an rtcstats-js track array
 
     def feed(self, lineno: int, raw: bytes) -> None:
         """One stored line without its line end; `lineno` counts from 1, blank lines included.
 
-        Raises DumpError when the first line shows the data is not a dump."""
+        Raises DumpError when the first line (or, after `RTCStatsDump`, the second) shows the
+        data is not a dump."""
         if not raw.strip():
             return
         self.lines += 1
         if self.lines == 1:
-            self._metadata(lineno, raw.removeprefix(b"\xef\xbb\xbf"))
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            first = first_line(lineno, raw)
+            self.family = first.family
+            if not first.is_data:
+                if first.family != RTCSTATS:
+                    self._metadata(raw, first.info, first.time)
+                return
+        elif self.lines == 2 and self.family == RTCSTATS:
+            self._metadata(raw, *rtcstats_metadata(lineno, raw))
             return
         try:
-            line = checked_line(lineno, decode_line(raw), self.last_ts)
-            bodies = _HANDLERS.get(line.method, _ignore)(self, line)
+            line = self._line(lineno, raw)
+            bodies = self._handler(line)(self, line)
         except Unusable as exc:
             self._skip(lineno, str(exc))
             return
@@ -147,6 +167,22 @@ class DumpReader:
         if line.pc is not None:
             self._connection(line.pc).seen(line.ts)
         self._emit(raw, line.ts, bodies)
+
+    def _line(self, lineno: int, raw: bytes) -> Line:
+        value = decode_line(raw)
+        if self.family != RTCSTATS:
+            return checked_line(lineno, unwrapped(value), self.last_ts)
+        self.clock = frame_clock(value, self.clock)
+        return checked_frame(lineno, value, self.clock)
+
+    @staticmethod
+    def _handler(line: Line) -> Handler:
+        handler = _HANDLERS.get(line.method)
+        if handler is not None:
+            return handler
+        if line.method.startswith(":") or line.pc is None:
+            return DumpReader.on_custom
+        return _ignore
 
     def take_events(self) -> list[Json]:
         """The events made since the last call, in line order."""
@@ -184,6 +220,8 @@ class DumpReader:
     def _emit(self, raw: bytes, ts: int, bodies: list[Json]) -> None:
         if not bodies:
             return
+        if self.family == RTCSTATS:  # a frame's time is relative: the same bytes can recur
+            raw = b"%b\n%d" % (raw, ts)
         digest = hashlib.sha256(raw).digest()
         if digest in self.emitted:
             return
@@ -200,10 +238,11 @@ class DumpReader:
             self.connections[pc] = Connection(pc, self.hints)
         return self.connections[pc]
 
-    def _metadata(self, lineno: int, raw: bytes) -> None:
-        """The first line: the client's description, at its time or else the next line's."""
-        info, time = metadata_line(lineno, raw)
+    def _metadata(self, raw: bytes, info: Any, time: int | None) -> None:
+        """The client's description, at its time or else the next line's."""
         self.last_ts = time
+        if isinstance(info, dict) and info.get("clientProtocol") == "rtcstats#4.0":
+            self.track_fields = _TRACK_FIELDS_4  # the label came with rtcstats#5.0
         body = _client_metadata(info)
         if body is None:
             return
@@ -241,7 +280,11 @@ class DumpReader:
             raise Unusable("getstats needs a connection id")
         connection = self.connections.get(line.pc) or Connection(line.pc, self.hints)
         try:
-            samples, pairs = connection.apply_stats(line.value, line.ts)
+            if self.family == RTCSTATS:
+                whole = self.decompressor.decompress(line.pc, line.value)
+                samples, pairs = connection.apply_stats(whole, line.ts, whole=True)
+            else:
+                samples, pairs = connection.apply_stats(line.value, line.ts)
         except ValueError as exc:
             raise Unusable(str(exc)) from None
         self.connections.setdefault(line.pc, connection)
@@ -264,7 +307,7 @@ class DumpReader:
     def on_media_success(self, line: Line) -> list[Json]:
         """A selected device per new track, when it differs from the last selection."""
         bodies = []
-        for track in _tracks(line.value):
+        for track in _tracks(line.value, self.track_fields):
             kind, label = track.get("kind"), track.get("label")
             if kind not in ("audio", "video"):
                 continue
@@ -279,7 +322,7 @@ class DumpReader:
 
     def on_display_success(self, line: Line) -> list[Json]:
         self.hints.display_tracks.update(
-            t["id"] for t in _tracks(line.value) if isinstance(t.get("id"), str)
+            t["id"] for t in _tracks(line.value, self.track_fields) if isinstance(t.get("id"), str)
         )
         return []
 
@@ -311,6 +354,17 @@ class DumpReader:
         elif type(ssrc) is int:
             self.hints.desktop_ssrcs.discard(ssrc)
         return []
+
+    def on_custom(self, line: Line) -> list[Json]:
+        """An application's own event (rtcstats-js `trace(':name', …)`) or another method of
+        no connection that the reader does not know: a `peer.event` of that name."""
+        if len(line.method) > 128:
+            raise Unusable("an unknown method name longer than 128 characters")
+        body = _event(line.method, line.pc)
+        value = line.value
+        if value is None or isinstance(value, bool | int | float) or _short_text(value, 1024):
+            body["metadata"]["value"] = value
+        return [body]
 
     def on_toggle(self, name: str, line: Line) -> list[Json]:
         """Jitsi's `audioMutedChanged` etc.: `true`/`{"muted": true}` means off."""
@@ -367,8 +421,12 @@ def _client_metadata(info: Any) -> Json | None:
     return {"type": "peer.metadata", **body} if body else None
 
 
-def _short_text(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 2048 and "\x00" not in value
+def _short_text(value: Any, limit: int = 2048) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+
+
+_TRACK_FIELDS = ("kind", "id", "label")  # rtcstats-js: [kind, id, label, stream ids…]
+_TRACK_FIELDS_4 = ("kind", "id")  # before protocol rtcstats#5.0: [kind, id, stream ids…]
 
 
 def _requested_device(constraint: Any) -> str | None:
@@ -387,10 +445,19 @@ def _requested_device(constraint: Any) -> str | None:
     return None
 
 
-def _tracks(value: Any) -> list[Json]:
-    """Tracks of a getUserMedia/getDisplayMedia success: `{id, tracks: [...]}` or a list."""
+def _tracks(value: Any, fields: tuple[str, ...] = _TRACK_FIELDS) -> list[Json]:
+    """Tracks of a getUserMedia/getDisplayMedia success: `{id, tracks: [...]}` or a list, each
+    track an object or, from rtcstats-js, an array of `fields` and stream ids."""
     tracks = value.get("tracks") if isinstance(value, dict) else value
-    return [t for t in tracks if isinstance(t, dict)] if isinstance(tracks, list) else []
+    if not isinstance(tracks, list):
+        return []
+    found = []
+    for track in tracks:
+        if isinstance(track, list) and len(track) >= 2:
+            track = dict(zip(fields, track[: len(fields)], strict=False))
+        if isinstance(track, dict):
+            found.append(track)
+    return found
 
 
 _DEVICE_KINDS = {"audioinput": "audio", "videoinput": "video", "audiooutput": "speaker"}
@@ -424,7 +491,10 @@ _IGNORED = (
     "ondtlserror", "ondtlsstatechange", "navigator.mediaDevices.getDisplayMedia",
     "navigator.mediaDevices.getDisplayMediaOnFailure", "navigator.mediaDevices.ondevicechange",
     "MediaStreamTrack.enabled", "MediaStreamTrack.contentHint", "MediaStreamTrack.onended",
-    "MediaStreamTrack.stop", "MediaStreamTrack.applyConstraints",
+    "MediaStreamTrack.stop", "MediaStreamTrack.applyConstraints", "MediaStreamTrack.onmute",
+    "MediaStreamTrack.onunmute", "HTMLMediaElement.resize", "setParameters", "replaceTrack",
+    "setCodecPreferences", "setHeaderExtensionsToNegotiate", "addTrackOnSuccess",
+    "addTransceiverOnSuccess", "websocket",
     *_outcomes("createOffer", "createAnswer", "setLocalDescription", "setRemoteDescription"),
     *_outcomes("addIceCandidate"), *(m + "OnFailure" for m in _GET_USER_MEDIA),
 )  # fmt: skip
