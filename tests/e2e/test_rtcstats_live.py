@@ -9,6 +9,7 @@ strict); once closed, the stream's dump downloaded from the API imports again as
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -22,6 +23,7 @@ from cloudflare import Cloudflare
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from rtcstats_frames import rtcstats_com_frames
 from support import DATA, Server, own_database, running_server
 
 pytestmark = pytest.mark.e2e
@@ -326,6 +328,89 @@ async def test_legacy_raw_arrays_with_identity_line(live: Server) -> None:
     assert stored[0]["path"].startswith("/ingest/v1/rtcstats/t/obfuscated/")
     assert stored[-1][:3] == ["close", None, None]
     assert token not in data.decode()
+
+
+# --- rtcstats.com (rtcstats-js 2.x) -------------------------------------------------------
+
+
+def stream_token(server: Server, app: str, meeting: str, peer: str, *extra: str) -> str:
+    args = ["token", "rtcstats", "--account", ACCOUNT, "--app", app, "--meeting", meeting]
+    return server.cli(*args, "--peer", peer, *extra).strip().splitlines()[-1]
+
+
+async def test_rtcstats_com_frames_with_a_stream_token(live: Server) -> None:
+    meeting, peer = "room-r", "peer-r"
+    app = joined_app(live, peer, meeting)
+    jwt_token = stream_token(live, app, meeting, peer, "--user", "Ada", "--ttl", "600")
+    claims = json.loads(base64.urlsafe_b64decode(jwt_token.split(".")[1] + "=="))
+    assert claims["rtcStats"] == {"conference": meeting, "session": peer, "user": "Ada"}
+    assert (claims["account_id"], claims["app_id"]) == (ACCOUNT, app)
+    assert claims["exp"] - claims["iat"] == 600
+    lines = [x for x in dump_lines() if x[0] not in ("identity", "conferenceStartTimestamp")]
+    frames = rtcstats_com_frames(lines)
+    path = f"/ingest/v1/rtcstats/samples/page/?rtcstats-token={jwt_token}"
+    async with connect(ws_url(live, path), subprotocols=["rtcstats#5.0"]) as ws:
+        assert ws.subprotocol == "rtcstats#5.0"
+        for frame in frames:
+            await ws.send(frame)
+        stream = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + len(frames))
+        assert (stream["family"], stream["peer_id"], stream["user"]) == ("rtcstats", peer, "Ada")
+        assert has_quality(report(live, app, peer))  # while the socket is open
+        await ws.close(1001)
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert done["close_code"] == 1001
+    data = assert_reimport_adds_nothing(live, app, peer, done["id"])
+    stored = data.decode().splitlines()
+    assert stored[0] == "RTCStatsDump" and stored[2:-1] == frames  # frames byte for byte
+    meta = json.loads(stored[1])
+    assert meta["fileFormat"] == 3 and meta["clientProtocol"] == "rtcstats#5.0"
+    assert meta["url"] == "/ingest/v1/rtcstats/samples/page/?rtcstats-token=obfuscated"
+    assert meta["remoteAddresses"] == ["127.0.0.0"]  # truncated to its /24 by default
+    assert json.loads(stored[-1])[:3] == ["close", None, 1001]
+    assert jwt_token not in data.decode()
+
+
+@pytest.mark.parametrize("case", ["bad-signature", "rotated", "no-secret"])
+async def test_refused_stream_tokens(live: Server, case: str) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    if case == "bad-signature":
+        token = stream_token(live, app, "m", "p")
+        head, body, sig = token.split(".")
+        token = f"{head}.{body}.{sig[::-1]}"
+        expected = "bad signature"
+    elif case == "rotated":
+        token = stream_token(live, app, "m", "p")
+        live.cli("token", "rtcstats-rotate", "--account", ACCOUNT, "--app", app)
+        expected = "bad signature"
+    else:
+        token = stream_token(live, app, "m", "p")
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        claims["app_id"] = "app-never-made"
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        token = ".".join([token.split(".")[0], forged, token.split(".")[2]])
+        expected = "no rtcstats signing secret"
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}/page"), subprotocols=["rtcstats#5.0"]
+    ) as ws:
+        code, reason = await closed_with(ws)
+    assert code == 1008 and expected in reason, reason
+
+
+async def test_an_expired_stream_token_is_refused(tmp_path: Path) -> None:
+    """The server's clock runs 2 h ahead (tests only), so a token minted now expired."""
+    with (
+        own_database(tmp_path) as url,
+        running_server(
+            tmp_path, url, RTK_SWEEP_INTERVAL="3600", RTK_TEST_CLOCK_OFFSET="2h"
+        ) as server,
+    ):
+        token = stream_token(server, "app-exp", "m", "p", "--ttl", "60")
+        async with connect(
+            ws_url(server, f"/ingest/v1/rtcstats?rtcstats-token={token}"),
+            subprotocols=["rtcstats#5.0"],
+        ) as ws:
+            code, reason = await closed_with(ws)
+    assert code == 1008 and "expired" in reason, reason
 
 
 async def test_server_log_holds_no_credential(live: Server) -> None:

@@ -37,7 +37,6 @@ from rtk_sessions.collector.identity import (
     who_from_legacy,
     who_from_query,
 )
-from rtk_sessions.collector.reading import DumpReader
 from rtk_sessions.collector.repo import StreamRow
 from rtk_sessions.collector.tokens import (
     StreamClaims,
@@ -49,6 +48,7 @@ from rtk_sessions.collector.tokens import (
     verify,
 )
 from rtk_sessions.ingest import service as ingest_service
+from rtk_sessions.ingest.rtcstats import DumpError, DumpReader
 from rtk_sessions.ingest.rtcstats_lines import Unusable, decode_line
 from rtk_sessions.ingest.schemas import ValidEvent
 from rtk_sessions.ingest.validation import validate_events
@@ -222,6 +222,7 @@ class Stream:
     last_message: float = field(default_factory=time.monotonic)
     last_message_ms: int = field(default_factory=now_ms)
     reader: DumpReader | None = None
+    unreadable: bool = False  # its first lines are not a dump the importer reads: no events
     replay_ingested: bool = False  # chunks stored before this process: already ingested
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     owner: object = None
@@ -586,9 +587,9 @@ class Collector:
             lineno = stream.row.lines
             for raw in kept:
                 lineno += 1
-                stream.reader.feed(lineno, raw)
+                _feed(stream, lineno, raw)
             events += stream.reader.take_events()
-            if final:
+            if final and not stream.unreadable:
                 events += stream.reader.finish_events()
         valid, errors = validate_events(events, now) if events else ([], [])
         if errors:
@@ -605,8 +606,20 @@ class Collector:
             for raw in data.split(b"\n"):
                 if raw:
                     lineno += 1
-                    stream.reader.feed(lineno, raw)
+                    _feed(stream, lineno, raw)
         return stream.reader.take_events()
+
+
+def _feed(stream: Stream, lineno: int, raw: bytes) -> None:
+    """One line to the stream's reader; a header the importer refuses stops the reading (the
+    dump is still stored)."""
+    if stream.unreadable or stream.reader is None:
+        return
+    try:
+        stream.reader.feed(lineno, raw)
+    except DumpError:
+        stream.unreadable = True
+        log.warning("a live rtcstats stream's dump cannot be read; it is stored, not ingested")
 
 
 def _sequence_number(raw: bytes) -> int | None:
