@@ -413,6 +413,17 @@ async def test_an_expired_stream_token_is_refused(tmp_path: Path) -> None:
     assert code == 1008 and "expired" in reason, reason
 
 
+async def test_a_message_over_the_frame_limit_closes_1009(live: Server) -> None:
+    app = f"app-{uuid.uuid4().hex[:8]}"
+    token = live.token(ACCOUNT, "ingest", app=app)
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}"), subprotocols=["2.0"], max_size=None
+    ) as ws:
+        await ws.send(json.dumps(["getstats", "PC_0", {"x": "y" * (2**20 + 10)}, 1]))
+        code, _ = await closed_with(ws)
+    assert code == 1009
+
+
 async def test_server_log_holds_no_credential(live: Server) -> None:
     """Runs after the others of this module (file order): their tokens are not in the log."""
     app = f"app-{uuid.uuid4().hex[:8]}"

@@ -67,8 +67,9 @@ TRY_LATER = 1013
 INTERNAL = 1011
 NORMAL = 1000
 FLUSH_BYTES = 256 * 1024  # a stream's buffer is flushed at once beyond this
-IDENTITY_WAIT_BYTES = 8 * 2**20  # lines kept before a stream's identity is known
 REPORT_EVERY_MS = 30_000
+HEARTBEAT_MS = 60_000  # an open stream's row is stamped at least this often, lines or not
+ABANDONED_AFTER_MS = 5 * 60_000  # an open stream not stamped for this long lost its process
 HANDSHAKE = b'{"type":"sn","body":{"value":0,"state":"initial"}}'
 _ENVELOPE = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
@@ -339,10 +340,11 @@ class Collector:
             now = time.monotonic()
             for key, stream in list(self.streams.items()):
                 idle = now - stream.last_message > self.settings.rtcstats_idle_timeout
+                stale = now_ms() - stream.row.last_flush_at > HEARTBEAT_MS
                 if self.family is Family.JITSI and idle:
                     await self._end(key, stream, NORMAL)
-                elif stream.pending:
-                    await self._flush(stream)
+                elif stream.pending or stale:
+                    await self._flush(stream, heartbeat=stale)
 
     # -- frames -----------------------------------------------------------------------
 
@@ -405,10 +407,8 @@ class Collector:
         if stream.size + len(line) > self.settings.max_dump_bytes:
             raise Refused(TOO_BIG, f"the dump passed {self.settings.max_dump_bytes} bytes")
         stream.add(line)
-        if stream.who is None and stream.pending_bytes > IDENTITY_WAIT_BYTES:
-            await self._flush(stream)  # stored, read once the identity is known
-        elif stream.pending_bytes > FLUSH_BYTES:
-            await self._flush(stream)
+        if stream.pending_bytes > FLUSH_BYTES:
+            await self._flush(stream)  # without an identity yet: stored, read once it is known
 
     async def _stream(self, key: str) -> Stream:
         stream = self.streams.get(key)
@@ -511,7 +511,10 @@ class Collector:
                 log.exception("could not end an rtcstats stream")
 
     async def _flush(
-        self, stream: Stream, end: tuple[int | None, bytes | None] | None = None
+        self,
+        stream: Stream,
+        end: tuple[int | None, bytes | None] | None = None,
+        heartbeat: bool = False,
     ) -> None:
         async with stream.lock:
             if stream.ended:
@@ -519,7 +522,7 @@ class Collector:
             lines, stream.pending, stream.pending_bytes = stream.pending, [], 0
             if end is not None and end[1] is not None:
                 lines.append(end[1])
-            if not lines and end is None:
+            if not lines and end is None and not heartbeat:
                 return
             now = now_ms()
             who = stream.who
@@ -663,7 +666,11 @@ async def stream_dump(state: AppState, app: AppRef, stream_id: str) -> tuple[Str
     return row, await asyncio.to_thread(read)
 
 
-async def end_abandoned_streams(state: AppState, now: int, after_ms: int) -> int:
-    """The sweep: streams whose process stopped flushing them are marked ended."""
+async def end_abandoned_streams(state: AppState, now: int) -> int:
+    """Upkeep: open streams whose process stopped stamping them (it died) are marked ended,
+    with close code 1006; a reconnect of a Jitsi stream opens it again."""
     async with state.db.write() as conn:
-        return await repo.end_abandoned(conn, now - after_ms, now)
+        ended = await repo.end_abandoned(conn, now - ABANDONED_AFTER_MS, now)
+    if ended:
+        log.info("marked %d abandoned live rtcstats streams ended", ended)
+    return ended
