@@ -1,6 +1,6 @@
 """End to end: live rtcstats over a WebSocket, from each client family, against a real server.
 
-Frames are what the clients send (docs/rtcstats.md, "Live collection"): Jitsi envelopes
+Frames are what the clients send (docs/rtcstats-live.md): Jitsi envelopes
 built from rtcstats-server's own test dump with sequence numbers appended, legacy raw arrays.
 While a socket is open its telemetry reaches the peer report (through the official SDK,
 strict); once closed, the stream's dump downloaded from the API imports again as nothing new.
@@ -422,6 +422,32 @@ async def test_a_message_over_the_frame_limit_closes_1009(live: Server) -> None:
         await ws.send(json.dumps(["getstats", "PC_0", {"x": "y" * (2**20 + 10)}, 1]))
         code, _ = await closed_with(ws)
     assert code == 1009
+
+
+async def test_a_stream_token_from_the_api_names_the_peer(live: Server) -> None:
+    """An app server mints a token over HTTP; in the path, it beats the client's identity."""
+    app = joined_app(live, "peer-t", "room-t")
+    url = f"{live.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/rtcstats/tokens"
+    ingest = {"Authorization": f"Bearer {live.token(ACCOUNT, 'ingest', app=app)}"}
+    bad = httpx.post(url, json={"meeting_id": "room-t"}, headers=ingest, timeout=30)
+    assert bad.status_code == 400 and "peer_id" in bad.text
+    reader = {"Authorization": f"Bearer {read_token(live, app)}"}
+    body = {"meeting_id": "room-t", "peer_id": "peer-t", "ttl_seconds": 120}
+    assert httpx.post(url, json=body, headers=reader, timeout=30).status_code == 403
+    resp = httpx.post(url, json=body, headers=ingest, timeout=30)
+    assert resp.status_code == 200, resp.text
+    minted = resp.json()["data"]
+    assert minted["path"] == f"/ingest/v1/rtcstats/t/{minted['token']}"
+    sid = uuid.uuid4().hex
+    async with connect(
+        ws_url(live, minted["path"] + "/room-t?statsSessionId=" + sid),
+        subprotocols=["3.1_STANDARD"],
+    ) as ws:
+        await asyncio.wait_for(ws.recv(), 5)
+        await ws.send(identity(sid, "other-room", "other-peer", 1_647_251_293_000))
+        await ws.close(3001)
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert (done["meeting_id"], done["peer_id"]) == ("room-t", "peer-t")
 
 
 async def test_server_log_holds_no_credential(live: Server) -> None:

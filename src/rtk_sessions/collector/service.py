@@ -5,7 +5,7 @@ A stream is one dump: every socket of rtcstats-js or the legacy client, every
 seconds (or once the buffer is large), flushed: first the new lines become the next chunk
 blob of the dump, then the events they yield are stored and the stream row updated in one
 write transaction. So the dump always holds at least what was ingested, and a re-upload of
-it adds nothing (docs/rtcstats.md, "Live collection").
+it adds nothing (docs/rtcstats-live.md).
 """
 
 from __future__ import annotations
@@ -186,9 +186,9 @@ async def rotate_secret(db: Database, account_id: str, app_id: str) -> None:
 
 async def mint_stream_token(
     db: Database, account_id: str, app_id: str, who: Who, ttl_s: int, max_ttl_s: int
-) -> str:
+) -> tuple[str, int]:
     """A stream token for one peer in one meeting, signed with the app's secret (generated
-    on first need)."""
+    on first need), and when it expires (epoch seconds)."""
     auth_service.check_ids(account_id=account_id, app_id=app_id)
     if not 0 < ttl_s <= max_ttl_s:
         raise BadRequest(f"ttl must be 1 to {max_ttl_s} seconds (RTK_RTCSTATS_JWT_MAX_TTL)")
@@ -199,9 +199,9 @@ async def mint_stream_token(
         if secret is None:
             secret = new_secret()
             await repo.replace_secret(conn, pk, secret, now)
-    return mint(
-        secret, account_id=account_id, app_id=app_id, who=who, now_s=now // 1000, ttl_s=ttl_s
-    )
+    now_s = now // 1000
+    token = mint(secret, account_id=account_id, app_id=app_id, who=who, now_s=now_s, ttl_s=ttl_s)
+    return token, now_s + ttl_s
 
 
 # --- streams ---------------------------------------------------------------------------
