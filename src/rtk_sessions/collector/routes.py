@@ -7,11 +7,12 @@ import contextlib
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, WebSocket, get, post, websocket
+from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
+from litestar.response import Stream
 
-from rtk_sessions.auth.deps import read_access, require
+from rtk_sessions.auth.deps import AppReading, app_reading, require
 from rtk_sessions.collector import service
 from rtk_sessions.collector.identity import (
     PREFIX,
@@ -21,7 +22,6 @@ from rtk_sessions.collector.identity import (
     query_values,
 )
 from rtk_sessions.collector.repo import StreamRow
-from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.errors import BadRequest
 from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
@@ -131,7 +131,7 @@ def _stream_out(r: StreamRow) -> StreamOut:
 class RtcstatsStreamsController(Controller):
     path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}/rtcstats/streams"
     tags = ["ingest"]
-    dependencies = {"app": Provide(read_access)}
+    dependencies = {"reading": Provide(app_reading)}
 
     @get(
         "/",
@@ -140,8 +140,7 @@ class RtcstatsStreamsController(Controller):
     )
     async def list_streams(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         peer_id: Annotated[str | None, Parameter(description="only this peer's streams")] = None,
         meeting_id: Annotated[
             str | None, Parameter(description="only this meeting's streams")
@@ -152,8 +151,8 @@ class RtcstatsStreamsController(Controller):
         """Live rtcstats streams received for the app, oldest first."""
         page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
         rows, total = await service.list_streams(
-            rtk,
-            app,
+            reading.conn,
+            reading.app,
             peer_id,
             meeting_id,
             whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
@@ -168,14 +167,20 @@ class RtcstatsStreamsController(Controller):
         media_type="application/x-ndjson",
     )
     async def download_dump(
-        self, rtk: NamedDependency[AppState], app: NamedDependency[AppRef], stream_id: FromPath[str]
-    ) -> Response[bytes]:
+        self,
+        rtk: NamedDependency[AppState],
+        reading: NamedDependency[AppReading],
+        stream_id: FromPath[str],
+    ) -> Stream:
         """The stream's dump as stored so far, in its client family's file format; upload it
         to …/peers/{peer_id}/rtcstats to import it again."""
-        row, data = await service.stream_dump(rtk, app, stream_id)
+        row = await service.find_stream(reading.conn, reading.app, stream_id)
+        await reading.end()  # the blobs are read after the transaction
         disposition = f'attachment; filename="rtcstats-{row.id}.jsonl"'
-        return Response(
-            data, media_type="application/x-ndjson", headers={"Content-Disposition": disposition}
+        return Stream(
+            service.stream_dump(rtk, row),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": disposition},
         )
 
 

@@ -15,10 +15,12 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth import service as auth_service
@@ -640,30 +642,30 @@ def _sequence_number(raw: bytes) -> int | None:
 
 
 async def list_streams(
-    state: AppState,
+    conn: AsyncConnection,
     app: AppRef,
     peer_id: str | None,
     meeting_id: str | None,
     limit: int,
     offset: int,
 ) -> tuple[list[StreamRow], int]:
-    async with state.db.read() as conn:
-        return await repo.list_streams(
-            conn, app.pk, peer_id=peer_id, meeting_id=meeting_id, limit=limit, offset=offset
-        )
+    return await repo.list_streams(
+        conn, app.pk, peer_id=peer_id, meeting_id=meeting_id, limit=limit, offset=offset
+    )
 
 
-async def stream_dump(state: AppState, app: AppRef, stream_id: str) -> tuple[StreamRow, bytes]:
-    """The stream's dump as stored so far: its chunks, concatenated."""
-    async with state.db.read() as conn:
-        row = await repo.get_stream(conn, app.pk, stream_id)
+async def find_stream(conn: AsyncConnection, app: AppRef, stream_id: str) -> StreamRow:
+    row = await repo.get_stream(conn, app.pk, stream_id)
     if row is None:
-        raise NotFound(f"No rtcstats stream with id {stream_id} in app {app.app_id}.")
+        raise NotFound(f"No rtcstats stream with id {stream_id[:64]} in app {app.app_id}.")
+    return row
 
-    def read() -> bytes:
-        return b"".join(state.blobs.read_bytes(chunk_key(row.id, n)) for n in range(row.chunks))
 
-    return row, await asyncio.to_thread(read)
+async def stream_dump(state: AppState, row: StreamRow) -> AsyncIterator[bytes]:
+    """The stream's dump as stored so far: its chunks in order, each read off the event
+    loop (a download holds one chunk at a time)."""
+    for n in range(row.chunks):
+        yield await asyncio.to_thread(state.blobs.read_bytes, chunk_key(row.id, n))
 
 
 async def end_abandoned_streams(state: AppState, now: int) -> int:
