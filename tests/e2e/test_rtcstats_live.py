@@ -466,3 +466,5 @@ async def test_server_log_holds_no_credential(live: Server) -> None:
     assert "WebSocket /ingest/v1/rtcstats" in log  # the socket was logged, masked
     secret = token.split("_", 2)[2]
     assert secret not in log
+    # Stream tokens (JWTs) went in queries and paths earlier in this module: none is logged.
+    assert "eyJ" not in log and "/rtcstats/t/***" in log
