@@ -130,6 +130,7 @@ class DumpReader:
         self.skipped_count = 0
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
         self.family = JITSI  # which server wrote the dump: known after its first line
+        self.has_metadata = False  # the first line (after `RTCStatsDump`) describes the client
         self.clock: float = 0  # file format 3: the sum of the time items read so far
         self.decompressor = StatsDecompressor()  # file format 3: whole stats per connection
         self.track_fields: tuple[str, ...] = _TRACK_FIELDS  # an rtcstats-js track array
@@ -146,6 +147,7 @@ class DumpReader:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
             first = first_line(lineno, raw)
             self.family = first.family
+            self.has_metadata = not first.is_data
             if not first.is_data:
                 if first.family != RTCSTATS:
                     self._metadata(raw, first.info, first.time)
@@ -205,9 +207,9 @@ class DumpReader:
             raise DumpError("the dump is empty: it holds no lines")
         if self.used == 0:
             reasons = "".join(f"; line {s.line}: {s.reason}" for s in self.skipped)
+            where = " after its metadata line" if self.has_metadata else ""
             raise DumpError(
-                "the dump has no usable line after its metadata line "
-                f"({self.skipped_count} skipped{reasons})"
+                f"the dump has no usable line{where} ({self.skipped_count} skipped{reasons})"
             )
         figures = {pc: c.figures() for pc, c in self.connections.items()}
         return Dump(self.take_events(), figures, self.skipped_count, tuple(self.skipped))

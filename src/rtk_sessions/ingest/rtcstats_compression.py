@@ -403,7 +403,17 @@ def stats_decompression(base: dict[str, Any], delta: dict[str, Any]) -> dict[str
         for report in reports.values():
             if report is not None and "timestamp" not in report:
                 report["timestamp"] = timestamp
-    return {oid: report for oid, report in reports.items() if report is not None}
+    return {oid: reports[oid] for oid in _js_order(reports) if reports[oid] is not None}
+
+
+def _js_order(mapping: dict[str, Any]) -> list[str]:
+    """The keys in a JavaScript object's order: array indices ("0", "1", … — the renamed ids)
+    ascending, then the other keys as inserted; so reports come out in the same order on
+    every frame."""
+    indices = [k for k in mapping if k.isdigit() and (k == "0" or k[0] != "0") and len(k) < 10]
+    indices.sort(key=int)
+    seen = set(indices)
+    return indices + [k for k in mapping if k not in seen]
 
 
 class StatsDecompressor:
