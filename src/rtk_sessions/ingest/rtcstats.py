@@ -1,17 +1,20 @@
-"""Read an rtcstats dump into ingest events and per-connection figures (pure: bytes in).
+"""Read an rtcstats dump into ingest events and per-connection figures (pure: lines in).
 
-The format is jitsi/rtcstats-server's: JSON lines, the first a `connectionInfo` line or, in
-older dumps, a bare JSON object with the client's metadata, then `[method, connection id,
-value, timestamp_ms]` arrays. Like that server, the reader takes lines of 3 items (the
-timestamp of the line before), null connection ids and methods it does not know (they only
-mark their connection as alive); a line it cannot use is skipped and reported with its reason.
-Data that is not a dump (no metadata line first, or no usable line) is refused, as is the
-rtcstats file format 3 (`RTCStatsDump` header), by name.
+A dump is JSON lines written by one of three servers, told apart by its first line:
+jitsi/rtcstats-server (a `connectionInfo` line, or in older dumps the first call; object
+lines for its server components), the older fippo/rtcstats-server (a metadata object, file
+format 2) and rtcstats/rtcstats (`RTCStatsDump` then a metadata object, file format 3: the
+rtcstats-js client's compressed frames with time deltas). Like those servers, the reader takes
+lines of 3 items (the time of the line before), null connection ids and methods it does not
+know; a line it cannot use is skipped and reported with its reason. Data that is not a dump
+(no known first line, or no usable line) is refused.
 
-Event ids are `rtcstats:<peer>:<sha256 of the line>` so that uploading a dump again changes
-nothing; a line that yields several events numbers them `:1`, `:2`, … after the hash, a line
-that repeats an earlier one byte for byte yields nothing new, and `<peer>` is `h` + 32 hex
-digits of the peer id's sha256 when the peer id is too long for a 128-character id. What
+`DumpReader` reads line by line, so an upload (`parse_dump`) and a live stream of the same
+lines give the same events. Event ids are `rtcstats:<peer>:<sha256 of the line>` (in file
+format 3 the line and its absolute time, since its own time is relative) so that uploading a
+dump again changes nothing; a line that yields several events numbers them `:1`, `:2`, …
+after the hash, a line that repeats an earlier one gives nothing new, and `<peer>` is `h` + 32
+hex digits of the peer id's sha256 when the peer id is too long for a 128-character id. What
 becomes what, and why: docs/rtcstats.md.
 """
 
