@@ -24,6 +24,7 @@ from rtk_sessions.ingest.rtcstats_compression import (
     STATE_VALUES,
     STATS_PROPERTY_IDS,
     STATS_TYPE_IDS,
+    Frame,
     StatsDecompressor,
     decompress_method,
     decompress_stats_property,
@@ -216,15 +217,37 @@ def test_frames_decompress_to_the_whole_reports() -> None:
 
 
 def test_the_decompressor_keeps_the_whole_stats_per_connection() -> None:
+    """In place, touching only what a frame names: a report left out keeps its old timestamp
+    until read (the reader gives it the frame's `t` when it samples it)."""
     decompressor = StatsDecompressor()
-    assert decompressor.decompress("PC_0", F1) == D1
-    assert decompressor.decompress("PC_1", F1) == D1
-    assert decompressor.decompress("PC_0", F2) == D2
+    whole, frame = decompressor.decompress("PC_0", F1)
+    assert whole == D1 and frame == Frame(["0", "1", "2", "3"], [], T)
+    assert decompressor.decompress("PC_1", F1)[0] == D1
+    same, frame = decompressor.decompress("PC_0", F2)
+    assert same is whole and frame == Frame(["0", "2", "3"], [], T + 1000)
+    assert whole["1"]["timestamp"] == T  # left out: `t` is given when read
+    assert {k: v for k, v in whole.items() if k != "1"} == {k: v for k, v in D2.items() if k != "1"}
     with pytest.raises(ValueError, match="object of stats reports"):
         decompressor.decompress("PC_0", [1])
     with pytest.raises(ValueError, match="neither an object nor null"):
-        decompressor.decompress("PC_0", {"0": 5})
-    assert decompressor.decompress("PC_0", F3) == D3  # the bad frames changed nothing
+        decompressor.decompress("PC_0", {"0": {"79": 99}, "9": 5})
+    assert whole["0"]["packetsSent"] == 20  # the bad frames changed nothing
+    _, frame = decompressor.decompress("PC_0", F3)
+    assert frame == Frame(["0", "2"], ["1"], T + 2000)
+    assert whole.keys() == {"0", "2", "3"} and whole["0"] == D3["0"]
+
+
+def test_a_crafted_dump_of_tiny_frames_costs_what_its_bytes_pay_for() -> None:
+    """A frame of a few bytes (`{"t": …}`) restates every unchanged stream of its connection;
+    beyond an allowance (50,000 plus one per 32 bytes read) they are no longer sampled, so
+    work and events stay proportional to the dump's size."""
+    first = {str(i): {"type": 2, "10": i, "11": "audio", "79": 5} for i in range(1000)}
+    frames = [["g", "PC_0", {**first, "t": T0}, T0]]
+    frames += [["g", "PC_0", {"t": T0 + k}, 1] for k in range(1, 3000)]
+    data = _format3(*frames)
+    samples = len(_samples(_parse(data).events))
+    assert 1000 + 50_000 <= samples <= 1000 + 50_000 + len(data) // 32
+    assert samples < 1000 * 3000 // 20
 
 
 _NAMES = ["ssrc", "packetsSent", "bytesReceived", "kind", "googCustom", "jitter"]
