@@ -573,3 +573,29 @@ def test_sample_files_are_where_the_readme_says() -> None:
     readme = (RTCSTATS / "README.md").read_text()
     for path in [*(RTCSTATS / "jitsi-other").iterdir(), *(RTCSTATS / "rtcstats-com").iterdir()]:
         assert Path(path).name in readme
+
+
+def test_a_removed_selected_pair_keeps_its_last_figures() -> None:
+    """The transport ("0") selects pair "1" of a host and a srflx candidate; a later frame
+    removes transport and pair: the pair event was sent once, and the figures keep it."""
+    first = {
+        "0": {"type": 5, "125": "1"},
+        "1": {"type": 6, "148": "2", "149": "3", "150": True, "118": "succeeded"},
+        "2": {"type": 7, "136": "host", "116": "udp", "134": "10.0.0.1", "135": 5000},
+        "3": {"type": 8, "136": "srflx", "116": "udp", "134": "192.0.2.7", "135": 6000},
+        "t": T,
+    }
+    dump = _parse(_format3(
+        [25, "PC_0", "connected", T0], ["g", "PC_0", first, 100],
+        ["g", "PC_0", {"0": None, "1": None, "t": T + 1000}, 1000],
+    ))  # fmt: skip
+    assert dump.skipped_lines == 0
+    pairs = [e["candidate_pair"] for e in dump.events if "candidate_pair" in e]
+    assert [(p["transport"], p["local_candidate_type"], p["remote_candidate_port"]) for p in pairs] == [
+        ("producing", "host", 6000), ("consuming", "host", 6000),
+    ]  # fmt: skip
+    figures = dump.figures["PC_0"]
+    assert (figures.candidate_pair_id, figures.local_address, figures.remote_address) == (
+        "1", "10.0.0.1", "192.0.2.7",
+    )  # fmt: skip
+    assert figures.uses_relay is False

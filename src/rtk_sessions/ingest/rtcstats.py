@@ -151,12 +151,13 @@ class DumpReader:
 
         Raises DumpError when the first line (or, after `RTCStatsDump`, the second) shows the
         data is not a dump."""
-        self.bytes_read += len(raw)
         if not raw.strip():
             return
         self.lines += 1
         if self.lines == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
+        self.bytes_read += len(raw)  # blank lines and a BOM excluded, as numbered_lines does
+        if self.lines == 1:
             first = first_line(lineno, raw)
             self.family = first.family
             self.has_metadata = not first.is_data
