@@ -599,3 +599,19 @@ def test_a_removed_selected_pair_keeps_its_last_figures() -> None:
         "1", "10.0.0.1", "192.0.2.7",
     )  # fmt: skip
     assert figures.uses_relay is False
+
+
+def test_a_repeat_is_dropped_within_the_last_4096_lines_that_gave_events() -> None:
+    """The reader remembers the digests of the last 4,096 lines that gave events (memory stays
+    bounded); a repeat from further back gives its event again, under the same id."""
+    meta = ["connectionInfo", None, {"statsFormat": "chrome_standard"}, T0]
+    repeated = ["onconnectionstatechange", "PC_0", "connected", T0]
+    fillers = [["audioMutedChanged", None, i % 2 == 0, T0 + i] for i in range(1, 4097)]
+
+    def ids(*lines: Any) -> list[str]:
+        events = _parse(b"\n".join(json.dumps(line).encode() for line in lines)).events
+        return [e["id"] for e in events if e["name"].startswith("connection_")]
+
+    assert len(ids(meta, repeated, *fillers[:-1], repeated)) == 1
+    first, again = ids(meta, repeated, *fillers, repeated)
+    assert first == again

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
@@ -74,6 +75,10 @@ _STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # of frame cannot pay for, so a dump may carry at most this many plus one per 32 bytes read:
 # several times what real calls need, and a crafted dump stays as cheap as a Jitsi one.
 _CARRY_FREE = 50_000
+# A line that repeats one of the last this many lines that gave events gives nothing again: a
+# Jitsi client resends at most its last 1,000 entries after reconnecting. A repeat from further
+# back gives its events again, under the same ids, which storage counts as duplicates.
+_REPEAT_WINDOW = 4096
 _CARRY_BYTES = 32
 
 
@@ -115,8 +120,8 @@ class DumpReader:
     Feed the stored lines in order (`feed`); `take_events` hands over the events made since
     it was last called; at the end `finish_events` gives the figures event and `finish` the
     `Dump` (its `events` are those not taken yet). The reader keeps the merged stats state
-    per connection and the digests of the lines that gave events (32 bytes each, to drop a
-    line sent twice), never the lines themselves."""
+    per connection and the digests of the last 4,096 lines that gave events (32 bytes each,
+    to drop a line sent twice), never the lines themselves."""
 
     def __init__(self, peer_id: str, meeting_id: str) -> None:
         self.peer_id = peer_id
@@ -124,7 +129,8 @@ class DumpReader:
         long = len(peer_id) > _PEER_ROOM
         self.key = "h" + hashlib.sha256(peer_id.encode()).hexdigest()[:32] if long else peer_id
         self.events: list[Json] = []  # made and not taken yet
-        self.emitted: set[bytes] = set()  # sha256 digests of the lines that gave events
+        self.emitted: set[bytes] = set()  # sha256 digests of the last lines that gave events
+        self.emitted_order: deque[bytes] = deque()  # the same, oldest first
         self.emitted_count = 0  # events made, taken or not
         self.last_event_ts: int | None = None  # the latest occurred_at of the events made
         self.connections: dict[str, Connection] = {}
@@ -241,6 +247,9 @@ class DumpReader:
         if digest in self.emitted:
             return
         self.emitted.add(digest)
+        self.emitted_order.append(digest)
+        if len(self.emitted_order) > _REPEAT_WINDOW:
+            self.emitted.discard(self.emitted_order.popleft())
         base = f"rtcstats:{self.key}:{digest.hex()}"
         ids = [base] if len(bodies) == 1 else [f"{base}:{i}" for i in range(1, len(bodies) + 1)]
         common = {"meeting_id": self.meeting_id, "peer_id": self.peer_id, "occurred_at": ts}
