@@ -316,6 +316,13 @@ def test_the_rtcstats_com_sample_dump_is_read() -> None:
     _valid(events)
 
 
+def test_a_file_format_3_dump_without_its_magic_line_reads_the_same() -> None:
+    """A metadata object with `fileFormat: 3` first is enough to read the frames that way."""
+    data = (RTCSTATS / "rtcstats-com" / "gumonly.jsonl").read_bytes()
+    assert data.startswith(b"RTCStatsDump\n")
+    assert _parse(data[len(b"RTCStatsDump\n") :]).events == _parse(data).events
+
+
 def test_frames_add_their_deltas_and_keep_their_extra_items_out_of_the_way() -> None:
     dump = _parse(_format3(
         [39, None, {"hardwareConcurrency": 8}, T0 + 5],

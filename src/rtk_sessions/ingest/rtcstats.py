@@ -146,6 +146,7 @@ class DumpReader:
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
         self.family = JITSI  # which server wrote the dump: known after its first line
         self.has_metadata = False  # the first line (after `RTCStatsDump`) describes the client
+        self.described = False  # the metadata line has been read
         self.clock: float = 0  # file format 3: the sum of the time items read so far
         self.decompressor = StatsDecompressor()  # file format 3: whole stats per connection
         self.bytes_read = 0  # of every line fed
@@ -166,12 +167,12 @@ class DumpReader:
         if self.lines == 1:
             first = first_line(lineno, raw)
             self.family = first.family
-            self.has_metadata = not first.is_data
+            self.has_metadata = first.is_data is not True
+            if first.is_data is False:
+                self._metadata(raw, first.info, first.time)
             if not first.is_data:
-                if first.family != RTCSTATS:
-                    self._metadata(raw, first.info, first.time)
                 return
-        elif self.lines == 2 and self.family == RTCSTATS:
+        elif self.lines == 2 and self.family == RTCSTATS and not self.described:
             self._metadata(raw, *rtcstats_metadata(lineno, raw))
             return
         try:
@@ -264,6 +265,7 @@ class DumpReader:
 
     def _metadata(self, raw: bytes, info: Any, time: int | None) -> None:
         """The client's description, at its time or else the next line's."""
+        self.described = True
         self.last_ts = time
         if isinstance(info, dict) and info.get("clientProtocol") == "rtcstats#4.0":
             self.track_fields = _TRACK_FIELDS_4  # the label came with rtcstats#5.0
