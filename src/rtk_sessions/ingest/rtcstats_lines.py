@@ -166,7 +166,7 @@ def unwrapped(value: Any) -> Any:
     if kind == "stats-entry" and isinstance(data, str):
         data = decode_line(data.encode())
     if kind in ("stats-entry", "identity") and isinstance(data, list):
-        return data if len(data) > 3 or ts is None else [*data[:3], ts]
+        return [*data, ts] if len(data) == 3 and ts is not None else data
     if kind == "identity":
         return ["identity", None, data, ts]
     if kind in ("keepalive", "close"):
