@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,25 @@ def identity(sid: str, meeting: str, peer: str, ts: int) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def keeping_alive(ws: ClientConnection, *sids: str) -> AsyncIterator[None]:
+    """Jitsi keepalives every second while the block runs, as the client sends them."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(1)
+            for sid in sids:
+                await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int | None, str]:
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), timeout)
@@ -202,12 +222,13 @@ async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
         await ws.send(identity(sid, meeting, peer, lines[0][3]))
         for seq, line in enumerate(lines[:half], start=1):
             await ws.send(entry(sid, line, seq))
-        await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
-        first = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + half)
-        assert (first["peer_id"], first["meeting_id"], first["family"]) == (peer, meeting, "jitsi")
-        assert first["ended_at"] is None and first["stats_session_id"] == sid
-        await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        async with keeping_alive(ws, sid):  # a slow machine must not make it idle
+            first = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + half)
+            assert (first["peer_id"], first["meeting_id"]) == (peer, meeting)
+            assert first["family"] == "jitsi" and first["stats_session_id"] == sid
+            assert first["ended_at"] is None
+            peer_report = await asyncio.to_thread(report, live, app, peer)
+            assert has_quality(peer_report)  # while the socket is open
         await ws.close(1001)  # page reload: the client reconnects
     ended = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     assert ended["close_code"] == 1001
@@ -245,10 +266,14 @@ async def test_jitsi_several_sessions_on_one_socket(live: Server) -> None:
             for sid in sids:
                 await ws.send(entry(sid, line, seq))
         await ws.send(json.dumps({"statsSessionId": sids[0], "type": "close"}))
-        await wait_for_stream(
-            live, app, lambda s: s["stats_session_id"] == sids[0] and s["ended_at"]
-        )
-        await wait_for_stream(live, app, lambda s: s["stats_session_id"] == sids[2] and s["events"])
+        async with keeping_alive(ws, *sids[1:]):
+            first, last = sids[0], sids[2]
+            await wait_for_stream(
+                live, app, lambda s: s["stats_session_id"] == first and s["ended_at"]
+            )
+            await wait_for_stream(
+                live, app, lambda s: s["stats_session_id"] == last and s["events"]
+            )
     found = await asyncio.to_thread(streams, live, app)
     assert sorted(s["peer_id"] for s in found) == ["ep-1", "ep-2", "ep-3"]
     assert {s["stats_session_id"] for s in found} == set(sids)
@@ -321,7 +346,7 @@ async def test_legacy_raw_arrays_with_identity_line(live: Server) -> None:
             peer,
             meeting,
         )
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        assert has_quality(await asyncio.to_thread(report, live, app, peer))  # socket open
     done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     data = assert_reimport_adds_nothing(live, app, peer, done["id"])
     stored = [json.loads(x) for x in data.splitlines()]
@@ -356,7 +381,7 @@ async def test_rtcstats_com_frames_with_a_stream_token(live: Server) -> None:
             await ws.send(frame)
         stream = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + len(frames))
         assert (stream["family"], stream["peer_id"], stream["user"]) == ("rtcstats", peer, "Ada")
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        assert has_quality(await asyncio.to_thread(report, live, app, peer))  # socket open
         await ws.close(1001)
     done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     assert done["close_code"] == 1001
