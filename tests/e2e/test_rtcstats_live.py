@@ -480,6 +480,43 @@ async def test_a_stream_token_from_the_api_names_the_peer(live: Server) -> None:
     assert (done["meeting_id"], done["peer_id"]) == ("room-t", "peer-t")
 
 
+async def test_legacy_identity_known_late_and_never(live: Server) -> None:
+    """Lines before the identity are stored and read once it is known (here from the
+    constraints, after several flushes); a stream that never names itself ingests nothing."""
+    meeting, peer = "room-late", "peer-late"
+    app = joined_app(live, peer, meeting)
+    token = live.token(ACCOUNT, "ingest", app=app)
+    lines = dump_lines()
+    cut = len(lines) - 10
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}/p"), subprotocols=["2.0"]
+    ) as ws:
+        for line in lines[:cut]:
+            await ws.send(json.dumps(line[:4]))
+        await wait_for_stream(live, app, lambda s: s["lines"] == 2 + cut)  # flushed, not read
+        [waiting] = await asyncio.to_thread(streams, live, app)
+        assert (waiting["identified"], waiting["events"]) == (False, 0)
+        constraints = {"optional": [{"rtcStatsPeerId": peer}, {"rtcStatsConferenceId": meeting}]}
+        await ws.send(json.dumps(["constraints", "PC_9", constraints, lines[cut][3]]))
+        for line in lines[cut:]:
+            await ws.send(json.dumps(line[:4]))
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert done["identified"] and done["peer_id"] == peer and done["events"] > 0
+    data = assert_reimport_adds_nothing(live, app, peer, done["id"])
+    # metadata, publicIP, the lines, constraints, close
+    assert len(data.splitlines()) == 2 + len(lines) + 2
+
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}/q"), subprotocols=["2.0"]
+    ) as ws:
+        for line in lines[:20]:
+            await ws.send(json.dumps(line[:4]))
+    anonymous = await wait_for_stream(
+        live, app, lambda s: s["id"] != done["id"] and s["ended_at"] is not None
+    )
+    assert (anonymous["identified"], anonymous["events"], anonymous["lines"]) == (False, 0, 23)
+
+
 async def test_server_log_holds_no_credential(live: Server) -> None:
     """Runs after the others of this module (file order): their tokens are not in the log."""
     app = f"app-{uuid.uuid4().hex[:8]}"
