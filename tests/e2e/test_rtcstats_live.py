@@ -250,6 +250,34 @@ async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
     assert [x[4] for x in stored[2:]] == list(range(1, len(lines) + 1))
 
 
+async def test_jitsi_reconnect_while_the_old_socket_lingers(live: Server) -> None:
+    """The new socket takes the stream over; the old one closing later does not end it."""
+    meeting, peer, sid = "room-o", "ep-o", uuid.uuid4().hex
+    app = joined_app(live, peer, meeting)
+    token = live.token(ACCOUNT, "ingest", app=app)
+    lines = dump_lines()[:40]
+    base = f"/ingest/v1/rtcstats/t/{token}/{meeting}?statsSessionId={sid}&isReconnect="
+    async with connect(ws_url(live, base + "false"), subprotocols=["3.1_STANDARD"]) as old:
+        await asyncio.wait_for(old.recv(), 5)
+        await old.send(identity(sid, meeting, peer, lines[0][3]))
+        for seq, line in enumerate(lines[:20], start=1):
+            await old.send(entry(sid, line, seq))
+        await wait_for_stream(live, app, lambda s: s["lines"] == 22)
+        async with connect(ws_url(live, base + "true"), subprotocols=["3.1_STANDARD"]) as new:
+            await asyncio.wait_for(new.recv(), 5)
+            for seq, line in enumerate(lines[10:], start=11):
+                await new.send(entry(sid, line, seq))
+            await wait_for_stream(live, app, lambda s: s["lines"] == 2 + len(lines))
+            await old.close(1001)
+            await asyncio.sleep(1)
+            [open_still] = await asyncio.to_thread(streams, live, app)
+            assert open_still["ended_at"] is None  # the old socket's end is not the stream's
+            await new.close(3001)
+    done = await wait_for_stream(live, app, lambda s: s["close_code"] == 3001)
+    assert done["lines"] == 2 + len(lines)
+    assert_reimport_adds_nothing(live, app, peer, done["id"])
+
+
 async def test_jitsi_several_sessions_on_one_socket(live: Server) -> None:
     meeting = "room-b"
     app = joined_app(live, "ep-1", meeting)
