@@ -545,6 +545,26 @@ async def test_legacy_identity_known_late_and_never(live: Server) -> None:
     assert (anonymous["identified"], anonymous["events"], anonymous["lines"]) == (False, 0, 23)
 
 
+async def test_account_wide_token_with_app_and_ids_in_the_query(live: Server) -> None:
+    """An account-wide ingest token names its app with ?app_id=; ?meeting_id=&peer_id= name
+    the stream (in the Authorization header, as a non-browser client sends it)."""
+    app = joined_app(live, "peer-q", "room-q")
+    token = live.token(ACCOUNT, "ingest")
+    path = f"/ingest/v1/rtcstats/page?app_id={app}&meeting_id=room-q&peer_id=peer-q"
+    async with connect(
+        ws_url(live, path),
+        subprotocols=["2.0"],
+        additional_headers={"Authorization": f"Bearer {token}"},
+    ) as ws:
+        for line in dump_lines()[:30]:
+            await ws.send(json.dumps(line[:4]))
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert (done["meeting_id"], done["peer_id"], done["identified"]) == ("room-q", "peer-q", True)
+    assert done["events"] > 0
+    data = download(live, app, done["id"])
+    assert "app_id=" in json.loads(data.splitlines()[0])["path"] and token not in data.decode()
+
+
 async def test_server_log_holds_no_credential(live: Server) -> None:
     """Runs after the others of this module (file order): their tokens are not in the log."""
     app = f"app-{uuid.uuid4().hex[:8]}"
