@@ -14,6 +14,7 @@ the SQLite stage only (`ONCE`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -172,7 +173,7 @@ def last_counter(entries: list[Any], name: str) -> float:
 def bitrates_kbps(entries: list[Any], counter: str) -> list[float]:
     """Bitrate between consecutive entries of one stream, where bytes moved."""
     rates = []
-    for a, b in zip(entries, entries[1:], strict=False):
+    for a, b in itertools.pairwise(entries):
         if a.ssrc != b.ssrc:
             continue
         dt = (_ts(b.timestamp) - _ts(a.timestamp)) / 1000
@@ -188,7 +189,7 @@ def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
 
 
-def test_jitsi_client_call_in_chromium(server: Server, site: Path, tmp_path: Path) -> None:
+def test_jitsi_client_call_in_chromium(site: Path, server: Server, tmp_path: Path) -> None:
     p = joined_peer(server, "jitsi")
     seen_during: list[tuple[float, int]] = []
 
@@ -228,15 +229,11 @@ def test_jitsi_client_call_in_chromium(server: Server, site: Path, tmp_path: Pat
         ("video", q.video_producer, q.video_consumer),
     ):
         assert last_counter(producer, "packets_sent") == pytest.approx(sent[kind], rel=0.02)
-        assert last_counter(consumer, "packets_received") == pytest.approx(
-            received[kind], rel=0.02
-        )
+        assert last_counter(consumer, "packets_received") == pytest.approx(received[kind], rel=0.02)
     # The per-connection figures: PC_0 sends, PC_1 receives.
     pcs = raw["connections"]
     assert pcs["PC_0"]["total_packets_sent"] == pytest.approx(sum(sent.values()), rel=0.02)
-    assert pcs["PC_1"]["total_packets_received"] == pytest.approx(
-        sum(received.values()), rel=0.02
-    )
+    assert pcs["PC_1"]["total_packets_received"] == pytest.approx(sum(received.values()), rel=0.02)
     pair = totals["pair"]
     assert pcs["PC_0"]["local_candidate_type"] == pair["localType"]
     assert pcs["PC_0"]["remote_candidate_type"] == pair["remoteType"]
@@ -267,7 +264,7 @@ def test_jitsi_client_call_in_chromium(server: Server, site: Path, tmp_path: Pat
     assert {"getstats", "createOffer", "setRemoteDescription", "onconnectionstatechange"} <= methods
 
 
-def test_legacy_client_call_in_chromium(server: Server, site: Path, tmp_path: Path) -> None:
+def test_legacy_client_call_in_chromium(site: Path, server: Server, tmp_path: Path) -> None:
     """rtcstats 5.2.0 calls the callback form of getStats on Chromium, which Chromium no longer
     has: its stream carries the API trace and the states, and no stats. The report says there
     were no media statistics (empty, not zeros)."""
