@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of this module's own: it flushes rtcstats streams every FLUSH_S seconds."""
     data = tmp_path_factory.mktemp("browser-server")
     with own_database(data) as url, running_server(
-        data, url, RTK_RTCSTATS_FLUSH_S=FLUSH_S, RTK_AUTH_FAILURE_LIMIT="off"
+        data, url, RTK_RTCSTATS_FLUSH=FLUSH_S, RTK_AUTH_FAILURE_LIMIT="off"
     ) as srv:  # fmt: skip
         yield srv
 
@@ -113,13 +113,13 @@ def raw_report(server: Server, p: Peer) -> dict[str, Any]:
 
 def streams(server: Server, p: Peer) -> list[bytes]:
     """Every raw dump the collector kept for the app, downloaded."""
-    headers = {"Authorization": f"Bearer {server.token(ACCOUNT, 'ingest', app=p.app)}"}
+    headers = {"Authorization": f"Bearer {server.token(ACCOUNT, 'read', app=p.app)}"}
     base = f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{p.app}/rtcstats/streams"
     listed = httpx.get(base, headers=headers, timeout=30)
     assert listed.status_code == 200, listed.text
     out = []
     for stream in listed.json()["data"]["streams"]:
-        got = httpx.get(f"{base}/{stream['id']}", headers=headers, timeout=60)
+        got = httpx.get(f"{base}/{stream['id']}/dump", headers=headers, timeout=60)
         assert got.status_code == 200, got.text
         out.append(got.content)
     return out
