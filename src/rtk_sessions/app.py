@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from rtk_sessions import __version__
 from rtk_sessions.chat.routes import ChatController
+from rtk_sessions.collector.routes import RtcstatsStreamsController, rtcstats_socket
 from rtk_sessions.config import Settings
 from rtk_sessions.edge import EdgeCheck
 from rtk_sessions.files.routes import download_file, download_file_head
@@ -146,6 +147,8 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             Router(path=RTK_PREFIX, route_handlers=rtk_routes, include_in_schema=False),
             IngestController,
             RtcstatsController,
+            RtcstatsStreamsController,
+            rtcstats_socket,
             receive_livekit_webhook,
             realtimekit_webhook,
             download_file,

@@ -201,6 +201,38 @@ class Settings:
         100 * 2**20,
         "Largest rtcstats dump accepted, decompressed (bytes); larger gets 413.",
     )
+    rtcstats_flush: float = _setting(
+        "RTK_RTCSTATS_FLUSH",
+        5.0,
+        "Live rtcstats streams: how often buffered lines are stored and ingested (seconds).",
+    )
+    rtcstats_idle_timeout: float = _setting(
+        "RTK_RTCSTATS_IDLE_TIMEOUT",
+        60.0,
+        "Live rtcstats, Jitsi clients: a stream with no message (keepalives count) for this "
+        "long ends; a socket with none closes.",
+    )
+    rtcstats_client_ip: str = _setting(
+        "RTK_RTCSTATS_CLIENT_IP",
+        "truncate",
+        "Client address written into a live rtcstats dump's metadata: keep, truncate "
+        "(IPv4 /24, IPv6 /48) or drop.",
+    )
+    rtcstats_max_frame_bytes: int = _setting(
+        "RTK_RTCSTATS_MAX_FRAME_BYTES",
+        2**20,
+        "Live rtcstats: the largest WebSocket message taken; larger closes the socket (1009).",
+    )
+    rtcstats_max_streams: int = _setting(
+        "RTK_RTCSTATS_MAX_STREAMS",
+        16,
+        "Live rtcstats, Jitsi clients: streams (statsSessionIds) one socket may carry.",
+    )
+    rtcstats_jwt_max_ttl: float = _setting(
+        "RTK_RTCSTATS_JWT_MAX_TTL",
+        86400.0,
+        "Live rtcstats: the longest lifetime (exp - iat) a signed stream token may have.",
+    )
     fetch_allow_private: bool = _setting(
         "RTK_FETCH_ALLOW_PRIVATE",
         False,
@@ -347,6 +379,12 @@ class Settings:
                 f"RTK_JOBS_URL={redact_url(self.jobs_url)!r}: leave empty (SQLite) or use "
                 "redis://host:6379/0"
             )
+        if self.rtcstats_client_ip not in ("keep", "truncate", "drop"):
+            raise SettingsError(
+                f"RTK_RTCSTATS_CLIENT_IP={self.rtcstats_client_ip!r}: use keep, truncate or drop"
+            )
+        if self.rtcstats_flush <= 0 or self.rtcstats_idle_timeout <= 0:
+            raise SettingsError("RTK_RTCSTATS_FLUSH and RTK_RTCSTATS_IDLE_TIMEOUT must be > 0")
         _check_edge_settings(self)
 
     @property

@@ -82,6 +82,34 @@ async def create_token(
         await db.dispose()
 
 
+async def rtcstats_token(
+    settings: Settings, account: str, app_id: str, meeting: str, peer: str, user: str | None,
+    ttl: int,
+) -> str:  # fmt: skip
+    from rtk_sessions.collector.identity import checked_who
+    from rtk_sessions.collector.service import mint_stream_token
+
+    who = checked_who(meeting, peer, user)
+    if who is None:
+        raise BadRequest("--meeting and --peer must be 1–128 of A-Z a-z 0-9 . _ : -")
+    db = await _open(settings)
+    try:
+        max_ttl = int(settings.rtcstats_jwt_max_ttl)
+        return await mint_stream_token(db, account, app_id, who, ttl, max_ttl)
+    finally:
+        await db.dispose()
+
+
+async def rotate_rtcstats_secret(settings: Settings, account: str, app_id: str) -> None:
+    from rtk_sessions.collector.service import rotate_secret
+
+    db = await _open(settings)
+    try:
+        await rotate_secret(db, account, app_id)
+    finally:
+        await db.dispose()
+
+
 async def revoke_token(settings: Settings, token: str) -> None:
     db = await _open(settings)
     try:

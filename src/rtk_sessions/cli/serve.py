@@ -95,6 +95,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             timeout_graceful_shutdown=HTTP_STOP_GRACE,
+            # A larger WebSocket message is refused (1009) before it is buffered whole.
+            ws_max_size=settings.rtcstats_max_frame_bytes,
             # X-Forwarded-For/-Proto only from RTK_TRUSTED_PROXIES (docs/security.md).
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or None,

@@ -1,4 +1,4 @@
-"""`rtk-sessions token create|list|revoke`."""
+"""`rtk-sessions token create|list|revoke|rtcstats|rtcstats-rotate`."""
 
 from __future__ import annotations
 
@@ -62,3 +62,34 @@ def token_revoke(
 
     run(lambda: revoke_token(data_settings(data_dir), token))
     typer.echo("revoked")
+
+
+@token_app.command("rtcstats")
+def token_rtcstats(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id; created if missing.")],
+    meeting: Annotated[str, typer.Option(help="Meeting id the stream's telemetry belongs to.")],
+    peer: Annotated[str, typer.Option(help="Peer id the stream's telemetry belongs to.")],
+    user: Annotated[str | None, typer.Option(help="The user's name or id, kept as is.")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    data_dir: DataDir = None,
+) -> None:
+    """Print a stream token (an HS256 JWT signed with the app's rtcstats secret) for a live
+    rtcstats client: pass it as ?rtcstats-token= or in the path (docs/rtcstats.md)."""
+    from rtk_sessions.cli.operations import rtcstats_token
+
+    settings = data_settings(data_dir)
+    typer.echo(run(lambda: rtcstats_token(settings, account, app_id, meeting, peer, user, ttl)))
+
+
+@token_app.command("rtcstats-rotate")
+def token_rtcstats_rotate(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the app's rtcstats signing secret: stream tokens signed before stop working."""
+    from rtk_sessions.cli.operations import rotate_rtcstats_secret
+
+    run(lambda: rotate_rtcstats_secret(data_settings(data_dir), account, app_id))
+    typer.echo("rotated")

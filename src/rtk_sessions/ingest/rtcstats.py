@@ -20,24 +20,31 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 import msgspec
 
+from rtk_sessions.ingest.rtcstats_compression import StatsDecompressor
 from rtk_sessions.ingest.rtcstats_figures import Connection, ConnectionFigures, Hints
 from rtk_sessions.ingest.rtcstats_lines import (
+    JITSI,
     JSON_DECODER,
+    RTCSTATS,
     DumpError,
     DumpTooLarge,
     Line,
     Unusable,
+    checked_frame,
     checked_line,
     decode_line,
+    first_line,
+    frame_clock,
     inflate,
     json_kind,
-    metadata_line,
     numbered_lines,
+    rtcstats_metadata,
+    unwrapped,
 )
 from rtk_sessions.ingest.rtcstats_values import Json
 
@@ -47,8 +54,10 @@ __all__ = [
     "MAX_SAMPLES",
     "Dump",
     "DumpError",
+    "DumpReader",
     "DumpTooLarge",
     "SkippedLine",
+    "figures_event",
     "parse_dump",
 ]
 
@@ -84,22 +93,31 @@ def parse_dump(
     Raises DumpTooLarge beyond `max_bytes` decompressed, DumpError for data that is not a dump
     (no metadata line first, no usable line)."""
     text = inflate(data, max_bytes)
-    reader = _Reader(peer_id, meeting_id)
+    reader = DumpReader(peer_id, meeting_id)
     for lineno, raw in numbered_lines(text):
-        reader.read(lineno, raw)
+        reader.feed(lineno, raw)
     return reader.finish()
 
 
-class _Reader:
-    """The dump's state while its lines are read in order."""
+class DumpReader:
+    """A dump read line by line, for an upload (`parse_dump`) and for a live stream alike, so
+    that both give the same events with the same ids.
+
+    Feed the stored lines in order (`feed`); `take_events` hands over the events made since
+    it was last called; at the end `finish_events` gives the figures event and `finish` the
+    `Dump` (its `events` are those not taken yet). The reader keeps the merged stats state
+    per connection and the digests of the lines that gave events (32 bytes each, to drop a
+    line sent twice), never the lines themselves."""
 
     def __init__(self, peer_id: str, meeting_id: str) -> None:
         self.peer_id = peer_id
         self.meeting_id = meeting_id
         long = len(peer_id) > _PEER_ROOM
         self.key = "h" + hashlib.sha256(peer_id.encode()).hexdigest()[:32] if long else peer_id
-        self.events: list[Json] = []
-        self.emitted: set[str] = set()
+        self.events: list[Json] = []  # made and not taken yet
+        self.emitted: set[bytes] = set()  # sha256 digests of the lines that gave events
+        self.emitted_count = 0  # events made, taken or not
+        self.last_event_ts: int | None = None  # the latest occurred_at of the events made
         self.connections: dict[str, Connection] = {}
         self.hints = Hints()
         self.requested: dict[str, str] = {}  # kind → device id the last getUserMedia asked for
@@ -111,19 +129,35 @@ class _Reader:
         self.skipped: list[SkippedLine] = []  # the first few
         self.skipped_count = 0
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
+        self.family = JITSI  # which server wrote the dump: known after its first line
+        self.clock: float = 0  # file format 3: the sum of the time items read so far
+        self.decompressor = StatsDecompressor()  # file format 3: whole stats per connection
+        self.track_fields: tuple[str, ...] = _TRACK_FIELDS  # an rtcstats-js track array
 
-    def read(self, lineno: int, raw: bytes) -> None:
+    def feed(self, lineno: int, raw: bytes) -> None:
+        """One stored line without its line end; `lineno` counts from 1, blank lines included.
+
+        Raises DumpError when the first line (or, after `RTCStatsDump`, the second) shows the
+        data is not a dump."""
+        if not raw.strip():
+            return
         self.lines += 1
         if self.lines == 1:
-            self._metadata(lineno, raw)
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            first = first_line(lineno, raw)
+            self.family = first.family
+            if not first.is_data:
+                if first.family != RTCSTATS:
+                    self._metadata(raw, first.info, first.time)
+                return
+        elif self.lines == 2 and self.family == RTCSTATS:
+            self._metadata(raw, *rtcstats_metadata(lineno, raw))
             return
         try:
-            line = checked_line(lineno, decode_line(raw), self.last_ts)
-            bodies = _HANDLERS.get(line.method, _ignore)(self, line)
+            line = self._line(lineno, raw)
+            bodies = self._handler(line)(self, line)
         except Unusable as exc:
-            self.skipped_count += 1
-            if len(self.skipped) < MAX_SKIP_REASONS:
-                self.skipped.append(SkippedLine(lineno, str(exc)))
+            self._skip(lineno, str(exc))
             return
         self.used += 1
         self.last_ts = line.ts
@@ -134,7 +168,39 @@ class _Reader:
             self._connection(line.pc).seen(line.ts)
         self._emit(raw, line.ts, bodies)
 
+    def _line(self, lineno: int, raw: bytes) -> Line:
+        value = decode_line(raw)
+        if self.family != RTCSTATS:
+            return checked_line(lineno, unwrapped(value), self.last_ts)
+        self.clock = frame_clock(value, self.clock)
+        return checked_frame(lineno, value, self.clock)
+
+    @staticmethod
+    def _handler(line: Line) -> Handler:
+        handler = _HANDLERS.get(line.method)
+        if handler is not None:
+            return handler
+        if line.method.startswith(":") or line.pc is None:
+            return DumpReader.on_custom
+        return _ignore
+
+    def take_events(self) -> list[Json]:
+        """The events made since the last call, in line order."""
+        events, self.events = self.events, []
+        return events
+
+    def finish_events(self) -> list[Json]:
+        """The figures `peer.metadata` event of the dump read so far, at the time of its last
+        event; [] when no connection was seen or no event was made."""
+        if not self.connections or self.last_event_ts is None:
+            return []
+        figures = {pc: c.figures() for pc, c in self.connections.items()}
+        return [figures_event(self.peer_id, self.meeting_id, figures, self.last_event_ts)]
+
     def finish(self) -> Dump:
+        """The dump read: its events not taken yet, figures and skipped lines.
+
+        Raises DumpError when no line could be used."""
         if self.lines == 0:
             raise DumpError("the dump is empty: it holds no lines")
         if self.used == 0:
@@ -144,27 +210,39 @@ class _Reader:
                 f"({self.skipped_count} skipped{reasons})"
             )
         figures = {pc: c.figures() for pc, c in self.connections.items()}
-        return Dump(self.events, figures, self.skipped_count, tuple(self.skipped))
+        return Dump(self.take_events(), figures, self.skipped_count, tuple(self.skipped))
+
+    def _skip(self, lineno: int, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIP_REASONS:
+            self.skipped.append(SkippedLine(lineno, reason))
 
     def _emit(self, raw: bytes, ts: int, bodies: list[Json]) -> None:
-        digest = hashlib.sha256(raw).hexdigest()
-        if not bodies or digest in self.emitted:
+        if not bodies:
+            return
+        if self.family == RTCSTATS:  # a frame's time is relative: the same bytes can recur
+            raw = b"%b\n%d" % (raw, ts)
+        digest = hashlib.sha256(raw).digest()
+        if digest in self.emitted:
             return
         self.emitted.add(digest)
-        base = f"rtcstats:{self.key}:{digest}"
+        base = f"rtcstats:{self.key}:{digest.hex()}"
         ids = [base] if len(bodies) == 1 else [f"{base}:{i}" for i in range(1, len(bodies) + 1)]
         common = {"meeting_id": self.meeting_id, "peer_id": self.peer_id, "occurred_at": ts}
         self.events.extend({"id": i, **body, **common} for i, body in zip(ids, bodies, strict=True))
+        self.emitted_count += len(bodies)
+        self.last_event_ts = ts if self.last_event_ts is None else max(self.last_event_ts, ts)
 
     def _connection(self, pc: str) -> Connection:
         if pc not in self.connections:
             self.connections[pc] = Connection(pc, self.hints)
         return self.connections[pc]
 
-    def _metadata(self, lineno: int, raw: bytes) -> None:
-        """The first line: the client's description, at its time or else the next line's."""
-        info, time = metadata_line(lineno, raw)
+    def _metadata(self, raw: bytes, info: Any, time: int | None) -> None:
+        """The client's description, at its time or else the next line's."""
         self.last_ts = time
+        if isinstance(info, dict) and info.get("clientProtocol") == "rtcstats#4.0":
+            self.track_fields = _TRACK_FIELDS_4  # the label came with rtcstats#5.0
         body = _client_metadata(info)
         if body is None:
             return
@@ -202,7 +280,11 @@ class _Reader:
             raise Unusable("getstats needs a connection id")
         connection = self.connections.get(line.pc) or Connection(line.pc, self.hints)
         try:
-            samples, pairs = connection.apply_stats(line.value, line.ts)
+            if self.family == RTCSTATS:
+                whole = self.decompressor.decompress(line.pc, line.value)
+                samples, pairs = connection.apply_stats(whole, line.ts, whole=True)
+            else:
+                samples, pairs = connection.apply_stats(line.value, line.ts)
         except ValueError as exc:
             raise Unusable(str(exc)) from None
         self.connections.setdefault(line.pc, connection)
@@ -225,7 +307,7 @@ class _Reader:
     def on_media_success(self, line: Line) -> list[Json]:
         """A selected device per new track, when it differs from the last selection."""
         bodies = []
-        for track in _tracks(line.value):
+        for track in _tracks(line.value, self.track_fields):
             kind, label = track.get("kind"), track.get("label")
             if kind not in ("audio", "video"):
                 continue
@@ -240,7 +322,7 @@ class _Reader:
 
     def on_display_success(self, line: Line) -> list[Json]:
         self.hints.display_tracks.update(
-            t["id"] for t in _tracks(line.value) if isinstance(t.get("id"), str)
+            t["id"] for t in _tracks(line.value, self.track_fields) if isinstance(t.get("id"), str)
         )
         return []
 
@@ -273,12 +355,47 @@ class _Reader:
             self.hints.desktop_ssrcs.discard(ssrc)
         return []
 
+    def on_custom(self, line: Line) -> list[Json]:
+        """An application's own event (rtcstats-js `trace(':name', …)`) or another method of
+        no connection that the reader does not know: a `peer.event` of that name."""
+        if len(line.method) > 128:
+            raise Unusable("an unknown method name longer than 128 characters")
+        body = _event(line.method, line.pc)
+        value = line.value
+        if value is None or isinstance(value, bool | int | float) or _short_text(value, 1024):
+            body["metadata"]["value"] = value
+        return [body]
+
     def on_toggle(self, name: str, line: Line) -> list[Json]:
         """Jitsi's `audioMutedChanged` etc.: `true`/`{"muted": true}` means off."""
         muted = line.value.get("muted") if isinstance(line.value, dict) else line.value
         if not isinstance(muted, bool):
             return []
         return [_event(f"{name}_{'off' if muted else 'on'}", line.pc)]
+
+
+def figures_event(
+    peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
+) -> dict[str, Any]:
+    """The per-connection figures of the dump, kept as an extra field of a `peer.metadata`
+    event so that the report (a function of stored events) can show them. The id hashes the
+    peer and the figures, so re-uploading the dump, plain or gzipped, adds nothing, and a
+    live stream of the same lines gives the same event."""
+    connections = {
+        pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
+        for pc, f in figures.items()
+    }
+    digest = hashlib.sha256(
+        peer_id.encode() + b"\n" + msgspec.json.encode(connections, order="sorted")
+    ).hexdigest()
+    return {
+        "id": f"rtcstats:figures:{digest}",
+        "type": "peer.metadata",
+        "meeting_id": meeting_id,
+        "occurred_at": at,
+        "peer_id": peer_id,
+        "rtcstats_connections": connections,
+    }
 
 
 def _event(name: str, pc: str | None) -> Json:
@@ -304,8 +421,12 @@ def _client_metadata(info: Any) -> Json | None:
     return {"type": "peer.metadata", **body} if body else None
 
 
-def _short_text(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 2048 and "\x00" not in value
+def _short_text(value: Any, limit: int = 2048) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
+
+
+_TRACK_FIELDS = ("kind", "id", "label")  # rtcstats-js: [kind, id, label, stream ids…]
+_TRACK_FIELDS_4 = ("kind", "id")  # before protocol rtcstats#5.0: [kind, id, stream ids…]
 
 
 def _requested_device(constraint: Any) -> str | None:
@@ -324,18 +445,27 @@ def _requested_device(constraint: Any) -> str | None:
     return None
 
 
-def _tracks(value: Any) -> list[Json]:
-    """Tracks of a getUserMedia/getDisplayMedia success: `{id, tracks: [...]}` or a list."""
+def _tracks(value: Any, fields: tuple[str, ...] = _TRACK_FIELDS) -> list[Json]:
+    """Tracks of a getUserMedia/getDisplayMedia success: `{id, tracks: [...]}` or a list, each
+    track an object or, from rtcstats-js, an array of `fields` and stream ids."""
     tracks = value.get("tracks") if isinstance(value, dict) else value
-    return [t for t in tracks if isinstance(t, dict)] if isinstance(tracks, list) else []
+    if not isinstance(tracks, list):
+        return []
+    found = []
+    for track in tracks:
+        if isinstance(track, list) and len(track) >= 2:
+            track = dict(zip(fields, track[: len(fields)], strict=False))
+        if isinstance(track, dict):
+            found.append(track)
+    return found
 
 
 _DEVICE_KINDS = {"audioinput": "audio", "videoinput": "video", "audiooutput": "speaker"}
 
-Handler = Callable[[_Reader, Line], list[Json]]
+Handler = Callable[[DumpReader, Line], list[Json]]
 
 
-def _ignore(reader: _Reader, line: Line) -> list[Json]:
+def _ignore(reader: DumpReader, line: Line) -> list[Json]:
     return []
 
 
@@ -361,23 +491,26 @@ _IGNORED = (
     "ondtlserror", "ondtlsstatechange", "navigator.mediaDevices.getDisplayMedia",
     "navigator.mediaDevices.getDisplayMediaOnFailure", "navigator.mediaDevices.ondevicechange",
     "MediaStreamTrack.enabled", "MediaStreamTrack.contentHint", "MediaStreamTrack.onended",
-    "MediaStreamTrack.stop", "MediaStreamTrack.applyConstraints",
+    "MediaStreamTrack.stop", "MediaStreamTrack.applyConstraints", "MediaStreamTrack.onmute",
+    "MediaStreamTrack.onunmute", "HTMLMediaElement.resize", "setParameters", "replaceTrack",
+    "setCodecPreferences", "setHeaderExtensionsToNegotiate", "addTrackOnSuccess",
+    "addTransceiverOnSuccess", "websocket",
     *_outcomes("createOffer", "createAnswer", "setLocalDescription", "setRemoteDescription"),
     *_outcomes("addIceCandidate"), *(m + "OnFailure" for m in _GET_USER_MEDIA),
 )  # fmt: skip
 _HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(_IGNORED, _ignore),
-    "connectionInfo": _Reader.on_connection_info,
-    "constraints": _Reader.on_constraints,
+    "connectionInfo": DumpReader.on_connection_info,
+    "constraints": DumpReader.on_constraints,
     "oniceconnectionstatechange": lambda r, line: r.on_state("ice", line),
     "onconnectionstatechange": lambda r, line: r.on_state("connection", line),
-    "getstats": _Reader.on_stats,
-    "getStats": _Reader.on_stats,
-    **dict.fromkeys(_GET_USER_MEDIA, _Reader.on_media_request),
-    **dict.fromkeys((m + "OnSuccess" for m in _GET_USER_MEDIA), _Reader.on_media_success),
-    "navigator.mediaDevices.getDisplayMediaOnSuccess": _Reader.on_display_success,
-    "navigator.mediaDevices.enumerateDevices": _Reader.on_devices,
-    "setVideoType": _Reader.on_video_type,
+    "getstats": DumpReader.on_stats,
+    "getStats": DumpReader.on_stats,
+    **dict.fromkeys(_GET_USER_MEDIA, DumpReader.on_media_request),
+    **dict.fromkeys((m + "OnSuccess" for m in _GET_USER_MEDIA), DumpReader.on_media_success),
+    "navigator.mediaDevices.getDisplayMediaOnSuccess": DumpReader.on_display_success,
+    "navigator.mediaDevices.enumerateDevices": DumpReader.on_devices,
+    "setVideoType": DumpReader.on_video_type,
     "audioMutedChanged": lambda r, line: r.on_toggle("audio", line),
     "videoMutedChanged": lambda r, line: r.on_toggle("video", line),
     "screenshareToggled": lambda r, line: r.on_toggle("screenshare", line),

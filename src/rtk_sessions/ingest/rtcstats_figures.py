@@ -4,7 +4,8 @@ rtcstats-server also measures.
 
 getstats values are delta-compressed: the state merges each report field by field like the
 server's decompressor (objects missing from a report keep their last state, `timestamp: 0`
-stands for the report's top-level timestamp). A sample is made per inbound-rtp / outbound-rtp
+stands for the report's top-level timestamp); the whole reports that rtcstats-js frames give
+once decompressed (rtcstats_compression.py) replace the state instead. A sample is made per inbound-rtp / outbound-rtp
 object listed in a report, once its stream has carried a packet and when its timestamp moved;
 which fields it carries is `rtcstats_samples.py`'s part. Why, and the figures' definitions:
 docs/rtcstats.md.
@@ -107,10 +108,18 @@ class Connection:
         self._connected += state == "connected"
         self._failed = self._failed or state == "failed"
 
-    def apply_stats(self, report: Any, line_ts: int) -> tuple[list[Json], list[Json]]:
-        """Merge one getstats value; its samples and candidate-pair changes.
+    def apply_stats(
+        self, report: Any, line_ts: int, *, whole: bool = False
+    ) -> tuple[list[Json], list[Json]]:
+        """Merge one getstats value; its samples and candidate-pair changes. A `whole` value
+        (rtcstats-js frames once decompressed) replaces the state: an object it lacks is gone.
 
         Raises ValueError (without line number) when the value is not a stats mapping."""
+        if whole and isinstance(report, dict):
+            self.stats = {}
+            report = {
+                oid: dict(obj) if isinstance(obj, dict) else obj for oid, obj in report.items()
+            }
         present = self._merge(report, line_ts)
         samples = [s for oid in present if (s := self._sample(oid, line_ts)) is not None]
         return samples, self._pair_changes()

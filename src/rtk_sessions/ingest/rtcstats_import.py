@@ -3,17 +3,16 @@ same validation and accounting as events posted to the API (docs/rtcstats.md).""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth.service import check_ids, resolve_app
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest import service
-from rtk_sessions.ingest.rtcstats import Dump, DumpError, DumpTooLarge, SkippedLine, parse_dump
+from rtk_sessions.ingest.rtcstats import Dump, DumpError, DumpReader, DumpTooLarge, SkippedLine
+from rtk_sessions.ingest.rtcstats_lines import inflate, numbered_lines
 from rtk_sessions.ingest.schemas import VALID_EVENTS
 from rtk_sessions.kit import cpu
 from rtk_sessions.kit.db import Database
@@ -32,42 +31,19 @@ class ImportResult:
     skipped: tuple[SkippedLine, ...]
 
 
-def figures_event(
-    peer_id: str, meeting_id: str, figures: dict[str, Any], at: int
-) -> dict[str, Any]:
-    """The per-connection figures of the dump, kept as an extra field of a `peer.metadata`
-    event so that the report (a function of stored events) can show them. The id hashes the
-    peer and the figures, so re-uploading the dump, plain or gzipped, adds nothing."""
-    connections = {
-        pc: asdict(f) if is_dataclass(f) and not isinstance(f, type) else f
-        for pc, f in figures.items()
-    }
-    digest = hashlib.sha256(
-        peer_id.encode() + b"\n" + msgspec.json.encode(connections, order="sorted")
-    ).hexdigest()
-    return {
-        "id": f"rtcstats:figures:{digest}",
-        "type": "peer.metadata",
-        "meeting_id": meeting_id,
-        "occurred_at": at,
-        "peer_id": peer_id,
-        "rtcstats_connections": connections,
-    }
-
-
 def read_dump(data: bytes, peer_id: str, meeting_id: str, max_bytes: int) -> tuple[list[Any], Dump]:
     """The events a dump becomes (its figures included) and the dump read; 400 (not a dump)
     or 413 (too large) with the reason."""
+    reader = DumpReader(peer_id, meeting_id)
     try:
-        dump = parse_dump(data, peer_id=peer_id, meeting_id=meeting_id, max_bytes=max_bytes)
+        for lineno, raw in numbered_lines(inflate(data, max_bytes)):
+            reader.feed(lineno, raw)
+        dump = reader.finish()
     except DumpTooLarge as exc:
         raise PayloadTooLarge(str(exc)) from exc
     except DumpError as exc:
         raise BadRequest(f"The rtcstats dump cannot be read: {exc}; nothing was stored") from exc
-    events: list[Any] = list(dump.events)
-    if dump.figures and events:
-        last = max(e["occurred_at"] for e in events)
-        events.append(figures_event(peer_id, meeting_id, dict(dump.figures), last))
+    events: list[Any] = [*dump.events, *reader.finish_events()]
     if not events:
         raise BadRequest("The rtcstats dump holds no peer connection data; nothing was stored")
     return events, dump

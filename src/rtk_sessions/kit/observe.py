@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from rtk_sessions.kit import metrics
 from rtk_sessions.kit.db import TALLY, Tally
 from rtk_sessions.kit.logging import REQUEST, RequestContext, request_id_from
-from rtk_sessions.kit.redact import redact_query
+from rtk_sessions.kit.redact import redact, redact_query
 
 access_log = logging.getLogger("rtk_sessions.access")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -32,7 +32,7 @@ def _target(scope: Scope) -> str:
     """The request target as sent (percent-encoded), with secret query values redacted."""
     path = bytes(scope.get("raw_path") or scope.get("path", "").encode()).decode("latin-1")
     query = redact_query(bytes(scope.get("query_string", b"")).decode("latin-1"))
-    return f"{path}?{query}" if query else path
+    return redact(f"{path}?{query}" if query else path)  # a path may hold a credential
 
 
 def _client(scope: Scope) -> str:

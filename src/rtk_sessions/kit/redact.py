@@ -40,6 +40,10 @@ _SECRET_PARAM = re.compile(
 )
 # Bearer tokens and our own API tokens, wherever they appear.
 _TOKENS = re.compile(r"(?i)\b(bearer\s+)[^\s\"',]+|\brtk_[0-9a-f]{16}_[A-Za-z0-9_-]+")
+# A credential in a live rtcstats URL path (/ingest/v1/rtcstats/t/<credential>/...), and
+# JWTs (stream tokens) wherever they appear.
+_PATH_CREDENTIAL = re.compile(r"(/rtcstats/t/)[^/?#\s\"']+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def redact_query(query: str) -> str:
@@ -55,6 +59,8 @@ def redact(text: str) -> str:
     """`text` with URL credentials, signed query parameters and tokens masked."""
     text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    text = _PATH_CREDENTIAL.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    text = _JWT.sub(MASK, text)
     return _TOKENS.sub(lambda m: f"{m.group(1)}{MASK}" if m.group(1) else MASK, text)
 
 

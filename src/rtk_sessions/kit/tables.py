@@ -279,3 +279,38 @@ realtimekit_downloads = Table(
     Column("updated_at", BigInteger, nullable=False),
     Index(None, "status"),
 )
+
+# Live rtcstats (docs/rtcstats.md, "Live collection"): the per-app secret that signs stream
+# tokens (HS256), and one row per stream, whose dump is the concatenation of its chunk blobs.
+rtcstats_secrets = Table(
+    "rtcstats_secrets",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+rtcstats_streams = Table(
+    "rtcstats_streams",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk"), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("client_session", String(128), nullable=True),  # Jitsi's statsSessionId
+    Column("meeting_id", String(128), nullable=True),
+    Column("peer_id", String(128), nullable=True),
+    Column("user_label", String(256), nullable=True),
+    Column("chunks", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=True),
+    Column("events", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("last_flush_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Column("close_code", Integer, nullable=True),
+    UniqueConstraint("app_pk", "client_session"),
+    Index(None, "app_pk", "peer_id"),
+    Index(None, "app_pk", "meeting_id"),
+    Index(None, "ended_at"),
+)

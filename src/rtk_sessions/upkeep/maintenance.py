@@ -1,4 +1,5 @@
-"""Recurring upkeep inside `serve` and `worker`: requeue lost work, delete expired files.
+"""Recurring upkeep inside `serve` and `worker`: requeue lost work, delete expired files, end
+live rtcstats streams whose process died.
 
 The reconciler makes requested work durable whatever happens to the queue (docs/jobs.md);
 the purge enforces retention (docs/files.md). Both are safe to run in several processes at
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from rtk_sessions.collector.service import end_abandoned_streams
 from rtk_sessions.files import repo as files_repo
 from rtk_sessions.files.service import KINDS, retention_ms
 from rtk_sessions.integrations.realtimekit_downloads import reconcile_downloads
@@ -54,6 +56,7 @@ async def tick(state: AppState, enqueued_before: int, started_before: int) -> No
     await reconcile(state, enqueued_before, started_before)
     await reconcile_downloads(state, enqueued_before, started_before)
     await purge_once(state)
+    await end_abandoned_streams(state, now_ms())
 
 
 async def run_maintenance(state: AppState, process_started: int) -> None:

@@ -1,0 +1,1 @@
+"""Live rtcstats collection: the WebSocket endpoint and its streams."""
