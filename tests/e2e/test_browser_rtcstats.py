@@ -20,7 +20,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import httpx
@@ -184,25 +186,24 @@ def bitrates_kbps(entries: list[Any], counter: str) -> list[float]:
 
 
 def _ts(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
 
 
 def test_jitsi_client_call_in_chromium(site: Path, server: Server, tmp_path: Path) -> None:
     p = joined_peer(server, "jitsi")
-    seen_during: list[tuple[float, int]] = []
+    during: list[tuple[float, int, float]] = []  # (s into the call, audio entries, packets)
 
     def poll(elapsed: float) -> None:
         q = peer_report(p).quality
-        n = len(q.audio_producer or []) if q is not None else 0
-        seen_during.append((round(elapsed, 1), n))
+        entries = (q.audio_producer or []) if q is not None else []
+        during.append((round(elapsed, 1), len(entries), last_counter(entries, "packets_sent")))
 
     identity = {"confName": p.meeting, "endpointId": p.peer, "displayName": "Chromium (jitsi)",
                 "applicationName": "rtk-sessions browser test"}  # fmt: skip
     with static_site(site) as base, chromium(tmp_path / "profile") as context:
         page = context.new_page()
         page.goto(f"{base}/jitsi/page.html")
+        agent = page.evaluate("navigator.userAgent")
         page.evaluate(
             "o => rtcstatsClient.start(o)",
             {"endpoint": socket_base(server, p.credential), "meetingFqn": p.meeting,
@@ -211,96 +212,121 @@ def test_jitsi_client_call_in_chromium(site: Path, server: Server, tmp_path: Pat
         page.wait_for_function("rtcstatsClient.connected()", timeout=15_000)
         totals = run_call(page, CALL_S, during=poll)
         closes = page.evaluate("rtcstatsClient.closes")
-    print(f"\njitsi call: page totals {totals}; report during the call {seen_during}")
-
     assert closes and closes[0]["code"] == 3001, closes  # the client's own conference leave
-    # The report had media while the call ran, and grew.
-    during = [n for _, n in seen_during]
-    assert any(during), seen_during
-    assert during[-1] > next(n for n in during if n), seen_during
+
+    # The report had media while the call ran, and it grew.
+    assert any(n for _, n, _ in during), during
+    first = next(i for i, (_, n, _) in enumerate(during) if n)
+    assert during[-1][1] > during[first][1] and during[-1][2] > during[first][2] > 0, during
 
     raw = settled_report(server, p)
     report = peer_report(p)
     q, meta = report.quality, report.metadata
     sent, received = totals["sent"], totals["received"]
-    assert sent["audio"] > 0 and sent["video"] > 0, totals
-    for kind, producer, consumer in (
-        ("audio", q.audio_producer, q.audio_consumer),
-        ("video", q.video_producer, q.video_consumer),
-    ):
-        assert last_counter(producer, "packets_sent") == pytest.approx(sent[kind], rel=0.02)
-        assert last_counter(consumer, "packets_received") == pytest.approx(received[kind], rel=0.02)
-    # The per-connection figures: PC_0 sends, PC_1 receives.
-    pcs = raw["connections"]
+    assert min(sent.values()) > 0 and set(sent) == set(received) == {"audio", "video"}, totals
+    # Packets: the report's last counters against the page's own getStats at the end.
+    measured = {
+        "audio": (last_counter(q.audio_producer, "packets_sent"),
+                  last_counter(q.audio_consumer, "packets_received")),
+        "video": (last_counter(q.video_producer, "packets_sent"),
+                  last_counter(q.video_consumer, "packets_received")),
+    }  # fmt: skip
+    print(f"\njitsi call: {totals['call_s']:.1f} s; page sent/received {sent}/{received}; "
+          f"report {measured}; report during the call {during}")  # fmt: skip
+    for kind, (out, into) in measured.items():
+        assert out == pytest.approx(sent[kind], rel=0.02), kind
+        assert into == pytest.approx(received[kind], rel=0.02), kind
+    pcs = raw["connections"]  # PC_0 sends, PC_1 receives
     assert pcs["PC_0"]["total_packets_sent"] == pytest.approx(sum(sent.values()), rel=0.02)
     assert pcs["PC_1"]["total_packets_received"] == pytest.approx(sum(received.values()), rel=0.02)
+    assert min(pcs["PC_0"]["stats_reports"], pcs["PC_1"]["stats_reports"]) >= CALL_S - 2
+    # Rates in plausible ranges for Chromium's fake devices (a 20 fps camera) over loopback.
+    audio_kbps = mean(bitrates_kbps(q.audio_producer, "bytes_sent"))
+    video_kbps = mean(bitrates_kbps(q.video_producer, "bytes_sent"))
+    assert 5 < audio_kbps < 200 and 30 < video_kbps < 5000, (audio_kbps, video_kbps)
+    for cumulative in (q.video_producer_cumulative, q.video_consumer_cumulative):
+        assert 10 <= cumulative.frame_per_second.avg <= 31
+    for cumulative in (q.audio_producer_cumulative, q.audio_consumer_cumulative):
+        assert 4.0 <= cumulative.quality_mos.avg <= 4.5  # loopback: no loss, ~1 ms
+    assert all(e.mos_quality is None or e.mos_quality >= 4.0 for e in q.audio_producer)
+    # The ICE candidate pair: the page's own, in the figures and in the metadata.
     pair = totals["pair"]
-    assert pcs["PC_0"]["local_candidate_type"] == pair["localType"]
-    assert pcs["PC_0"]["remote_candidate_type"] == pair["remoteType"]
-    assert pcs["PC_0"]["local_protocol"] == pair["protocol"] == "udp"
-    # Rates in plausible ranges for Chromium's fake devices over loopback.
-    audio_kbps = bitrates_kbps(q.audio_producer, "bytes_sent")
-    video_kbps = bitrates_kbps(q.video_producer, "bytes_sent")
-    assert audio_kbps and 5 < sum(audio_kbps) / len(audio_kbps) < 200, audio_kbps
-    assert video_kbps and 30 < sum(video_kbps) / len(video_kbps) < 5000, video_kbps
-    fps = q.video_producer_cumulative.frame_per_second.avg
-    assert 5 <= fps <= 61, fps
-    assert 5 <= q.video_consumer_cumulative.frame_per_second.avg <= 61
-    mos = q.audio_producer_cumulative.quality_mos.avg
-    assert 3.5 <= mos <= 4.5, mos  # loopback: no loss, tiny delay
-    assert q.audio_consumer_cumulative.quality_mos.avg >= 3.5
-    # Metadata: the browser and the devices the page used.
-    assert meta.browser_metadata.engine == "Blink"
-    assert meta.browser_metadata.browser in ("Chrome", "Chromium", "HeadlessChrome")
-    labels = {t["label"] for t in totals["tracks"]}
-    assert labels
-    assert pcs["PC_0"]["candidate_pair_id"]
+    assert (pcs["PC_0"]["local_candidate_type"], pcs["PC_0"]["remote_candidate_type"],
+            pcs["PC_0"]["local_protocol"]) == (pair["localType"], pair["remoteType"], "udp")  # fmt: skip
+    pairs = meta.candidate_pairs.producing_transport
+    assert pairs and all(x.local_candidate_type == "host" and x.nominated for x in pairs)
+    assert max(x.packets_sent for x in pairs) > 0
+    # The browser (its own User-Agent), the protocol, and the devices the page used.
+    browser = meta.browser_metadata
+    assert (browser.user_agent, browser.engine) == (agent, "Blink")
+    assert browser.browser in ("Chrome", "Chromium", "HeadlessChrome")
+    assert agent.split(f"{browser.browser}/")[1].startswith(browser.browser_version)
+    assert (meta.sdk_name, meta.sdk_version) == ("rtcstats", "3.1_STANDARD")
+    devices = {(u.device.kind, u.device.label) for u in meta.selected_device_updates}
+    assert devices == {(f"{t['kind']}input", t["label"]) for t in totals["tracks"]}
 
     [dump] = streams(server, p)
     assert p.credential.encode() not in dump  # the credential is never kept
     record("chromium-jitsi.jsonl", dump)
-    lines = dump_lines(dump)
-    methods = {line[0] for line in lines if isinstance(line, list)}
-    assert {"getstats", "createOffer", "setRemoteDescription", "onconnectionstatechange"} <= methods
+    lines = [line for line in dump_lines(dump) if isinstance(line, list)]
+    assert lines[0][0] == "connectionInfo" and lines[0][2]["clientProtocol"] == "3.1_STANDARD"
+    assert lines[1][:3] == ["identity", None, identity]
+    methods = [line[0] for line in lines]
+    assert methods.count("getstats") >= 2 * (CALL_S - 2)
 
 
 def test_legacy_client_call_in_chromium(site: Path, server: Server, tmp_path: Path) -> None:
     """rtcstats 5.2.0 calls the callback form of getStats on Chromium, which Chromium no longer
     has: its stream carries the API trace and the states, and no stats. The report says there
-    were no media statistics (empty, not zeros)."""
+    were no media statistics (nothing measured, rather than zeros)."""
     p = joined_peer(server, "legacy")
     identity = {"user": p.peer, "conference": p.meeting}
     with static_site(site) as base, chromium(tmp_path / "profile") as context:
         page = context.new_page()
         page.goto(f"{base}/legacy/page.html")
+        agent = page.evaluate("navigator.userAgent")
         page.evaluate(
             "o => rtcstatsClient.start(o)",
             {"url": socket_base(server, p.credential), "identity": identity,
              "pollInterval": POLL_MS},
         )  # fmt: skip
         totals = run_call(page, LEGACY_CALL_S)
-    print(f"\nlegacy call: page totals {totals}")
+    print(f"\nlegacy call: {totals['call_s']:.1f} s; page sent {totals['sent']}")
     assert totals["sent"]["audio"] > 0  # the call itself carried media
 
     raw = settled_report(server, p)
     [dump] = streams(server, p)
     assert p.credential.encode() not in dump
     record("chromium-legacy.jsonl", dump)
-    lines = [line for line in dump_lines(dump) if isinstance(line, list)]
+    decoded = dump_lines(dump)
+    assert decoded[0]["clientProtocol"] == "2.0" and decoded[0]["fileFormat"] == 2
+    assert "/legacy/page.html" in decoded[0]["path"]  # the client appends the page's path
+    lines = [line for line in decoded if isinstance(line, list)]
     methods = [line[0] for line in lines]
     assert "getstats" not in methods
-    assert ["identity", None, identity] == lines[methods.index("identity")][:3]
-    for method in ("create", "createOffer", "setLocalDescription", "setRemoteDescription",
-                   "createAnswer", "addIceCandidate", "onicecandidate"):  # fmt: skip
-        assert method in methods, method
-    states = {(m, line[1], line[2]) for m, line in zip(methods, lines, strict=True)}
+    assert lines[methods.index("identity")][:3] == ["identity", None, identity]
+    trace = ("navigator.mediaDevices.getUserMediaOnSuccess", "create", "addTrack",
+             "createOffer", "setLocalDescription", "setRemoteDescription", "createAnswer",
+             "onicecandidate", "addIceCandidate")  # fmt: skip
+    assert set(trace) <= set(methods), set(trace) - set(methods)
+    states = {(line[0], line[1], line[2]) for line in lines if line[0].endswith("statechange")}
     for pc in ("PC_0", "PC_1"):
         assert ("oniceconnectionstatechange", pc, "connected") in states
         assert ("onconnectionstatechange", pc, "connected") in states
 
     report = peer_report(p)
-    q = report.quality
+    q, meta = report.quality, report.metadata
     for name in ("audio_producer", "audio_consumer", "video_producer", "video_consumer"):
         assert getattr(q, name) == [], name
-    assert raw["connections"]["PC_0"]["total_packets_sent"] == 0
-    assert report.metadata.browser_metadata.engine == "Blink"
+        cumulative = getattr(q, f"{name}_cumulative")
+        assert cumulative is None or cumulative.packet_loss is None, name
+    for pc in ("PC_0", "PC_1"):
+        figures = raw["connections"][pc]
+        assert figures["stats_reports"] == 0 and figures["connected_at"] is not None
+        assert figures["total_packets_sent"] is figures["total_packets_received"] is None
+    events = {(e.name, (e.metadata or {}).get("pc_id")) for e in meta.events}
+    for pc in ("PC_0", "PC_1"):
+        assert {("ice_connected", pc), ("connection_connected", pc)} <= events
+    assert (meta.browser_metadata.user_agent, meta.sdk_version) == (agent, "2.0")
+    devices = {(u.device.kind, u.device.label) for u in meta.selected_device_updates}
+    assert devices == {(f"{t['kind']}input", t["label"]) for t in totals["tracks"]}

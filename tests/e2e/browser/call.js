@@ -53,7 +53,7 @@
     }
 
     async function totals() {
-        const out = { sent: {}, received: {}, pair: null, framesPerSecond: {} };
+        const out = { sent: {}, received: {}, pair: null };
 
         for (const [ pc, side ] of [ [ caller, 'sent' ], [ callee, 'received' ] ]) {
             const report = await pc.getStats();
