@@ -9,13 +9,14 @@ the page itself read from getStats. The dumps the collector kept are downloaded 
 fixtures when RTK_RECORD_RTCSTATS_FIXTURES is set: tests/data/rtcstats/recorded/).
 
 Heavy and timing-sensitive: marked `serial` (runs alone after the parallel pass) and run in
-the SQLite stage only (`ONCE`).
+the SQLite stage only.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,9 +32,13 @@ from cloudflare import Cloudflare
 
 from browser_call import bundles, chromium, record, static_site
 from files_scenario import sdk
-from support import ONCE, Server, own_database, running_server
+from support import PG_ENV, Server, own_database, running_server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.serial, ONCE]
+# The call costs ~40 s and what it proves does not depend on the database engine.
+SQLITE_ONLY = pytest.mark.skipif(
+    bool(os.environ.get(PG_ENV)), reason="a real browser call: runs in the SQLite stage only"
+)
+pytestmark = [pytest.mark.e2e, pytest.mark.serial, SQLITE_ONLY]
 
 ACCOUNT = "acct-browser"
 CALL_S = 20  # the Jitsi call: long enough for ~20 getstats polls and several flushes
