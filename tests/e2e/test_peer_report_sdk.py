@@ -18,6 +18,9 @@ import pytest
 from cloudflare import Cloudflare
 
 from files_scenario import iso, sdk
+from rtcstats_encoder import as_rtcstats_dump
+from rtk_sessions.ingest.rtcstats import DumpReader
+from rtk_sessions.ingest.rtcstats_lines import numbered_lines
 from support import DATA
 
 pytestmark = pytest.mark.e2e
@@ -247,7 +250,10 @@ def test_data_that_is_not_a_dump_is_refused_whole(server: Any) -> None:
     pretty = json.dumps([json.loads(line) for line in lines[:20]], indent=2).encode()
     cases = {
         "pretty-printed JSON": (pretty, "is cut short or starts a JSON document spread over"),
-        "no metadata line": (b"".join(lines[1:20]), "line 1 is an array, not a metadata line"),
+        "no metadata line": (
+            b'{"hello": 1}\n' + b"".join(lines[1:20]),
+            "line 1 is an object, not a metadata line",
+        ),
         "no usable line": (lines[0] + b"[not json\n" * 3, "no usable line after its metadata"),
         "50 MB of garbage": (random_bytes(50 * 2**20), "line 1 is not JSON"),
     }
@@ -318,6 +324,59 @@ def test_the_chrome_96_dump_with_a_line_without_timestamp_gives_a_report(server:
         assert ours["session_duration_ms"] == ref["pcSessionDurationMs"], pc
         assert ours["total_packets_sent"] == totals["totalPacketsSent"], pc
         assert ours["total_packets_received"] == totals["totalPacketsReceived"], pc
+
+
+def test_a_file_format_3_dump_gives_a_report_and_equals_its_live_stream(server: Any) -> None:
+    """A Jitsi dump re-encoded as rtcstats.com stores a rtcstats-js connection (file format 3:
+    compressed methods and stats, time deltas). Its events are first posted as a live
+    collector would post them (read line by line, taken every 40 lines, the figures at the
+    end); the upload of the stored dump then adds nothing, and the report has its streams."""
+    app = _app_with_a_peer(server, "pff3", "mff3")
+    data, _ = as_rtcstats_dump((DUMPS / "google-standard-stats-sfu.jsonl").read_bytes())
+    token = server.token(ACCOUNT, "ingest", app=app)
+    reader = DumpReader("pff3", "mff3")
+    posted = 0
+
+    def post(events: list[Any]) -> None:
+        nonlocal posted
+        if events:
+            resp = httpx.post(
+                f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/events",
+                json=events, headers={"Authorization": f"Bearer {token}"}, timeout=30,
+            )  # fmt: skip
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["data"]["accepted"] == len(events)
+            posted += len(events)
+
+    for index, (lineno, raw) in enumerate(numbered_lines(data)):
+        reader.feed(lineno, raw)
+        if index % 40 == 0:
+            post(reader.take_events())
+    post(reader.take_events())
+    post(reader.finish_events())
+    resp = _import(server, app, "pff3", data)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()["data"]
+    assert (body["accepted"], body["duplicates"], body["skipped_lines"]) == (0, posted, 0)
+    client = sdk(server, server.token(ACCOUNT, "read", app=app))
+    p = client.realtime_kit.sessions.get_participant_data_from_peer_id(
+        "pff3", account_id=ACCOUNT, app_id=app
+    )
+    assert p.data is not None and p.data.participant is not None
+    report = p.data.participant.peer_report
+    assert report is not None and report.quality is not None and report.metadata is not None
+    assert report.quality.audio_producer and report.quality.video_consumer
+    assert report.metadata.browser_metadata.browser == "Chrome"
+
+
+def test_the_rtcstats_com_sample_dump_is_imported(server: Any) -> None:
+    app = _app_with_a_peer(server, "pgum", "mgum")
+    data = (DATA / "rtcstats" / "rtcstats-com" / "gumonly.jsonl").read_bytes()
+    resp = _import(server, app, "pgum", data)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"] == {
+        "accepted": 2, "duplicates": 0, "pending": 0, "skipped_lines": 0, "skipped": []
+    }  # fmt: skip
 
 
 def random_bytes(size: int) -> bytes:

@@ -1,17 +1,20 @@
-"""Read an rtcstats dump into ingest events and per-connection figures (pure: bytes in).
+"""Read an rtcstats dump into ingest events and per-connection figures (pure: lines in).
 
-The format is jitsi/rtcstats-server's: JSON lines, the first a `connectionInfo` line or, in
-older dumps, a bare JSON object with the client's metadata, then `[method, connection id,
-value, timestamp_ms]` arrays. Like that server, the reader takes lines of 3 items (the
-timestamp of the line before), null connection ids and methods it does not know (they only
-mark their connection as alive); a line it cannot use is skipped and reported with its reason.
-Data that is not a dump (no metadata line first, or no usable line) is refused, as is the
-rtcstats file format 3 (`RTCStatsDump` header), by name.
+A dump is JSON lines written by one of three servers, told apart by its first line:
+jitsi/rtcstats-server (a `connectionInfo` line, or in older dumps the first call; object
+lines for its server components), the older fippo/rtcstats-server (a metadata object, file
+format 2) and rtcstats/rtcstats (`RTCStatsDump` then a metadata object, file format 3: the
+rtcstats-js client's compressed frames with time deltas). Like those servers, the reader takes
+lines of 3 items (the time of the line before), null connection ids and methods it does not
+know; a line it cannot use is skipped and reported with its reason. Data that is not a dump
+(no known first line, or no usable line) is refused.
 
-Event ids are `rtcstats:<peer>:<sha256 of the line>` so that uploading a dump again changes
-nothing; a line that yields several events numbers them `:1`, `:2`, … after the hash, a line
-that repeats an earlier one byte for byte yields nothing new, and `<peer>` is `h` + 32 hex
-digits of the peer id's sha256 when the peer id is too long for a 128-character id. What
+`DumpReader` reads line by line, so an upload (`parse_dump`) and a live stream of the same
+lines give the same events. Event ids are `rtcstats:<peer>:<sha256 of the line>` (in file
+format 3 the line and its absolute time, since its own time is relative) so that uploading a
+dump again changes nothing; a line that yields several events numbers them `:1`, `:2`, …
+after the hash, a line that repeats an earlier one gives nothing new, and `<peer>` is `h` + 32
+hex digits of the peer id's sha256 when the peer id is too long for a 128-character id. What
 becomes what, and why: docs/rtcstats.md.
 """
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
@@ -66,6 +70,16 @@ MAX_SAMPLES = 1000
 MAX_SKIP_REASONS = 5
 _PEER_ROOM = 49  # 128 - len("rtcstats:") - len(":") - 64 hex - len(":9999")
 _STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A file format 3 frame leaves out the streams that did not change; each is sampled again at
+# the frame's time, as a whole getStats would list it. That costs work and events a few bytes
+# of frame cannot pay for, so a dump may carry at most this many plus one per 32 bytes read:
+# several times what real calls need, and a crafted dump stays as cheap as a Jitsi one.
+_CARRY_FREE = 50_000
+# A line that repeats one of the last this many lines that gave events gives nothing again: a
+# Jitsi client resends at most its last 1,000 entries after reconnecting. A repeat from further
+# back gives its events again, under the same ids, which storage counts as duplicates.
+_REPEAT_WINDOW = 4096
+_CARRY_BYTES = 32
 
 
 @dataclass(frozen=True)
@@ -106,8 +120,8 @@ class DumpReader:
     Feed the stored lines in order (`feed`); `take_events` hands over the events made since
     it was last called; at the end `finish_events` gives the figures event and `finish` the
     `Dump` (its `events` are those not taken yet). The reader keeps the merged stats state
-    per connection and the digests of the lines that gave events (32 bytes each, to drop a
-    line sent twice), never the lines themselves."""
+    per connection and the digests of the last 4,096 lines that gave events (32 bytes each,
+    to drop a line sent twice), never the lines themselves."""
 
     def __init__(self, peer_id: str, meeting_id: str) -> None:
         self.peer_id = peer_id
@@ -115,7 +129,8 @@ class DumpReader:
         long = len(peer_id) > _PEER_ROOM
         self.key = "h" + hashlib.sha256(peer_id.encode()).hexdigest()[:32] if long else peer_id
         self.events: list[Json] = []  # made and not taken yet
-        self.emitted: set[bytes] = set()  # sha256 digests of the lines that gave events
+        self.emitted: set[bytes] = set()  # sha256 digests of the last lines that gave events
+        self.emitted_order: deque[bytes] = deque()  # the same, oldest first
         self.emitted_count = 0  # events made, taken or not
         self.last_event_ts: int | None = None  # the latest occurred_at of the events made
         self.connections: dict[str, Connection] = {}
@@ -130,8 +145,12 @@ class DumpReader:
         self.skipped_count = 0
         self.header: tuple[bytes, Json] | None = None  # metadata waiting for a time
         self.family = JITSI  # which server wrote the dump: known after its first line
+        self.has_metadata = False  # the first line (after `RTCStatsDump`) describes the client
+        self.described = False  # the metadata line has been read
         self.clock: float = 0  # file format 3: the sum of the time items read so far
         self.decompressor = StatsDecompressor()  # file format 3: whole stats per connection
+        self.bytes_read = 0  # of every line fed
+        self.carried = 0  # file format 3: streams sampled while left out of their frame
         self.track_fields: tuple[str, ...] = _TRACK_FIELDS  # an rtcstats-js track array
 
     def feed(self, lineno: int, raw: bytes) -> None:
@@ -144,13 +163,16 @@ class DumpReader:
         self.lines += 1
         if self.lines == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
+        self.bytes_read += len(raw)  # blank lines and a BOM excluded, as numbered_lines does
+        if self.lines == 1:
             first = first_line(lineno, raw)
             self.family = first.family
+            self.has_metadata = first.is_data is not True
+            if first.is_data is False:
+                self._metadata(raw, first.info, first.time)
             if not first.is_data:
-                if first.family != RTCSTATS:
-                    self._metadata(raw, first.info, first.time)
                 return
-        elif self.lines == 2 and self.family == RTCSTATS:
+        elif self.lines == 2 and self.family == RTCSTATS and not self.described:
             self._metadata(raw, *rtcstats_metadata(lineno, raw))
             return
         try:
@@ -205,9 +227,9 @@ class DumpReader:
             raise DumpError("the dump is empty: it holds no lines")
         if self.used == 0:
             reasons = "".join(f"; line {s.line}: {s.reason}" for s in self.skipped)
+            where = " after its metadata line" if self.has_metadata else ""
             raise DumpError(
-                "the dump has no usable line after its metadata line "
-                f"({self.skipped_count} skipped{reasons})"
+                f"the dump has no usable line{where} ({self.skipped_count} skipped{reasons})"
             )
         figures = {pc: c.figures() for pc, c in self.connections.items()}
         return Dump(self.take_events(), figures, self.skipped_count, tuple(self.skipped))
@@ -226,6 +248,9 @@ class DumpReader:
         if digest in self.emitted:
             return
         self.emitted.add(digest)
+        self.emitted_order.append(digest)
+        if len(self.emitted_order) > _REPEAT_WINDOW:
+            self.emitted.discard(self.emitted_order.popleft())
         base = f"rtcstats:{self.key}:{digest.hex()}"
         ids = [base] if len(bodies) == 1 else [f"{base}:{i}" for i in range(1, len(bodies) + 1)]
         common = {"meeting_id": self.meeting_id, "peer_id": self.peer_id, "occurred_at": ts}
@@ -240,6 +265,7 @@ class DumpReader:
 
     def _metadata(self, raw: bytes, info: Any, time: int | None) -> None:
         """The client's description, at its time or else the next line's."""
+        self.described = True
         self.last_ts = time
         if isinstance(info, dict) and info.get("clientProtocol") == "rtcstats#4.0":
             self.track_fields = _TRACK_FIELDS_4  # the label came with rtcstats#5.0
@@ -281,8 +307,10 @@ class DumpReader:
         connection = self.connections.get(line.pc) or Connection(line.pc, self.hints)
         try:
             if self.family == RTCSTATS:
-                whole = self.decompressor.decompress(line.pc, line.value)
-                samples, pairs = connection.apply_stats(whole, line.ts, whole=True)
+                whole, frame = self.decompressor.decompress(line.pc, line.value)
+                carry = _CARRY_FREE + self.bytes_read // _CARRY_BYTES - self.carried
+                samples, pairs, carried = connection.apply_frame(whole, frame, line.ts, carry)
+                self.carried += carried
             else:
                 samples, pairs = connection.apply_stats(line.value, line.ts)
         except ValueError as exc:

@@ -19,6 +19,7 @@ below. Docs: docs/rtcstats.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -26,7 +27,9 @@ __all__ = [
     "STATE_VALUES",
     "STATS_PROPERTY_IDS",
     "STATS_TYPE_IDS",
+    "Frame",
     "StatsDecompressor",
+    "apply_frame",
     "decompress_method",
     "decompress_stats_property",
     "decompress_stats_type",
@@ -351,73 +354,101 @@ def decompress_stats_property(key: str) -> str:
 _MISSING: Any = object()
 
 
+@dataclass(frozen=True)
+class Frame:
+    """What one getStats frame did to a connection's whole stats: the reports it sent (new or
+    changed, in its order), those it removed, and its top-level time `t` (None without)."""
+
+    listed: list[str]
+    removed: list[str]
+    timestamp: Any
+
+
+def apply_frame(whole: dict[str, Any], delta: dict[str, Any]) -> Frame:
+    """Decompress one frame into `whole` in place, touching only the reports it names (so the
+    cost follows the frame's size): a changed report merges into the old one, a new one is
+    taken, `null` removes. A report the frame leaves out is unchanged and would, in
+    compression.js `statsDecompression`, also take the frame's `t` as its timestamp; that one
+    assignment is left to whoever reads it (`stats_decompression` does it for all).
+
+    Raises ValueError, `whole` unchanged, when a report is neither an object nor null."""
+    if any(r is not None and not isinstance(r, dict) for k, r in delta.items() if k != _TIMESTAMP):
+        raise ValueError("a getStats report is neither an object nor null")
+    timestamp = delta.get(_TIMESTAMP, _MISSING)
+    listed: list[str] = []
+    removed: list[str] = []
+    for oid, report in delta.items():
+        if oid == _TIMESTAMP:
+            continue
+        if report is None:  # removed; a null for an id never sent is dropped
+            if whole.pop(oid, None) is not None:
+                removed.append(oid)
+            continue
+        named: dict[str, Any] = {}
+        for name, value in report.items():
+            full = decompress_stats_property(name)
+            named[full] = decompress_stats_type(value) if full == name == "type" else value
+        old = whole.get(oid)
+        if old is None:
+            old = whole[oid] = named
+        else:
+            for name, value in named.items():
+                before = old.get(name, _MISSING)
+                if (before is None or isinstance(before, dict)) and not isinstance(value, list):
+                    # Object.assign({}, old, new): an object merges key by key over the old
+                    # one; a scalar has no keys, so the old object (or {} for null) stays.
+                    merged = dict(before or {})
+                    if isinstance(value, dict):
+                        merged.update(value)
+                    value = merged
+                old[name] = value
+        if timestamp is not _MISSING and "timestamp" not in named:
+            old["timestamp"] = timestamp
+        listed.append(oid)
+    return Frame(listed, removed, None if timestamp is _MISSING else timestamp)
+
+
 def stats_decompression(base: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
     """The whole stats of a connection from the previous whole stats (`base`, left unchanged)
-    and one compressed frame, as compression.js `statsDecompression` computes them.
+    and one compressed frame, as compression.js `statsDecompression` computes them, in
+    JavaScript's key order.
 
     Raises ValueError when a report of the frame is not an object. Two choices where the
     JavaScript gives garbage: a `null` for an id never sent is dropped (rather than kept as a
     null report), and a nested object property given a string becomes a copy of the old
     object (the JavaScript spreads the string's characters into it)."""
-    reports: dict[str, Any] = {}
-    for oid, report in delta.items():
-        if oid == _TIMESTAMP:
-            continue
-        if report is None:
-            reports[oid] = None
-            continue
-        if not isinstance(report, dict):
-            raise ValueError("a getStats report is neither an object nor null")
-        named: dict[str, Any] = {}
-        for name, value in report.items():
-            full = decompress_stats_property(name)
-            named[full] = decompress_stats_type(value) if full == name == "type" else value
-        reports[oid] = named
-    timestamp = delta.get(_TIMESTAMP, _MISSING)
+    whole = {oid: dict(report) for oid, report in base.items()}
+    frame = apply_frame(whole, delta)
+    if _TIMESTAMP in delta:
+        listed = set(frame.listed)
+        for oid, report in whole.items():
+            if oid not in listed:
+                report["timestamp"] = delta[_TIMESTAMP]
+    return {oid: whole[oid] for oid in _js_order(whole)}
 
-    for oid, old in base.items():
-        new = reports.get(oid, _MISSING)
-        if new is None:  # removed
-            del reports[oid]
-            continue
-        own_timestamp = new is not _MISSING and "timestamp" in new
-        if new is _MISSING:  # unchanged
-            new = reports[oid] = dict(old)
-        else:
-            for name, old_value in old.items():
-                if name not in new:
-                    new[name] = old_value
-                elif (old_value is None or isinstance(old_value, dict)) and not isinstance(
-                    new[name], list
-                ):
-                    # Object.assign({}, old, new): an object merges key by key over the old
-                    # one; a scalar has no keys, so the old object (or {} for null) stays.
-                    merged = dict(old_value or {})
-                    if isinstance(new[name], dict):
-                        merged.update(new[name])
-                    new[name] = merged
-        if timestamp is not _MISSING and not own_timestamp:
-            new["timestamp"] = timestamp
 
-    if timestamp is not _MISSING:
-        for report in reports.values():
-            if report is not None and "timestamp" not in report:
-                report["timestamp"] = timestamp
-    return {oid: report for oid, report in reports.items() if report is not None}
+def _js_order(mapping: dict[str, Any]) -> list[str]:
+    """The keys in a JavaScript object's order: array indices ("0", "1", … — the renamed ids)
+    ascending, then the other keys as inserted; so reports come out in the same order on
+    every frame."""
+    indices = [k for k in mapping if k.isdigit() and (k == "0" or k[0] != "0") and len(k) < 10]
+    indices.sort(key=int)
+    seen = set(indices)
+    return indices + [k for k in mapping if k not in seen]
 
 
 class StatsDecompressor:
-    """The whole stats per connection of one dump, each frame decompressed against the
-    previous whole stats of its connection (rtcstats-shared `readRTCStatsDump`)."""
+    """The whole stats per connection of one dump, each frame decompressed into the whole
+    stats of its connection (rtcstats-shared `readRTCStatsDump` keeps them the same way)."""
 
     def __init__(self) -> None:
         self._whole: dict[str, dict[str, Any]] = {}
 
-    def decompress(self, pc: str, delta: Any) -> dict[str, Any]:
-        """The connection's whole stats after this frame. Raises ValueError, leaving the
-        state as it was, when the frame is not a stats object."""
+    def decompress(self, pc: str, delta: Any) -> tuple[dict[str, Any], Frame]:
+        """The connection's whole stats after this frame (the same dict every time, updated
+        in place) and what the frame changed. Raises ValueError, leaving the state as it was,
+        when the frame is not a stats object."""
         if not isinstance(delta, dict):
             raise ValueError("a getStats value must be an object of stats reports by id")
-        whole = stats_decompression(self._whole.get(pc, {}), delta)
-        self._whole[pc] = whole
-        return whole
+        whole = self._whole.setdefault(pc, {})
+        return whole, apply_frame(whole, delta)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rtk_sessions.ingest.rtcstats_compression import Frame
 from rtk_sessions.ingest.rtcstats_samples import (
     copy_rtp_fields,
     pair_fields,
@@ -33,6 +34,7 @@ from rtk_sessions.ingest.rtcstats_values import (
 )
 
 _CONNECTED = ("connected", "completed")
+_PAIR_TYPES = ("transport", "candidate-pair")
 _TRANSPORTS = (("producing", "outbound-rtp"), ("consuming", "inbound-rtp"))
 
 
@@ -91,9 +93,10 @@ class Connection:
         self._lost_received: dict[str, float] = {}
         self._remote_received: dict[str, float] = {}
         self._directions: set[str] = set()  # outbound-rtp / inbound-rtp seen
-        self._active: set[str] = set()
+        self._active: dict[str, None] = {}  # streams that carried a packet, in that order
         self._last_ts: dict[str, int] = {}
         self._pair: str | None = None
+        self._pair_fields: Json = {}  # the pair's fields when last seen (it may be removed)
         self._emitted: dict[str, str] = {}  # candidate-pair transport → pair id sent last
         self._connected_at: int | None = None
         self._end: int | None = None
@@ -112,22 +115,47 @@ class Connection:
         self._connected += state == "connected"
         self._failed = self._failed or state == "failed"
 
-    def apply_stats(
-        self, report: Any, line_ts: int, *, whole: bool = False
-    ) -> tuple[list[Json], list[Json]]:
-        """Merge one getstats value; its samples and candidate-pair changes. A `whole` value
-        (rtcstats-js frames once decompressed) replaces the state: an object it lacks is gone.
+    def apply_stats(self, report: Any, line_ts: int) -> tuple[list[Json], list[Json]]:
+        """Merge one getstats value; its samples and candidate-pair changes.
 
         Raises ValueError (without line number) when the value is not a stats mapping."""
-        if whole and isinstance(report, dict):
-            self.stats = {}
-            report = {
-                oid: dict(obj) if isinstance(obj, dict) else obj for oid, obj in report.items()
-            }
         present = self._merge(report, line_ts)
         self._reports += 1
         samples = [s for oid in present if (s := self._sample(oid, line_ts)) is not None]
         return samples, self._pair_changes()
+
+    def apply_frame(
+        self, whole: dict[str, Json], frame: Frame, line_ts: int, carry: int
+    ) -> tuple[list[Json], list[Json], int]:
+        """Take the whole stats an rtcstats-js frame left (rtcstats_compression.py) as the
+        state; samples of the reports it sent and then, up to `carry` of them, of the streams
+        it left out (unchanged: their counters again, at the frame's time `t`); the
+        candidate-pair changes; and how many streams were carried.
+
+        The cost follows the frame's size plus `carry`, never the number of stats objects:
+        the caller bounds `carry` (see DumpReader)."""
+        self.stats = whole
+        for oid in frame.removed:
+            self._active.pop(oid, None)
+        for oid in frame.listed:
+            self._count(oid)
+        samples = [s for oid in frame.listed if (s := self._sample(oid, line_ts)) is not None]
+        carried = 0
+        if frame.timestamp is not None and carry > 0:
+            listed = set(frame.listed)
+            for oid in self._active:
+                if oid in listed or oid not in whole:
+                    continue
+                if carried == carry:
+                    break
+                carried += 1
+                whole[oid]["timestamp"] = frame.timestamp
+                if (sample := self._sample(oid, line_ts)) is not None:
+                    samples.append(sample)
+        rescan = bool(frame.removed) or any(
+            whole[oid].get("type") in _PAIR_TYPES for oid in frame.listed
+        )
+        return samples, self._pair_changes(rescan), carried
 
     def _merge(self, report: Any, line_ts: int) -> list[str]:
         if not isinstance(report, dict):
@@ -181,7 +209,7 @@ class Connection:
             return None
         packets = rtp.get("packetsSent" if out else "packetsReceived")
         if is_number(packets) and packets > 0:
-            self._active.add(oid)
+            self._active[oid] = None
         ts = _epoch_ms(rtp.get("timestamp"), line_ts)
         if oid not in self._active or self._last_ts.get(oid) == ts:
             return None
@@ -211,19 +239,22 @@ class Connection:
         rtt = (by_id(self.stats, self._pair) or {}).get("currentRoundTripTime")
         return float(rtt) if is_number(rtt) else None
 
-    def _pair_changes(self) -> list[Json]:
-        """The selected pair once per transport direction, again whenever it changes.
+    def _pair_changes(self, rescan: bool = True) -> list[Json]:
+        """The selected pair once per transport direction, again whenever it changes; the
+        pair is looked for again only when `rescan` (a transport or pair may have changed).
 
         A connection that sends media is `producing`, one that receives is `consuming`, one
         that does both (Jitsi's single PC) is both; before any media, both."""
-        self._pair = selected_pair(self.stats) or self._pair
-        if self._pair is None:
+        if rescan:
+            self._pair = selected_pair(self.stats) or self._pair
+        if self._pair is None or self._pair not in self.stats:  # none, or removed since
             return []
+        self._pair_fields = pair_fields(self.stats, self._pair)
         wanted = [t for t, d in _TRANSPORTS if d in self._directions] or [t for t, _ in _TRANSPORTS]
         fresh = [t for t in wanted if self._emitted.get(t) != self._pair]
         if not fresh:
             return []
-        fields = {**pair_fields(self.stats, self._pair), "pc_id": self.pc_id}
+        fields = {**self._pair_fields, "pc_id": self.pc_id}
         for transport in fresh:
             self._emitted[transport] = self._pair
         return [{"transport": t, **fields} for t in fresh]
@@ -245,7 +276,9 @@ class Connection:
         if self._remote_received:
             f.remote_packets_received = _sum(self._remote_received)
         if self._pair is not None:
-            _pair_figures(f, self._pair, pair_fields(self.stats, self._pair))
+            if self._pair in self.stats:
+                self._pair_fields = pair_fields(self.stats, self._pair)
+            _pair_figures(f, self._pair, self._pair_fields)
         return f
 
 

@@ -102,7 +102,7 @@ class FirstLine(NamedTuple):
     family: str
     info: Any = None
     time: int | None = None
-    is_data: bool = False
+    is_data: bool | None = False  # None: neither, the metadata line comes next
 
 
 def first_line(lineno: int, raw: bytes) -> FirstLine:
@@ -111,8 +111,10 @@ def first_line(lineno: int, raw: bytes) -> FirstLine:
     Raises DumpError when that line shows the data is not a dump: not JSON on its own (a
     pretty-printed document, random bytes), or JSON that starts no known dump."""
     if raw.strip() == b"RTCStatsDump":
-        return FirstLine(RTCSTATS)
+        return FirstLine(RTCSTATS, is_data=None)  # the metadata object follows
     value = _first_json(lineno, raw)
+    if isinstance(value, dict) and value.get("fileFormat") == 3:  # the magic line left out
+        return FirstLine(RTCSTATS, value, epoch_ms(value.get("startTime")))
     if isinstance(value, dict) and not _HEADER_KEYS.isdisjoint(value):
         return FirstLine(LEGACY, value, epoch_ms(value.get("time")))
     if isinstance(value, dict) and _is_envelope(value):
@@ -164,7 +166,7 @@ def unwrapped(value: Any) -> Any:
     if kind == "stats-entry" and isinstance(data, str):
         data = decode_line(data.encode())
     if kind in ("stats-entry", "identity") and isinstance(data, list):
-        return data if len(data) > 3 or ts is None else [*data[:3], ts]
+        return [*data, ts] if len(data) == 3 and ts is not None else data
     if kind == "identity":
         return ["identity", None, data, ts]
     if kind in ("keepalive", "close"):
