@@ -135,6 +135,7 @@ class Connection:
         The cost follows the frame's size plus `carry`, never the number of stats objects:
         the caller bounds `carry` (see DumpReader)."""
         self.stats = whole
+        self._reports += 1
         for oid in frame.removed:
             self._active.pop(oid, None)
         for oid in frame.listed:
