@@ -21,7 +21,11 @@ from sqlalchemy import text
 
 from rtk_sessions import __version__
 from rtk_sessions.chat.routes import ChatController
-from rtk_sessions.collector.routes import RtcstatsStreamsController, rtcstats_socket
+from rtk_sessions.collector.routes import (
+    RtcstatsStreamsController,
+    RtcstatsTokensController,
+    rtcstats_socket,
+)
 from rtk_sessions.config import Settings
 from rtk_sessions.edge import EdgeCheck
 from rtk_sessions.files.routes import download_file, download_file_head
@@ -148,6 +152,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             IngestController,
             RtcstatsController,
             RtcstatsStreamsController,
+            RtcstatsTokensController,
             rtcstats_socket,
             receive_livekit_webhook,
             realtimekit_webhook,

@@ -1,6 +1,6 @@
 """End to end: live rtcstats over a WebSocket, from each client family, against a real server.
 
-Frames are what the clients send (docs/rtcstats.md, "Live collection"): Jitsi envelopes
+Frames are what the clients send (docs/rtcstats-live.md): Jitsi envelopes
 built from rtcstats-server's own test dump with sequence numbers appended, legacy raw arrays.
 While a socket is open its telemetry reaches the peer report (through the official SDK,
 strict); once closed, the stream's dump downloaded from the API imports again as nothing new.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from cloudflare import Cloudflare
 from websockets.asyncio.client import ClientConnection, connect
@@ -374,9 +375,10 @@ async def test_rtcstats_com_frames_with_a_stream_token(live: Server) -> None:
 async def test_refused_stream_tokens(live: Server, case: str) -> None:
     app = f"app-{uuid.uuid4().hex[:8]}"
     if case == "bad-signature":
-        token = stream_token(live, app, "m", "p")
-        head, body, sig = token.split(".")
-        token = f"{head}.{body}.{sig[::-1]}"
+        claims = json.loads(
+            base64.urlsafe_b64decode(stream_token(live, app, "m", "p").split(".")[1] + "==")
+        )
+        token = jwt.encode(claims, "not-the-app-secret-" * 4, algorithm="HS256")
         expected = "bad signature"
     elif case == "rotated":
         token = stream_token(live, app, "m", "p")
@@ -396,8 +398,15 @@ async def test_refused_stream_tokens(live: Server, case: str) -> None:
     assert code == 1008 and expected in reason, reason
 
 
-async def test_an_expired_stream_token_is_refused(tmp_path: Path) -> None:
-    """The server's clock runs 2 h ahead (tests only), so a token minted now expired."""
+def test_an_expired_stream_token_is_refused(tmp_path: Path) -> None:
+    """The server's clock runs 2 h ahead (tests only), so a token minted now expired. (Not a
+    coroutine: a PostgreSQL database of its own is made with asyncio.run.)"""
+
+    async def refused(server: Server, token: str) -> tuple[int | None, str]:
+        path = f"/ingest/v1/rtcstats?rtcstats-token={token}"
+        async with connect(ws_url(server, path), subprotocols=["rtcstats#5.0"]) as ws:
+            return await closed_with(ws)
+
     with (
         own_database(tmp_path) as url,
         running_server(
@@ -405,11 +414,7 @@ async def test_an_expired_stream_token_is_refused(tmp_path: Path) -> None:
         ) as server,
     ):
         token = stream_token(server, "app-exp", "m", "p", "--ttl", "60")
-        async with connect(
-            ws_url(server, f"/ingest/v1/rtcstats?rtcstats-token={token}"),
-            subprotocols=["rtcstats#5.0"],
-        ) as ws:
-            code, reason = await closed_with(ws)
+        code, reason = asyncio.run(refused(server, token))
     assert code == 1008 and "expired" in reason, reason
 
 
@@ -424,6 +429,32 @@ async def test_a_message_over_the_frame_limit_closes_1009(live: Server) -> None:
     assert code == 1009
 
 
+async def test_a_stream_token_from_the_api_names_the_peer(live: Server) -> None:
+    """An app server mints a token over HTTP; in the path, it beats the client's identity."""
+    app = joined_app(live, "peer-t", "room-t")
+    url = f"{live.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/rtcstats/tokens"
+    ingest = {"Authorization": f"Bearer {live.token(ACCOUNT, 'ingest', app=app)}"}
+    bad = httpx.post(url, json={"meeting_id": "room-t"}, headers=ingest, timeout=30)
+    assert bad.status_code == 400 and "peer_id" in bad.text
+    reader = {"Authorization": f"Bearer {read_token(live, app)}"}
+    body = {"meeting_id": "room-t", "peer_id": "peer-t", "ttl_seconds": 120}
+    assert httpx.post(url, json=body, headers=reader, timeout=30).status_code == 403
+    resp = httpx.post(url, json=body, headers=ingest, timeout=30)
+    assert resp.status_code == 200, resp.text
+    minted = resp.json()["data"]
+    assert minted["path"] == f"/ingest/v1/rtcstats/t/{minted['token']}"
+    sid = uuid.uuid4().hex
+    async with connect(
+        ws_url(live, minted["path"] + "/room-t?statsSessionId=" + sid),
+        subprotocols=["3.1_STANDARD"],
+    ) as ws:
+        await asyncio.wait_for(ws.recv(), 5)
+        await ws.send(identity(sid, "other-room", "other-peer", 1_647_251_293_000))
+        await ws.close(3001)
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert (done["meeting_id"], done["peer_id"]) == ("room-t", "peer-t")
+
+
 async def test_server_log_holds_no_credential(live: Server) -> None:
     """Runs after the others of this module (file order): their tokens are not in the log."""
     app = f"app-{uuid.uuid4().hex[:8]}"
@@ -435,3 +466,5 @@ async def test_server_log_holds_no_credential(live: Server) -> None:
     assert "WebSocket /ingest/v1/rtcstats" in log  # the socket was logged, masked
     secret = token.split("_", 2)[2]
     assert secret not in log
+    # Stream tokens (JWTs) went in queries and paths earlier in this module: none is logged.
+    assert "eyJ" not in log and "/rtcstats/t/***" in log

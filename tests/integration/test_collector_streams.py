@@ -58,8 +58,8 @@ async def test_abandoned_streams_are_ended(tmp_path: Path, database_url: str, ap
 
 async def test_the_signing_secret_is_made_once_and_rotated(db: Database, app_id: str) -> None:
     who = Who("m", "p")
-    first = await mint_stream_token(db, "acct-collector", app_id, who, 60, 3600)
-    second = await mint_stream_token(db, "acct-collector", app_id, who, 60, 3600)
+    first, _ = await mint_stream_token(db, "acct-collector", app_id, who, 60, 3600)
+    second, _ = await mint_stream_token(db, "acct-collector", app_id, who, 60, 3600)
     async with db.read() as conn:
         secret = await repo.secret_of_app(conn, "acct-collector", app_id)
     assert secret is not None

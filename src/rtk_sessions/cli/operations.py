@@ -95,7 +95,8 @@ async def rtcstats_token(
     db = await _open(settings)
     try:
         max_ttl = int(settings.rtcstats_jwt_max_ttl)
-        return await mint_stream_token(db, account, app_id, who, ttl, max_ttl)
+        token, _ = await mint_stream_token(db, account, app_id, who, ttl, max_ttl)
+        return token
     finally:
         await db.dispose()
 

@@ -1,7 +1,7 @@
 """Who a live rtcstats stream is, from what its socket and its first lines say (pure).
 
 Three client families share the endpoint; the subprotocol the client offers tells them apart
-(docs/rtcstats.md, "Live collection"). A stream becomes telemetry of one peer in one meeting:
+(docs/rtcstats-live.md). A stream becomes telemetry of one peer in one meeting:
 a signed stream token names both; otherwise the query (`meeting_id`, `peer_id`), or the
 client's own identity lines (Jitsi's `identity`, the legacy client's `identity` line or its
 `rtcStats*Id` constraints) do.

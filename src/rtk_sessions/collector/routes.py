@@ -1,5 +1,5 @@
 """Live rtcstats: the WebSocket every rtcstats client family connects to, and the HTTP routes
-that list streams and download their dumps (docs/rtcstats.md, "Live collection")."""
+that list streams and download their dumps (docs/rtcstats-live.md)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,23 @@ import contextlib
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, WebSocket, get, websocket
+from litestar import Controller, Request, WebSocket, get, post, websocket
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
+from litestar.response import Stream
 
-from rtk_sessions.auth.deps import read_access
+from rtk_sessions.auth.deps import AppReading, app_reading, require
 from rtk_sessions.collector import service
-from rtk_sessions.collector.identity import PREFIX, family_of, locate_credential, query_values
+from rtk_sessions.collector.identity import (
+    PREFIX,
+    checked_who,
+    family_of,
+    locate_credential,
+    query_values,
+)
 from rtk_sessions.collector.repo import StreamRow
-from rtk_sessions.kit.apps import AppRef
-from rtk_sessions.kit.http import error_responses
+from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import to_iso
 from rtk_sessions.sessions.queries import MAX_PER_PAGE, whole_number
@@ -124,7 +131,7 @@ def _stream_out(r: StreamRow) -> StreamOut:
 class RtcstatsStreamsController(Controller):
     path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}/rtcstats/streams"
     tags = ["ingest"]
-    dependencies = {"app": Provide(read_access)}
+    dependencies = {"reading": Provide(app_reading)}
 
     @get(
         "/",
@@ -133,8 +140,7 @@ class RtcstatsStreamsController(Controller):
     )
     async def list_streams(
         self,
-        rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         peer_id: Annotated[str | None, Parameter(description="only this peer's streams")] = None,
         meeting_id: Annotated[
             str | None, Parameter(description="only this meeting's streams")
@@ -145,8 +151,8 @@ class RtcstatsStreamsController(Controller):
         """Live rtcstats streams received for the app, oldest first."""
         page = {k: v for k, v in {"limit": limit, "offset": offset}.items() if v is not None}
         rows, total = await service.list_streams(
-            rtk,
-            app,
+            reading.conn,
+            reading.app,
             peer_id,
             meeting_id,
             whole_number(page, "limit", MAX_PER_PAGE, 1, MAX_PER_PAGE),
@@ -161,12 +167,76 @@ class RtcstatsStreamsController(Controller):
         media_type="application/x-ndjson",
     )
     async def download_dump(
-        self, rtk: NamedDependency[AppState], app: NamedDependency[AppRef], stream_id: FromPath[str]
-    ) -> Response[bytes]:
+        self,
+        rtk: NamedDependency[AppState],
+        reading: NamedDependency[AppReading],
+        stream_id: FromPath[str],
+    ) -> Stream:
         """The stream's dump as stored so far, in its client family's file format; upload it
         to …/peers/{peer_id}/rtcstats to import it again."""
-        row, data = await service.stream_dump(rtk, app, stream_id)
+        row = await service.find_stream(reading.conn, reading.app, stream_id)
+        await reading.end()  # the blobs are read after the transaction
         disposition = f'attachment; filename="rtcstats-{row.id}.jsonl"'
-        return Response(
-            data, media_type="application/x-ndjson", headers={"Content-Disposition": disposition}
+        return Stream(
+            service.stream_dump(rtk, row),
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": disposition},
         )
+
+
+_TOKEN_BODY = '{"meeting_id": …, "peer_id": …, "user"?: …, "ttl_seconds"?: …}'
+
+
+class StreamTokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    meeting_id: str
+    peer_id: str
+    user: str | None = None
+    ttl_seconds: int = 3600
+
+
+class StreamToken(msgspec.Struct):
+    token: str
+    expires_at: str
+    path: str
+
+
+class StreamTokenResponse(msgspec.Struct):
+    data: StreamToken
+    success: bool = True
+
+
+class RtcstatsTokensController(Controller):
+    path = "/ingest/v1/accounts/{account_id:str}/apps/{app_id:str}/rtcstats/tokens"
+    tags = ["ingest"]
+
+    @post(
+        "/",
+        operation_id="CreateRtcstatsStreamToken",
+        status_code=200,
+        responses=error_responses(400, 401, 403, 413),
+    )
+    async def create_stream_token(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
+    ) -> StreamTokenResponse:
+        """A stream token (HS256 JWT) for one peer's live rtcstats socket, for an application
+        server holding an `ingest` token to hand to a browser. Body: `{"meeting_id",
+        "peer_id", "user"?, "ttl_seconds"?}` (default 3600)."""
+        await require(rtk, request, account_id, app_id, "ingest")
+        body = await read_body_limited(request, 4096, "The request body")
+        try:
+            data = msgspec.json.decode(body, type=StreamTokenRequest)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise BadRequest(f"The body must be {_TOKEN_BODY}: {exc}") from None
+        who = checked_who(data.meeting_id, data.peer_id, data.user)
+        if who is None:
+            raise BadRequest("meeting_id and peer_id must be 1–128 of A-Z a-z 0-9 . _ : -")
+        max_ttl = int(rtk.settings.rtcstats_jwt_max_ttl)
+        token, expires_s = await service.mint_stream_token(
+            rtk.db, account_id, app_id, who, data.ttl_seconds, max_ttl
+        )
+        path = f"{PREFIX}/t/{token}"
+        return StreamTokenResponse(StreamToken(token, to_iso(expires_s * 1000), path))

@@ -5,7 +5,7 @@ A stream is one dump: every socket of rtcstats-js or the legacy client, every
 seconds (or once the buffer is large), flushed: first the new lines become the next chunk
 blob of the dump, then the events they yield are stored and the stream row updated in one
 write transaction. So the dump always holds at least what was ingested, and a re-upload of
-it adds nothing (docs/rtcstats.md, "Live collection").
+it adds nothing (docs/rtcstats-live.md).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth import repo as auth_repo
 from rtk_sessions.auth import service as auth_service
@@ -186,9 +188,9 @@ async def rotate_secret(db: Database, account_id: str, app_id: str) -> None:
 
 async def mint_stream_token(
     db: Database, account_id: str, app_id: str, who: Who, ttl_s: int, max_ttl_s: int
-) -> str:
+) -> tuple[str, int]:
     """A stream token for one peer in one meeting, signed with the app's secret (generated
-    on first need)."""
+    on first need), and when it expires (epoch seconds)."""
     auth_service.check_ids(account_id=account_id, app_id=app_id)
     if not 0 < ttl_s <= max_ttl_s:
         raise BadRequest(f"ttl must be 1 to {max_ttl_s} seconds (RTK_RTCSTATS_JWT_MAX_TTL)")
@@ -199,9 +201,9 @@ async def mint_stream_token(
         if secret is None:
             secret = new_secret()
             await repo.replace_secret(conn, pk, secret, now)
-    return mint(
-        secret, account_id=account_id, app_id=app_id, who=who, now_s=now // 1000, ttl_s=ttl_s
-    )
+    now_s = now // 1000
+    token = mint(secret, account_id=account_id, app_id=app_id, who=who, now_s=now_s, ttl_s=ttl_s)
+    return token, now_s + ttl_s
 
 
 # --- streams ---------------------------------------------------------------------------
@@ -640,30 +642,30 @@ def _sequence_number(raw: bytes) -> int | None:
 
 
 async def list_streams(
-    state: AppState,
+    conn: AsyncConnection,
     app: AppRef,
     peer_id: str | None,
     meeting_id: str | None,
     limit: int,
     offset: int,
 ) -> tuple[list[StreamRow], int]:
-    async with state.db.read() as conn:
-        return await repo.list_streams(
-            conn, app.pk, peer_id=peer_id, meeting_id=meeting_id, limit=limit, offset=offset
-        )
+    return await repo.list_streams(
+        conn, app.pk, peer_id=peer_id, meeting_id=meeting_id, limit=limit, offset=offset
+    )
 
 
-async def stream_dump(state: AppState, app: AppRef, stream_id: str) -> tuple[StreamRow, bytes]:
-    """The stream's dump as stored so far: its chunks, concatenated."""
-    async with state.db.read() as conn:
-        row = await repo.get_stream(conn, app.pk, stream_id)
+async def find_stream(conn: AsyncConnection, app: AppRef, stream_id: str) -> StreamRow:
+    row = await repo.get_stream(conn, app.pk, stream_id)
     if row is None:
-        raise NotFound(f"No rtcstats stream with id {stream_id} in app {app.app_id}.")
+        raise NotFound(f"No rtcstats stream with id {stream_id[:64]} in app {app.app_id}.")
+    return row
 
-    def read() -> bytes:
-        return b"".join(state.blobs.read_bytes(chunk_key(row.id, n)) for n in range(row.chunks))
 
-    return row, await asyncio.to_thread(read)
+async def stream_dump(state: AppState, row: StreamRow) -> AsyncIterator[bytes]:
+    """The stream's dump as stored so far: its chunks in order, each read off the event
+    loop (a download holds one chunk at a time)."""
+    for n in range(row.chunks):
+        yield await asyncio.to_thread(state.blobs.read_bytes, chunk_key(row.id, n))
 
 
 async def end_abandoned_streams(state: AppState, now: int) -> int:

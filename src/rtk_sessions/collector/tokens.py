@@ -3,7 +3,7 @@
 The `rtcStats` claim is what rtcstats-server reads (`{conference, session, user}`), so one
 token works with both servers; `account_id` and `app_id` say whose secret verifies it. They
 are read unverified first only to find that secret; nothing else is trusted before the
-signature, `exp` and the lifetime cap are checked (docs/rtcstats.md, "Stream tokens").
+signature, `exp` and the lifetime cap are checked (docs/rtcstats-live.md, "Credentials").
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ realtimekit_downloads = Table(
     Index(None, "status"),
 )
 
-# Live rtcstats (docs/rtcstats.md, "Live collection"): the per-app secret that signs stream
+# Live rtcstats (docs/rtcstats-live.md): the per-app secret that signs stream
 # tokens (HS256), and one row per stream, whose dump is the concatenation of its chunk blobs.
 rtcstats_secrets = Table(
     "rtcstats_secrets",
