@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from support import ROOT, run_process
+from support import ROOT, descendants, run_process, running
 
 REQUIRE_ENV = "RTK_REQUIRE_BROWSER"
 RECORD_ENV = "RTK_RECORD_RTCSTATS_FIXTURES"
@@ -156,6 +156,20 @@ def chromium(profile: Path) -> Iterator[Any]:
             yield context
         finally:
             context.close()
+
+
+def browser_leftovers() -> list[str]:
+    """Command lines of this test process's descendants that are Chromium or Playwright's
+    driver, still running (there should be none once `chromium()` has ended)."""
+    found = []
+    for pid in descendants(os.getpid()):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if running(pid) and ("chromium" in cmd or "playwright" in cmd):
+            found.append(cmd[:200])
+    return found
 
 
 def record(name: str, data: bytes) -> None:

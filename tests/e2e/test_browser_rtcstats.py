@@ -30,7 +30,7 @@ import httpx
 import pytest
 from cloudflare import Cloudflare
 
-from browser_call import bundles, chromium, record, static_site
+from browser_call import browser_leftovers, bundles, chromium, record, static_site
 from files_scenario import sdk
 from support import PG_ENV, Server, own_database, running_server
 
@@ -217,6 +217,7 @@ def test_jitsi_client_call_in_chromium(site: Path, server: Server, tmp_path: Pat
         page.wait_for_function("rtcstatsClient.connected()", timeout=15_000)
         totals = run_call(page, CALL_S, during=poll)
         closes = page.evaluate("rtcstatsClient.closes")
+    assert browser_leftovers() == []  # Chromium and Playwright's driver are gone
     assert closes and closes[0]["code"] == 3001, closes  # the client's own conference leave
 
     # The report had media while the call ran, and it grew.
@@ -296,6 +297,7 @@ def test_legacy_client_call_in_chromium(site: Path, server: Server, tmp_path: Pa
              "pollInterval": POLL_MS},
         )  # fmt: skip
         totals = run_call(page, LEGACY_CALL_S)
+    assert browser_leftovers() == []
     print(f"\nlegacy call: {totals['call_s']:.1f} s; page sent {totals['sent']}")
     assert totals["sent"]["audio"] > 0  # the call itself carried media
 
