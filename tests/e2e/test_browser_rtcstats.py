@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from statistics import mean
@@ -69,7 +69,6 @@ class Peer:
     peer: str
     credential: str
     reads: Cloudflare
-    started: float = field(default_factory=time.monotonic)
 
 
 def joined_peer(server: Server, family: str) -> Peer:
@@ -237,8 +236,9 @@ def test_jitsi_client_call_in_chromium(site: Path, server: Server, tmp_path: Pat
         "video": (last_counter(q.video_producer, "packets_sent"),
                   last_counter(q.video_consumer, "packets_received")),
     }  # fmt: skip
-    print(f"\njitsi call: {totals['call_s']:.1f} s; page sent/received {sent}/{received}; "
-          f"report {measured}; report during the call {during}")  # fmt: skip
+    print(f"\njitsi call: connected in {totals['connect_s']:.2f} s, up {totals['call_s']:.1f} s; "
+          f"page sent/received {sent}/{received}; report {measured}; "
+          f"report during the call {during}")  # fmt: skip
     for kind, (out, into) in measured.items():
         assert out == pytest.approx(sent[kind], rel=0.02), kind
         assert into == pytest.approx(received[kind], rel=0.02), kind
