@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,25 @@ def identity(sid: str, meeting: str, peer: str, ts: int) -> str:
     )
 
 
+@contextlib.asynccontextmanager
+async def keeping_alive(ws: ClientConnection, *sids: str) -> AsyncIterator[None]:
+    """Jitsi keepalives every second while the block runs, as the client sends them."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(1)
+            for sid in sids:
+                await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int | None, str]:
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(ws.recv(), timeout)
@@ -202,12 +222,13 @@ async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
         await ws.send(identity(sid, meeting, peer, lines[0][3]))
         for seq, line in enumerate(lines[:half], start=1):
             await ws.send(entry(sid, line, seq))
-        await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
-        first = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + half)
-        assert (first["peer_id"], first["meeting_id"], first["family"]) == (peer, meeting, "jitsi")
-        assert first["ended_at"] is None and first["stats_session_id"] == sid
-        await ws.send(json.dumps({"statsSessionId": sid, "type": "keepalive"}))
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        async with keeping_alive(ws, sid):  # a slow machine must not make it idle
+            first = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + half)
+            assert (first["peer_id"], first["meeting_id"]) == (peer, meeting)
+            assert first["family"] == "jitsi" and first["stats_session_id"] == sid
+            assert first["ended_at"] is None
+            peer_report = await asyncio.to_thread(report, live, app, peer)
+            assert has_quality(peer_report)  # while the socket is open
         await ws.close(1001)  # page reload: the client reconnects
     ended = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     assert ended["close_code"] == 1001
@@ -229,6 +250,34 @@ async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
     assert [x[4] for x in stored[2:]] == list(range(1, len(lines) + 1))
 
 
+async def test_jitsi_reconnect_while_the_old_socket_lingers(live: Server) -> None:
+    """The new socket takes the stream over; the old one closing later does not end it."""
+    meeting, peer, sid = "room-o", "ep-o", uuid.uuid4().hex
+    app = joined_app(live, peer, meeting)
+    token = live.token(ACCOUNT, "ingest", app=app)
+    lines = dump_lines()[:40]
+    base = f"/ingest/v1/rtcstats/t/{token}/{meeting}?statsSessionId={sid}&isReconnect="
+    async with connect(ws_url(live, base + "false"), subprotocols=["3.1_STANDARD"]) as old:
+        await asyncio.wait_for(old.recv(), 5)
+        await old.send(identity(sid, meeting, peer, lines[0][3]))
+        for seq, line in enumerate(lines[:20], start=1):
+            await old.send(entry(sid, line, seq))
+        await wait_for_stream(live, app, lambda s: s["lines"] == 22)
+        async with connect(ws_url(live, base + "true"), subprotocols=["3.1_STANDARD"]) as new:
+            await asyncio.wait_for(new.recv(), 5)
+            for seq, line in enumerate(lines[10:], start=11):
+                await new.send(entry(sid, line, seq))
+            await wait_for_stream(live, app, lambda s: s["lines"] == 2 + len(lines))
+            await old.close(1001)
+            await asyncio.sleep(1)
+            [open_still] = await asyncio.to_thread(streams, live, app)
+            assert open_still["ended_at"] is None  # the old socket's end is not the stream's
+            await new.close(3001)
+    done = await wait_for_stream(live, app, lambda s: s["close_code"] == 3001)
+    assert done["lines"] == 2 + len(lines)
+    assert_reimport_adds_nothing(live, app, peer, done["id"])
+
+
 async def test_jitsi_several_sessions_on_one_socket(live: Server) -> None:
     meeting = "room-b"
     app = joined_app(live, "ep-1", meeting)
@@ -245,10 +294,14 @@ async def test_jitsi_several_sessions_on_one_socket(live: Server) -> None:
             for sid in sids:
                 await ws.send(entry(sid, line, seq))
         await ws.send(json.dumps({"statsSessionId": sids[0], "type": "close"}))
-        await wait_for_stream(
-            live, app, lambda s: s["stats_session_id"] == sids[0] and s["ended_at"]
-        )
-        await wait_for_stream(live, app, lambda s: s["stats_session_id"] == sids[2] and s["events"])
+        async with keeping_alive(ws, *sids[1:]):
+            first, last = sids[0], sids[2]
+            await wait_for_stream(
+                live, app, lambda s: s["stats_session_id"] == first and s["ended_at"]
+            )
+            await wait_for_stream(
+                live, app, lambda s: s["stats_session_id"] == last and s["events"]
+            )
     found = await asyncio.to_thread(streams, live, app)
     assert sorted(s["peer_id"] for s in found) == ["ep-1", "ep-2", "ep-3"]
     assert {s["stats_session_id"] for s in found} == set(sids)
@@ -321,7 +374,7 @@ async def test_legacy_raw_arrays_with_identity_line(live: Server) -> None:
             peer,
             meeting,
         )
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        assert has_quality(await asyncio.to_thread(report, live, app, peer))  # socket open
     done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     data = assert_reimport_adds_nothing(live, app, peer, done["id"])
     stored = [json.loads(x) for x in data.splitlines()]
@@ -356,7 +409,7 @@ async def test_rtcstats_com_frames_with_a_stream_token(live: Server) -> None:
             await ws.send(frame)
         stream = await wait_for_stream(live, app, lambda s: s["lines"] == 2 + len(frames))
         assert (stream["family"], stream["peer_id"], stream["user"]) == ("rtcstats", peer, "Ada")
-        assert has_quality(report(live, app, peer))  # while the socket is open
+        assert has_quality(await asyncio.to_thread(report, live, app, peer))  # socket open
         await ws.close(1001)
     done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     assert done["close_code"] == 1001
@@ -453,6 +506,63 @@ async def test_a_stream_token_from_the_api_names_the_peer(live: Server) -> None:
         await ws.close(3001)
     done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
     assert (done["meeting_id"], done["peer_id"]) == ("room-t", "peer-t")
+
+
+async def test_legacy_identity_known_late_and_never(live: Server) -> None:
+    """Lines before the identity are stored and read once it is known (here from the
+    constraints, after several flushes); a stream that never names itself ingests nothing."""
+    meeting, peer = "room-late", "peer-late"
+    app = joined_app(live, peer, meeting)
+    token = live.token(ACCOUNT, "ingest", app=app)
+    lines = dump_lines()
+    cut = len(lines) - 10
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}/p"), subprotocols=["2.0"]
+    ) as ws:
+        for line in lines[:cut]:
+            await ws.send(json.dumps(line[:4]))
+        await wait_for_stream(live, app, lambda s: s["lines"] == 2 + cut)  # flushed, not read
+        [waiting] = await asyncio.to_thread(streams, live, app)
+        assert (waiting["identified"], waiting["events"]) == (False, 0)
+        constraints = {"optional": [{"rtcStatsPeerId": peer}, {"rtcStatsConferenceId": meeting}]}
+        await ws.send(json.dumps(["constraints", "PC_9", constraints, lines[cut][3]]))
+        for line in lines[cut:]:
+            await ws.send(json.dumps(line[:4]))
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert done["identified"] and done["peer_id"] == peer and done["events"] > 0
+    data = assert_reimport_adds_nothing(live, app, peer, done["id"])
+    # metadata, publicIP, the lines, constraints, close
+    assert len(data.splitlines()) == 2 + len(lines) + 2
+
+    async with connect(
+        ws_url(live, f"/ingest/v1/rtcstats/t/{token}/q"), subprotocols=["2.0"]
+    ) as ws:
+        for line in lines[:20]:
+            await ws.send(json.dumps(line[:4]))
+    anonymous = await wait_for_stream(
+        live, app, lambda s: s["id"] != done["id"] and s["ended_at"] is not None
+    )
+    assert (anonymous["identified"], anonymous["events"], anonymous["lines"]) == (False, 0, 23)
+
+
+async def test_account_wide_token_with_app_and_ids_in_the_query(live: Server) -> None:
+    """An account-wide ingest token names its app with ?app_id=; ?meeting_id=&peer_id= name
+    the stream (in the Authorization header, as a non-browser client sends it)."""
+    app = joined_app(live, "peer-q", "room-q")
+    token = live.token(ACCOUNT, "ingest")
+    path = f"/ingest/v1/rtcstats/page?app_id={app}&meeting_id=room-q&peer_id=peer-q"
+    async with connect(
+        ws_url(live, path),
+        subprotocols=["2.0"],
+        additional_headers={"Authorization": f"Bearer {token}"},
+    ) as ws:
+        for line in dump_lines()[:30]:
+            await ws.send(json.dumps(line[:4]))
+    done = await wait_for_stream(live, app, lambda s: s["ended_at"] is not None)
+    assert (done["meeting_id"], done["peer_id"], done["identified"]) == ("room-q", "peer-q", True)
+    assert done["events"] > 0
+    data = download(live, app, done["id"])
+    assert "app_id=" in json.loads(data.splitlines()[0])["path"] and token not in data.decode()
 
 
 async def test_server_log_holds_no_credential(live: Server) -> None:

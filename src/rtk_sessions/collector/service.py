@@ -328,7 +328,7 @@ class Collector:
                 return TOO_BIG, f"message over {self.settings.rtcstats_max_frame_bytes} bytes"
             if not self.sniffed:
                 self.sniffed = True
-                if data.lstrip().startswith(b"{"):
+                if data[:64].lstrip().startswith(b"{"):
                     self.family = Family.JITSI
             if self.family is Family.JITSI:
                 await self._envelope(data)
@@ -433,7 +433,7 @@ class Collector:
             async with self.state.db.read() as conn:
                 row = await repo.stream_of_session(conn, self.app.pk, key)
             if row is not None:
-                return self._continued(row)
+                return await self._continued(row)
         row = StreamRow(
             str(uuid.uuid4()), self.app.pk, self.family.value, key or None, None, None, None,
             0, 0, 0, None, 0, now, now, None, None,
@@ -447,13 +447,15 @@ class Collector:
             stream.add(line)
         return stream
 
-    def _continued(self, row: StreamRow) -> Stream:
+    async def _continued(self, row: StreamRow) -> Stream:
         live = _LIVE.get(row.id)
         if self.who is not None and row.peer_id is not None and row.peer_id != self.who.peer_id:
             raise Refused(POLICY, "this statsSessionId belongs to another peer")
-        if live is not None:  # a reconnect while the old socket lingers: take it over
-            live.owner = self
-            live.ended = False
+        if live is not None:  # a reconnect while the old socket lingers or ends: take it over
+            async with live.lock:  # after a flush in progress (the old socket's last one)
+                live.owner = self
+                live.ended = False
+                live.who = live.who or self.who
             return live
         who = self.who
         if who is None and row.meeting_id is not None and row.peer_id is not None:
@@ -497,13 +499,14 @@ class Collector:
         self.streams.pop(key, None)
         if stream.owner is not self:
             return  # a newer socket took it over
-        _LIVE.pop(stream.row.id, None)
         close: bytes | None = None
         if self.family is Family.RTCSTATS:
             close = _ENCODE.encode(["close", None, code, now_ms() - stream.last_message_ms])
         elif self.family is Family.LEGACY:
             close = _ENCODE.encode(["close", None, None, now_ms()])
         await self._flush(stream, end=(code, close))
+        if stream.owner is self and _LIVE.get(stream.row.id) is stream:
+            del _LIVE[stream.row.id]  # unless a reconnect took it over meanwhile
 
     async def _end_all(self, code: int | None) -> None:
         for key, stream in list(self.streams.items()):
@@ -521,6 +524,8 @@ class Collector:
         async with stream.lock:
             if stream.ended:
                 return
+            if end is not None and stream.owner is not self:
+                end = None  # a reconnect took the stream over while this waited: not its end
             lines, stream.pending, stream.pending_bytes = stream.pending, [], 0
             if end is not None and end[1] is not None:
                 lines.append(end[1])
