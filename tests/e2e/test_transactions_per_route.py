@@ -2,7 +2,8 @@
 pending list) answers from ONE read transaction shared by the token check and the query,
 counted by a real server process (RTK_TEST_COUNT_TRANSACTIONS: `X-RTK-Transactions` on every
 response). Only the named second phases add one: the token's `last used` stamp when it is due
-(its first use here), and the peer report rebuilt and stored when the stored one is stale."""
+(its first use here), the peer report rebuilt and stored when the stored one is stale, and a
+chat or transcript file recorded after it was built from what the one read transaction read."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def _scenario(meeting: str) -> list[dict[str, Any]]:
     return [
         event("j", "peer.joined", 0, peer_id="pa", display_name="Ada"),
         event("st", "peer.stats", 62, peer_id="pa", samples=[sample]),
+        event("c1", "chat.message", 90, peer_id="pa", message_id="m1", payload="hello"),
+        event("t1", "transcript.segment", 95, peer_id="pa", text="Good morning."),
         event("l", "peer.left", 600, peer_id="pa"),
         # No join for this peer: its leave waits, pending.
         event("lone", "peer.left", 700, peer_id="nobody"),
@@ -133,3 +136,32 @@ def test_refusals_cost_one_transaction_and_leave_none_open(counting: Server) -> 
     assert bad.status_code == 400 and _count(bad) == 1
     for _ in range(3):  # nothing left holding a connection: the same answers again
         assert _count(raw.get_sessions(app, account_id=ACCOUNT)) == 1
+
+
+def test_file_routes_read_in_one_transaction(counting: Server) -> None:
+    """Chat and transcript links: the first request builds the file from its one read
+    transaction and records it in a second (the named build phase); later ones are a single
+    read. A summary's 404 ("none yet") is one read too."""
+    app, meeting = f"app-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    ingest = {"Authorization": f"Bearer {counting.token(ACCOUNT, 'ingest', app=app)}"}
+    base = f"{counting.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}"
+    posted = httpx.post(f"{base}/events", json=_scenario(meeting), headers=ingest, timeout=30)
+    assert posted.status_code == 200, posted.text
+    s = sdk(counting, counting.token(ACCOUNT, "read", app=app)).realtime_kit.sessions
+    raw = s.with_raw_response
+    where = {"account_id": ACCOUNT, "app_id": app}
+    sid = raw.get_sessions(app, account_id=ACCOUNT).parse().data.sessions[0].id  # type: ignore[union-attr,index]
+
+    chat = [raw.get_session_chat(sid, **where) for _ in range(2)]
+    assert [_count(r) for r in chat] == [2, 1], "build + record, then the recorded file"
+    assert chat[0].parse().data.chat_download_url  # type: ignore[union-attr]
+    for fmt in ("CSV", "VTT"):
+        files = [raw.get_session_transcripts(sid, **where, format=fmt) for _ in range(2)]  # type: ignore[arg-type]
+        assert [_count(r) for r in files] == [2, 1], fmt
+    headers = {"Authorization": f"Bearer {counting.token(ACCOUNT, 'read', app=app)}"}
+    summary = f"{counting.base_url}/client/v4/accounts/{ACCOUNT}/realtime/kit/{app}"
+    first = httpx.get(f"{summary}/sessions/{sid}/summary", headers=headers, timeout=30)
+    again = httpx.get(f"{summary}/sessions/{sid}/summary", headers=headers, timeout=30)
+    assert first.status_code == again.status_code == 404, first.text
+    assert "no summary" in again.json()["errors"][0]["message"]
+    assert (_count(first), _count(again)) == (1, 1), "one read each; a refusal is not stamped"

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from rtk_sessions.chat.service import chat_export
+from rtk_sessions.chat import service as chat_service
 from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
+from rtk_sessions.files.repo import Artifact
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
@@ -22,7 +23,7 @@ from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.repo import SessionQuery, list_sessions
 from rtk_sessions.summaries import repo as summaries_repo
 from rtk_sessions.summaries.service import reconcile, request_summary
-from rtk_sessions.transcripts.service import transcript_export
+from rtk_sessions.transcripts import service as transcript_service
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import purge_once
 
@@ -58,6 +59,19 @@ async def ingest(state: AppState, app_id: str, events: list[dict[str, Any]]) -> 
         app = AppRef(await resolve_app(conn, ACCOUNT, app_id), app_id)
         [session], _ = await list_sessions(conn, app.pk, SessionQuery(), now_ms())
     return app, session.id
+
+
+async def chat_export(state: AppState, app: AppRef, sid: str, now: int) -> tuple[Any, Artifact]:
+    """The chat route's service, in a read transaction of its own as the route has."""
+    async with state.db.reading() as reading:
+        return await chat_service.chat_export(state, reading, app, sid, now)
+
+
+async def transcript_export(
+    state: AppState, app: AppRef, sid: str, fmt: str, now: int
+) -> tuple[Any, Artifact]:
+    async with state.db.reading() as reading:
+        return await transcript_service.transcript_export(state, reading, app, sid, fmt, now)
 
 
 def with_settings(state: AppState, **values: Any) -> AppState:

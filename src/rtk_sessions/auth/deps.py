@@ -7,7 +7,7 @@ credentials are even looked at, and a token gets 429 once it spent its budget.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,7 @@ from rtk_sessions.auth.service import (
 from rtk_sessions.auth.tokens import Principal
 from rtk_sessions.files.links import allowed_hosts, host_allowed
 from rtk_sessions.kit.apps import AppRef
+from rtk_sessions.kit.db import Reading
 from rtk_sessions.kit.errors import BadRequest, Unauthorized
 from rtk_sessions.kit.http import header_credentials
 from rtk_sessions.kit.state import AppState
@@ -86,13 +87,11 @@ async def _app_access(
 
 
 @dataclass(frozen=True)
-class AppReading:
+class AppReading(Reading):
     """A read route's one transaction: the token was checked on `conn`, which the route's
     query then uses; `end` finishes it early, before an explicit write phase."""
 
-    conn: AsyncConnection
     app: AppRef
-    end: Callable[[], Awaitable[None]]
 
 
 @asynccontextmanager
@@ -113,7 +112,7 @@ async def _checked_reading(
         principal = await _principal(rtk, request, conn, permission)
         authorize(principal, account_id, app_id, permission)
         pk = await resolve_app(conn, account_id, app_id) if resolve else 0
-        yield AppReading(conn, AppRef(pk, app_id), stack.aclose)
+        yield AppReading(conn, stack.aclose, AppRef(pk, app_id))
     await record_use(rtk.db, principal, now_ms())
 
 

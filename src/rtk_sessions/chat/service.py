@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.chat import repo
 from rtk_sessions.chat.csv_export import ChatRow, write_chat_csv
@@ -21,6 +22,7 @@ from rtk_sessions.files.service import (
 from rtk_sessions.kit.aio import drain_in_thread
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.csvguard import guard_variant
+from rtk_sessions.kit.db import Reading
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.sessions.repo import SessionRow
@@ -55,7 +57,9 @@ def chat_row(row: Any, session: SessionRow) -> ChatRow:
     )
 
 
-async def _write_csv(state: AppState, app_pk: int, session: SessionRow, path: Path) -> None:
+async def _write_csv(
+    state: AppState, conn: AsyncConnection, app_pk: int, session: SessionRow, path: Path
+) -> None:
     def consume(rows: Iterator[Any]) -> int:
         with path.open("w", encoding="utf-8", newline="") as out:
             return write_chat_csv(
@@ -64,28 +68,29 @@ async def _write_csv(state: AppState, app_pk: int, session: SessionRow, path: Pa
                 formula_guard=state.settings.csv_formula_guard,
             )
 
-    async with state.db.read() as conn:
-        batches = repo.stream_messages(conn, state.db.dialect, app_pk, session.id)
-        await drain_in_thread(batches, consume)
+    batches = repo.stream_messages(conn, state.db.dialect, app_pk, session.id)
+    await drain_in_thread(batches, consume)
 
 
 async def chat_export(
-    state: AppState, app: AppRef, session_id: str, now: int
+    state: AppState, reading: Reading, app: AppRef, session_id: str, now: int
 ) -> tuple[SessionRow, Artifact]:
-    """The session's chat CSV, built now if its chat changed since the last build."""
-    async with state.db.read() as conn:
-        session = await find_session(conn, app, session_id)
-        check_not_expired(state, session, "chat", now)
-        figures = await repo.chat_state(conn, app.pk, session.id)
+    """The session's chat CSV, built now if its chat changed since the last build: everything,
+    the build's rows included, is read in the caller's one read transaction, which ends
+    before the new file is recorded."""
+    conn = reading.conn
+    session = await find_session(conn, app, session_id)
+    check_not_expired(state, session, "chat", now)
+    figures = await repo.chat_state(conn, app.pk, session.id)
     if figures[0] == 0:
         raise NotFound(f"Session {session.id} has no chat messages")
     fingerprint = guard_variant(fingerprint_of(*figures), state.settings.csv_formula_guard)
     spec = FileSpec("chat", "csv", fingerprint, f"chat-{session.id}.csv")
-    built = await find_built(state, app.pk, session.id, spec)
+    built = await find_built(state, conn, app.pk, session.id, spec)
     if built is None:
 
         async def write(path: Path) -> None:
-            await _write_csv(state, app.pk, session, path)
+            await _write_csv(state, conn, app.pk, session, path)
 
-        built = await publish(state, app.pk, session.id, spec, write, now)
+        built = await publish(state, app.pk, session.id, spec, write, now, reading.end)
     return session, built

@@ -28,13 +28,16 @@ async def open_state(settings: Settings) -> AppState:
 
 async def _key_of(state: AppState, app: AppRef, kind: str, session_id: str, fmt: str | None) -> str:
     now = now_ms()
-    if kind == "chat":
-        return (await chat_export(state, app, session_id, now))[1].key
-    if kind == "transcript":
-        return (await transcript_export(state, app, session_id, requested_format(fmt), now))[1].key
-    if (await summaries.request_summary(state, app, session_id, now))[1] == PROCESSING:
-        await summaries.run_summary(state, app, session_id)  # no worker needed for an operator
-    return (await summaries.ready_summary(state, app, session_id, now))[1]
+    summary = kind == "summary"
+    if summary and (await summaries.request_summary(state, app, session_id, now))[1] == PROCESSING:
+        await summaries.run_summary(state, app, session_id)  # no worker needed here
+    async with state.db.reading() as reading:
+        if kind == "chat":
+            return (await chat_export(state, reading, app, session_id, now))[1].key
+        if kind == "transcript":
+            fmt = requested_format(fmt)
+            return (await transcript_export(state, reading, app, session_id, fmt, now))[1].key
+        return (await summaries.ready_summary(state, reading.conn, app, session_id, now))[1]
 
 
 async def export_file(

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from rtk_sessions.files import repo
 from rtk_sessions.files.repo import Artifact
 from rtk_sessions.files.retention import file_expiry_ms, is_expired, link_expiry_ms
@@ -71,13 +73,12 @@ def artifact_key(app_pk: int, session_id: str, spec: FileSpec) -> str:
 
 
 async def find_built(
-    state: AppState, app_pk: int, session_id: str, spec: FileSpec
+    state: AppState, conn: AsyncConnection, app_pk: int, session_id: str, spec: FileSpec
 ) -> Artifact | None:
     """The recorded file for exactly this content, if it is still in the store."""
-    async with state.db.read() as conn:
-        found = await repo.find_artifact(
-            conn, app_pk, session_id, spec.kind, spec.variant, spec.fingerprint
-        )
+    found = await repo.find_artifact(
+        conn, app_pk, session_id, spec.kind, spec.variant, spec.fingerprint
+    )
     if found is None or not await asyncio.to_thread(state.blobs.exists, found.key):
         return None
     return found
@@ -90,8 +91,29 @@ async def publish(
     spec: FileSpec,
     write: Callable[[Path], Awaitable[None]],
     now: int,
+    end_reading: Callable[[], Awaitable[None]] | None = None,
 ) -> Artifact:
-    """Build the file with `write(path)`, put it in the blob store, and record it."""
+    """Build the file with `write(path)` (which may still read through the caller's read
+    transaction), put it in the blob store, end that transaction (`end_reading`), and record
+    the file: the build's named write phase."""
+    artifact = await store_file(state, app_pk, session_id, spec, write, now)
+    if end_reading is not None:
+        await end_reading()
+    async with state.db.write() as conn:
+        await record_file(conn, artifact, now)
+    return artifact
+
+
+async def store_file(
+    state: AppState,
+    app_pk: int,
+    session_id: str,
+    spec: FileSpec,
+    write: Callable[[Path], Awaitable[None]],
+    now: int,
+) -> Artifact:
+    """Build the file with `write(path)` and put it in the blob store; not recorded yet (a
+    job records it with the rest of its last step, `record_file`)."""
     tmp_dir = private_dir(state.settings.data_dir / "tmp")
     with tempfile.TemporaryDirectory(dir=tmp_dir) as work:  # mode 0700
         path = Path(work) / spec.filename
@@ -99,12 +121,12 @@ async def publish(
         size = path.stat().st_size
         key = artifact_key(app_pk, session_id, spec)
         await asyncio.to_thread(state.blobs.put_file, key, path, content_type_for(spec.filename))
-    artifact = Artifact(
-        app_pk, key, session_id, spec.kind, spec.variant, spec.fingerprint, size, now
-    )
-    async with state.db.write() as conn:
-        await repo.record_artifact(conn, artifact, now)
-    return artifact
+    return Artifact(app_pk, key, session_id, spec.kind, spec.variant, spec.fingerprint, size, now)
+
+
+async def record_file(conn: AsyncConnection, artifact: Artifact, now: int) -> None:
+    """Record a stored file, in the caller's write transaction."""
+    await repo.record_artifact(conn, artifact, now)
 
 
 def link_to(

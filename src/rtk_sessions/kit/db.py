@@ -4,8 +4,9 @@ A read request runs in one read transaction, opened by the route's request-scope
 (auth/deps.py `app_reading`, `ingest_reading`) and shared by the token check and the query.
 Work that must write after reading does so in an explicit, named second phase, after the read
 transaction has ended: the token's once-a-minute `last used` stamp (only when it is due), and
-the peer report rebuilt when its stored one is stale (docs/api-decisions.md, "One request,
-one read transaction"). RTK_TEST_COUNT_TRANSACTIONS makes the server count them per request.
+the peer report rebuilt when its stored one is stale, a chat or transcript file recorded after
+it was built from the read (`Reading.end` first) (docs/api-decisions.md, "One request, one
+read transaction"). RTK_TEST_COUNT_TRANSACTIONS makes the server count them per request.
 
 SQLite gets two engines: readers begin deferred transactions in WAL mode and never block;
 the single writer begins `BEGIN IMMEDIATE` behind a process lock, so concurrent writers queue
@@ -16,9 +17,10 @@ logs: every engine hides them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,15 @@ def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
     return engine
 
 
+@dataclass(frozen=True)
+class Reading:
+    """An open read transaction that its user may finish early with `end` (idempotent),
+    before a write phase of its own: a file built from what was read, then recorded."""
+
+    conn: AsyncConnection
+    end: Callable[[], Awaitable[None]]
+
+
 class Database:
     """Connections for reading and for writing, on SQLite or PostgreSQL."""
 
@@ -93,6 +104,12 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self.reader.connect() as conn, conn.begin():
             yield conn
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Reading]:
+        """`read()` whose transaction can be ended before the block does."""
+        async with AsyncExitStack() as stack:
+            yield Reading(await stack.enter_async_context(self.read()), stack.aclose)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

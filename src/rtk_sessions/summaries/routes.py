@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
-from rtk_sessions.auth.deps import admin_access, public_base_url, read_access
+from rtk_sessions.auth.deps import AppReading, admin_access, app_reading, public_base_url
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
@@ -46,19 +46,19 @@ class SummaryController(Controller):
         "/",
         operation_id="GetSessionSummary",
         responses=error_responses(400, 401, 403, 404, 503),
-        dependencies={"app": Provide(read_access)},
+        dependencies={"reading": Provide(app_reading)},
     )
     async def get_session_summary(
         self,
         request: Request[Any, Any, Any],
         rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         session_id: FromPath[str],
     ) -> SummaryResponse:
         """A link to the latest summary; 404 says whether it is being generated or failed."""
         now = now_ms()
         base = public_base_url(request, rtk)
-        session, link = await summary_link(rtk, app, session_id, base, now)
+        session, link = await summary_link(rtk, reading, reading.app, session_id, base, now)
         return SummaryResponse(SummaryData(session.id, link.url, to_iso(link.expires_at_ms)))
 
     @post(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from rtk_sessions.auth.repo import list_apps
 from rtk_sessions.config import Settings
 from rtk_sessions.files.service import (
@@ -18,12 +20,13 @@ from rtk_sessions.files.service import (
     check_not_expired,
     fingerprint_of,
     link_for,
-    publish,
+    record_file,
+    store_file,
 )
 from rtk_sessions.kit import cpu
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.blobs import Link
-from rtk_sessions.kit.db import serialize_on
+from rtk_sessions.kit.db import Reading, serialize_on
 from rtk_sessions.kit.errors import NotFound, RtkError
 from rtk_sessions.kit.redact import redacted_logger
 from rtk_sessions.kit.state import AppState, worker_state
@@ -78,7 +81,8 @@ def wanted_summary(settings: Settings, app: AppRef, session_id: str, now: int) -
     async def main() -> tuple[str, str]:
         state = worker_state(settings)
         try:
-            session, rows = await load_transcript(state, app, session_id, now)
+            async with state.db.read() as conn:
+                session, rows = await load_transcript(state, conn, app, session_id, now)
             check_not_expired(state, session, "summary", now)
             return session.id, summary_fingerprint(state, session, rows)
         finally:
@@ -111,13 +115,12 @@ def summary_fingerprint(state: AppState, session: SessionRow, rows: list[Segment
 
 
 async def ready_summary(
-    state: AppState, app: AppRef, session_id: str, now: int
+    state: AppState, conn: AsyncConnection, app: AppRef, session_id: str, now: int
 ) -> tuple[SessionRow, str]:
     """The blob key of the latest finished summary, or 404 saying why there is none."""
-    async with state.db.read() as conn:
-        session = await find_session(conn, app, session_id)
-        check_not_expired(state, session, "summary", now)
-        row = await repo.get(conn, app.pk, session.id)
+    session = await find_session(conn, app, session_id)
+    check_not_expired(state, session, "summary", now)
+    row = await repo.get(conn, app.pk, session.id)
     if row is None:
         raise NotFound(f"Session {session.id} has no summary; POST to generate one")
     if row.status == FAILED:
@@ -128,9 +131,11 @@ async def ready_summary(
 
 
 async def summary_link(
-    state: AppState, app: AppRef, session_id: str, base_url: str, now: int
+    state: AppState, reading: Reading, app: AppRef, session_id: str, base_url: str, now: int
 ) -> tuple[SessionRow, Link]:
-    session, key = await ready_summary(state, app, session_id, now)
+    """A link to the latest summary, read in the caller's one read transaction."""
+    session, key = await ready_summary(state, reading.conn, app, session_id, now)
+    await reading.end()
     return session, await link_for(state, session, key, base_url, now, "summary")
 
 
@@ -168,7 +173,8 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> bool:
 
 async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
     s = state.settings
-    session, rows = await load_transcript(state, app, intent.session_id, now_ms())
+    async with state.db.read() as conn:  # step 2: read the transcript
+        session, rows = await load_transcript(state, conn, app, intent.session_id, now_ms())
     fingerprint = summary_fingerprint(state, session, rows)
     text = await asyncio.to_thread(
         summarizer_from_settings(s).summarize,
@@ -184,10 +190,11 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
     async def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
-    built = await publish(state, app.pk, session.id, spec, write, now_ms())
-    async with state.db.write() as conn:
+    built = await store_file(state, app.pk, session.id, spec, write, now_ms())
+    async with state.db.write() as conn:  # step 3: record the file and finish the request
+        await record_file(conn, built, now_ms())
         await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now_ms())
-    await _finish(state, app, intent, status=COMPLETED, error=None)
+        await _mark_done(conn, app, intent, status=COMPLETED, error=None)
 
 
 async def store_imported_summary(
@@ -206,20 +213,28 @@ async def store_imported_summary(
     async def write(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
-    built = await publish(state, app.pk, session.id, spec, write, now)
+    built = await store_file(state, app.pk, session.id, spec, write, now)
     async with state.db.write() as conn:
         await serialize_on(conn, app.pk, f"summary:{session.id}")
+        await record_file(conn, built, now)
         await repo.request(conn, app.pk, session.id, fingerprint, now)
         await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now)
         await repo.mark(conn, app.pk, session.id, now, status=COMPLETED)
 
 
 async def _finish(state: AppState, app: AppRef, intent: SummaryRow, **values: object) -> None:
-    """Close this request; a newer request (changed transcript) stays PROCESSING."""
+    """Close this request in a transaction of its own (a failed job's last step)."""
     async with state.db.write() as conn:
-        await repo.mark(
-            conn, app.pk, intent.session_id, intent.requested_at, updated_at=now_ms(), **values
-        )
+        await _mark_done(conn, app, intent, **values)
+
+
+async def _mark_done(
+    conn: AsyncConnection, app: AppRef, intent: SummaryRow, **values: object
+) -> None:
+    """Close this request; a newer request (changed transcript) stays PROCESSING."""
+    await repo.mark(
+        conn, app.pk, intent.session_id, intent.requested_at, updated_at=now_ms(), **values
+    )
 
 
 async def reconcile(state: AppState, enqueued_before: int, started_before: int) -> int:

@@ -9,9 +9,8 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
-from rtk_sessions.auth.deps import public_base_url, read_access
+from rtk_sessions.auth.deps import AppReading, app_reading, public_base_url
 from rtk_sessions.files.service import link_for
-from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
@@ -32,7 +31,7 @@ class TranscriptResponse(msgspec.Struct):
 class TranscriptController(Controller):
     path = "/sessions/{session_id:str}/transcript"
     tags = ["sessions"]
-    dependencies = {"app": Provide(read_access)}
+    dependencies = {"reading": Provide(app_reading)}
 
     @get(
         "/",
@@ -43,7 +42,7 @@ class TranscriptController(Controller):
         self,
         request: Request[Any, Any, Any],
         rtk: NamedDependency[AppState],
-        app: NamedDependency[AppRef],
+        reading: NamedDependency[AppReading],
         session_id: FromPath[str],
         format: Annotated[
             str | None, Parameter(required=False, description="CSV (default), JSON, SRT, VTT")
@@ -52,7 +51,8 @@ class TranscriptController(Controller):
         """A link to download the session's transcript in CSV, JSON, SRT or WebVTT."""
         fmt = requested_format(format)
         now = now_ms()
-        session, built = await transcript_export(rtk, app, session_id, fmt, now)
+        session, built = await transcript_export(rtk, reading, reading.app, session_id, fmt, now)
+        await reading.end()
         base = public_base_url(request, rtk)
         link = await link_for(rtk, session, built.key, base, now, "transcript")
         return TranscriptResponse(TranscriptData(session.id, link.url, to_iso(link.expires_at_ms)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from rtk_sessions.files.repo import Artifact
 from rtk_sessions.files.service import (
     FileSpec,
@@ -15,6 +17,7 @@ from rtk_sessions.files.service import (
 )
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.csvguard import guard_variant
+from rtk_sessions.kit.db import Reading
 from rtk_sessions.kit.errors import BadRequest, NotFound
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.sessions.repo import SessionRow
@@ -56,28 +59,28 @@ def transcript_fingerprint(session: SessionRow, rows: Sequence[SegmentRow]) -> s
 
 
 async def load_transcript(
-    state: AppState, app: AppRef, session_id: str, now: int
+    state: AppState, conn: AsyncConnection, app: AppRef, session_id: str, now: int
 ) -> tuple[SessionRow, list[SegmentRow]]:
     """The session and its final segments; 404 if expired or there are none."""
-    async with state.db.read() as conn:
-        session = await find_session(conn, app, session_id)
-        check_not_expired(state, session, "transcript", now)
-        rows = await repo.final_segments(conn, app.pk, session.id)
+    session = await find_session(conn, app, session_id)
+    check_not_expired(state, session, "transcript", now)
+    rows = await repo.final_segments(conn, app.pk, session.id)
     if not rows:
         raise NotFound(f"Session {session.id} has no transcript (no final transcript segments)")
     return session, rows
 
 
 async def transcript_export(
-    state: AppState, app: AppRef, session_id: str, fmt: str, now: int
+    state: AppState, reading: Reading, app: AppRef, session_id: str, fmt: str, now: int
 ) -> tuple[SessionRow, Artifact]:
-    """The session's transcript file in `fmt`, built now if the segments changed."""
-    session, rows = await load_transcript(state, app, session_id, now)
+    """The session's transcript file in `fmt`, built now if the segments changed; read in
+    the caller's one read transaction, which ends before a new file is recorded."""
+    session, rows = await load_transcript(state, reading.conn, app, session_id, now)
     filename = f"transcript-{session.id}.{EXTENSIONS[fmt]}"
     guard = fmt == "CSV" and state.settings.csv_formula_guard
     fingerprint = guard_variant(transcript_fingerprint(session, rows), guard)
     spec = FileSpec("transcript", fmt, fingerprint, filename)
-    built = await find_built(state, app.pk, session.id, spec)
+    built = await find_built(state, reading.conn, app.pk, session.id, spec)
     if built is None:
 
         async def write(path: Path) -> None:
@@ -85,5 +88,5 @@ async def transcript_export(
                 segments = map(to_segment, rows)
                 write_transcript(fmt, segments, session.started_at, out, formula_guard=guard)
 
-        built = await publish(state, app.pk, session.id, spec, write, now)
+        built = await publish(state, app.pk, session.id, spec, write, now, reading.end)
     return session, built
