@@ -48,12 +48,15 @@ class ConnectionFigures:
     ice_reconnects: int = 0  # connectionState `connected` again after the first time
     connection_failed: bool = False  # connectionState `failed` seen
     is_p2p: bool | None = None  # the `rtcStatsSFUP2P` constraint (Jitsi)
-    total_packets_sent: int = 0
-    total_packets_received: int = 0
-    total_sent_packets_lost: int = 0  # as the remote reports it (remote-inbound-rtp)
-    total_received_packets_lost: int = 0
-    sent_packets_lost_pct: float = 0.0  # lost / (lost + sent) · 100
-    received_packets_lost_pct: float = 0.0  # lost / (lost + received) · 100
+    # How many getstats values the connection got. With none (a client whose getStats the
+    # browser lacks), the packet figures below are None: nothing was measured, not zero.
+    stats_reports: int = 0
+    total_packets_sent: int | None = None
+    total_packets_received: int | None = None
+    total_sent_packets_lost: int | None = None  # as the remote reports it (remote-inbound-rtp)
+    total_received_packets_lost: int | None = None
+    sent_packets_lost_pct: float | None = None  # lost / (lost + sent) · 100
+    received_packets_lost_pct: float | None = None  # lost / (lost + received) · 100
     remote_packets_received: int | None = None  # Firefox only: what the remote got of ours
     candidate_pair_id: str | None = None  # the last selected pair
     local_candidate_type: str | None = None
@@ -99,6 +102,7 @@ class Connection:
         self._end: int | None = None
         self._connected = 0
         self._failed = False
+        self._reports = 0
 
     def seen(self, ts: int) -> None:
         """A line of this connection: it lasted at least until here once it had connected."""
@@ -116,6 +120,7 @@ class Connection:
 
         Raises ValueError (without line number) when the value is not a stats mapping."""
         present = self._merge(report, line_ts)
+        self._reports += 1
         samples = [s for oid in present if (s := self._sample(oid, line_ts)) is not None]
         return samples, self._pair_changes()
 
@@ -130,6 +135,7 @@ class Connection:
         The cost follows the frame's size plus `carry`, never the number of stats objects:
         the caller bounds `carry` (see DumpReader)."""
         self.stats = whole
+        self._reports += 1
         for oid in frame.removed:
             self._active.pop(oid, None)
         for oid in frame.listed:
@@ -260,14 +266,14 @@ class Connection:
             f.session_duration_ms = max(0, self._end - self._connected_at)
         f.ice_reconnects = max(0, self._connected - 1)
         f.connection_failed = self._failed
-        f.total_packets_sent = _sum_totals(self._sent)
-        f.total_packets_received = _sum_totals(self._received)
-        f.total_sent_packets_lost = _sum(self._lost_sent)
-        f.total_received_packets_lost = _sum(self._lost_received)
-        f.sent_packets_lost_pct = _loss_pct(f.total_sent_packets_lost, f.total_packets_sent)
-        f.received_packets_lost_pct = _loss_pct(
-            f.total_received_packets_lost, f.total_packets_received
-        )
+        f.stats_reports = self._reports
+        if self._reports:
+            f.total_packets_sent = sent = _sum_totals(self._sent)
+            f.total_packets_received = received = _sum_totals(self._received)
+            f.total_sent_packets_lost = lost_sent = _sum(self._lost_sent)
+            f.total_received_packets_lost = lost_received = _sum(self._lost_received)
+            f.sent_packets_lost_pct = _loss_pct(lost_sent, sent)
+            f.received_packets_lost_pct = _loss_pct(lost_received, received)
         if self._remote_received:
             f.remote_packets_received = _sum(self._remote_received)
         if self._pair is not None:
