@@ -505,8 +505,9 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def own_server(args: argparse.Namespace) -> Iterator[tuple[str, str, int]]:
     """`rtk-sessions serve` on a free loopback port with its own data dir (the database is
-    RTK_DATABASE_URL if set, else SQLite there), read and ingest rate limits off; (base URL,
-    token, pid). The server is stopped when the block ends, however it ends."""
+    RTK_DATABASE_URL if set, else SQLite there), read and ingest rate limits off, plus the
+    settings in `args.server_env` if any; (base URL, a read + ingest token limited to
+    `args.app`, pid). The server is stopped when the block ends, however it ends."""
     made = args.data_dir is None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="rtk-loadgen-"))
     port = _free_port()
@@ -516,6 +517,7 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, str, int]]:
             env[keep] = os.environ[keep]
     env.update(RTK_DATA_DIR=str(data_dir), RTK_HOST="127.0.0.1", RTK_PORT=str(port),
                RTK_LOG_LEVEL="warning", RTK_RATE_LIMIT_READ="off", RTK_RATE_LIMIT_INGEST="off")  # fmt: skip
+    env.update(getattr(args, "server_env", {}))
     log = (data_dir / "server.log").open("a")
     # Same process group as this script: whoever kills our group kills the server too.
     proc = subprocess.Popen([sys.executable, "-m", "rtk_sessions", "serve"], env=env,
@@ -534,7 +536,7 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, str, int]]:
             time.sleep(0.1)
         made_token = subprocess.run(
             [sys.executable, "-m", "rtk_sessions", "token", "create", "--account", args.account,
-             "--permission", "read", "--permission", "ingest"],
+             "--app", args.app, "--permission", "read", "--permission", "ingest"],
             env=env, capture_output=True, text=True, timeout=60, check=True,
         )  # fmt: skip
         console.print(f"server pid {proc.pid} on {base}, data dir {data_dir}")
