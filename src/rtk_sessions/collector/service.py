@@ -73,13 +73,11 @@ REPORT_EVERY_MS = 30_000
 HEARTBEAT_MS = 60_000  # an open stream's row is stamped at least this often, lines or not
 ABANDONED_AFTER_MS = 5 * 60_000  # an open stream not stamped for this long lost its process
 
-
 def sequence_ack(value: int, state: str) -> str:
     """The Jitsi server's `sn` message: `initial` lets the client send (it sends nothing
     before); its `value`, the highest sequence number stored, lets it drop what it buffered
     up to there, so a reconnect resends only the rest."""
     return _ENCODE.encode({"type": "sn", "body": {"value": value, "state": state}}).decode()
-
 
 _ENVELOPE = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
