@@ -72,13 +72,7 @@ FLUSH_BYTES = 256 * 1024  # a stream's buffer is flushed at once beyond this
 REPORT_EVERY_MS = 30_000
 HEARTBEAT_MS = 60_000  # an open stream's row is stamped at least this often, lines or not
 ABANDONED_AFTER_MS = 5 * 60_000  # an open stream not stamped for this long lost its process
-
-def sequence_ack(value: int, state: str) -> str:
-    """The Jitsi server's `sn` message: `initial` lets the client send (it sends nothing
-    before); its `value`, the highest sequence number stored, lets it drop what it buffered
-    up to there, so a reconnect resends only the rest."""
-    return _ENCODE.encode({"type": "sn", "body": {"value": value, "state": state}}).decode()
-
+HANDSHAKE = b'{"type":"sn","body":{"value":0,"state":"initial"}}'
 _ENVELOPE = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder()
 
@@ -300,7 +294,7 @@ class Collector:
             )
         self.app = AppRef(pk, self.access.app_id)
         if self.family is Family.JITSI:
-            await self.channel.send_text(sequence_ack(await self._stored_sequence(), "initial"))
+            await self.channel.send_text(HANDSHAKE.decode())
         ticker = asyncio.create_task(self._tick())
         code: int | None = None
         reason = ""
@@ -317,33 +311,6 @@ class Collector:
             await self._end_all(end_code)
         if code is not None:
             await self.channel.close(code, reason)
-
-    async def _stored_sequence(self) -> int:
-        """For a Jitsi browser client reconnecting (its `statsSessionId` in the URL): the
-        highest sequence number its stream stored; 0 for a new stream."""
-        key = self._acked_session()
-        if key is None:
-            return 0
-        assert self.app is not None
-        async with self.state.db.read() as conn:
-            row = await repo.stream_of_session(conn, self.app.pk, key)
-        return (row.last_seq or 0) if row is not None else 0
-
-    def _acked_session(self) -> str | None:
-        """The one stream whose stored lines this socket acknowledges: a Jitsi browser
-        client's, named in its URL (backends multiplex several; they get no acks)."""
-        key = self.query.get("statsSessionId")
-        browser = client_type(self.subprotocol) == "RTCSTATS_CLIENT"
-        return key if browser and key and STATS_SESSION_ID.fullmatch(key) else None
-
-    async def _acknowledge(self, stream: Stream, seq: int | None) -> None:
-        """After a flush committed: tell the client what is stored, so it forgets it."""
-        if seq is None or stream.owner is not self or self.family is not Family.JITSI:
-            return
-        if stream.row.client_session != self._acked_session() or len(self.streams) != 1:
-            return
-        with contextlib.suppress(Exception):  # the socket may be closing
-            await self.channel.send_text(sequence_ack(seq, "ack"))
 
     async def _receive_all(self) -> tuple[int | None, str]:
         """Until the client closes (None) or a limit ends the socket (code, reason)."""
@@ -593,8 +560,6 @@ class Collector:
             stream.row = replace(row, **values)
             if end is not None:
                 stream.ended = True
-            elif done.last_seq != row.last_seq:
-                await self._acknowledge(stream, done.last_seq)
         if done.events and who is not None and (end or now - stream.reported_at > REPORT_EVERY_MS):
             stream.reported_at = now
             await enqueue_reports(
