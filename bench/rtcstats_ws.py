@@ -64,6 +64,7 @@ class Client:
                     f"?statsSessionId={self.session}&isReconnect=false")  # fmt: skip
         self.seq = 0
         self.ws: Any = None
+        self.reader: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         self.ws = await websockets.connect(
@@ -75,6 +76,7 @@ class Client:
         hello = msgspec.json.decode(await asyncio.wait_for(self.ws.recv(), 10))
         if hello.get("type") != "sn":
             raise SystemExit(f"expected the sn handshake, got {hello!r}")
+        self.reader = asyncio.create_task(self.read_acks())
         identity = {"confName": self.meeting, "endpointId": self.peer, "displayName": self.peer,
                     "applicationName": "bench"}  # fmt: skip
         await self.send("identity", ["identity", None, identity])
@@ -84,6 +86,12 @@ class Client:
         data = [*line[:3], int(time.time() * 1000), self.seq]
         payload = data if kind == "identity" else encode(data).decode()
         await self.ws.send(encode({"statsSessionId": self.session, "type": kind, "data": payload}))
+
+    async def read_acks(self) -> None:
+        """Read whatever the server sends, as a real client does."""
+        with contextlib.suppress(Exception):
+            async for _ in self.ws:
+                pass
 
     async def keepalive(self) -> None:
         await self.ws.send(encode({"statsSessionId": self.session, "type": "keepalive"}))
