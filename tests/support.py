@@ -159,6 +159,19 @@ class Server:
         """Run the real CLI against this server's database; returns stdout."""
         return run_cli(self.env, *args)
 
+    def app_with_joined_peer(self, account: str, peer: str, meeting: str) -> str:
+        """A new app in which `peer` joined `meeting`, so its telemetry has a session (and
+        nothing of it is pending)."""
+        app = f"app-{uuid.uuid4().hex[:8]}"
+        token = self.token(account, "ingest", app=app)
+        join = {"id": f"j-{peer}", "type": "peer.joined", "meeting_id": meeting,
+                "peer_id": peer, "occurred_at": 1_500_000_000_000}  # fmt: skip
+        httpx.post(
+            f"{self.base_url}/ingest/v1/accounts/{account}/apps/{app}/events",
+            json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
+        ).raise_for_status()  # fmt: skip
+        return app
+
     def token(self, account: str, *permissions: str, app: str | None = None) -> str:
         args = ["token", "create", "--account", account]
         for p in permissions:

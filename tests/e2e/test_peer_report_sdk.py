@@ -231,21 +231,8 @@ def _pending(server: Any, app: str) -> int:
     return int(resp.json()["data"]["total_count"]) if resp.status_code == 200 else -1
 
 
-def _app_with_a_peer(server: Any, peer: str, meeting: str) -> str:
-    """A new app in which `peer` joined `meeting` (so nothing else is pending)."""
-    app = f"app-{uuid.uuid4().hex[:8]}"
-    token = server.token(ACCOUNT, "ingest", app=app)
-    join = {"id": f"j-{peer}", "type": "peer.joined", "meeting_id": meeting, "peer_id": peer,
-            "occurred_at": 1_500_000_000_000}  # fmt: skip
-    httpx.post(
-        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/events",
-        json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
-    ).raise_for_status()  # fmt: skip
-    return app
-
-
 def test_data_that_is_not_a_dump_is_refused_whole(server: Any) -> None:
-    app = _app_with_a_peer(server, "other", "m-z")
+    app = server.app_with_joined_peer(ACCOUNT, "other", "m-z")
     lines = (DUMPS / "safari-standard-stats.jsonl").read_bytes().splitlines(keepends=True)
     pretty = json.dumps([json.loads(line) for line in lines[:20]], indent=2).encode()
     cases = {
@@ -289,7 +276,7 @@ def test_the_chrome_96_dump_with_a_line_without_timestamp_gives_a_report(server:
     """rtcstats-server's own Chrome 96 test dump has a 3-item `e2eRtt` line. It is imported
     whole, and the report has the streams of both its connections (peer-to-peer PC_0 and the
     SFU's PC_1) with the packet totals rtcstats-server's extractor measured for them."""
-    app = _app_with_a_peer(server, "p96", "m96")
+    app = server.app_with_joined_peer(ACCOUNT, "p96", "m96")
     data = (DUMPS / "chrome96-standard-stats-p2p-add-transceiver.jsonl").read_bytes()
     resp = _import(server, app, "p96", data)
     assert resp.status_code == 200, resp.text
@@ -331,7 +318,7 @@ def test_a_file_format_3_dump_gives_a_report_and_equals_its_live_stream(server: 
     compressed methods and stats, time deltas). Its events are first posted as a live
     collector would post them (read line by line, taken every 40 lines, the figures at the
     end); the upload of the stored dump then adds nothing, and the report has its streams."""
-    app = _app_with_a_peer(server, "pff3", "mff3")
+    app = server.app_with_joined_peer(ACCOUNT, "pff3", "mff3")
     data, _ = as_rtcstats_dump((DUMPS / "google-standard-stats-sfu.jsonl").read_bytes())
     token = server.token(ACCOUNT, "ingest", app=app)
     reader = DumpReader("pff3", "mff3")
@@ -370,7 +357,7 @@ def test_a_file_format_3_dump_gives_a_report_and_equals_its_live_stream(server: 
 
 
 def test_the_rtcstats_com_sample_dump_is_imported(server: Any) -> None:
-    app = _app_with_a_peer(server, "pgum", "mgum")
+    app = server.app_with_joined_peer(ACCOUNT, "pgum", "mgum")
     data = (DATA / "rtcstats" / "rtcstats-com" / "gumonly.jsonl").read_bytes()
     resp = _import(server, app, "pgum", data)
     assert resp.status_code == 200, resp.text

@@ -71,19 +71,6 @@ def dump_lines() -> list[list[Any]]:
     return lines[1:]
 
 
-def joined_app(server: Server, peer: str, meeting: str) -> str:
-    """A new app in which `peer` joined `meeting`, so its telemetry has a session."""
-    app = f"app-{uuid.uuid4().hex[:8]}"
-    token = server.token(ACCOUNT, "ingest", app=app)
-    join = {"id": f"j-{peer}", "type": "peer.joined", "meeting_id": meeting, "peer_id": peer,
-            "occurred_at": 1_500_000_000_000}  # fmt: skip
-    httpx.post(
-        f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/events",
-        json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
-    ).raise_for_status()  # fmt: skip
-    return app
-
-
 def streams(server: Server, app: str, **query: str) -> list[dict[str, Any]]:
     token = read_token(server, app)
     resp = httpx.get(
@@ -210,7 +197,7 @@ async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int | 
 
 async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
     meeting, peer, sid = "room-a", "ep-a", uuid.uuid4().hex
-    app = joined_app(live, peer, meeting)
+    app = live.app_with_joined_peer(ACCOUNT, peer, meeting)
     token = live.token(ACCOUNT, "ingest", app=app)
     lines = dump_lines()
     half = len(lines) - 12  # the dump's stats start in its second half
@@ -253,7 +240,7 @@ async def test_jitsi_stream_reconnect_report_and_dump(live: Server) -> None:
 async def test_jitsi_reconnect_while_the_old_socket_lingers(live: Server) -> None:
     """The new socket takes the stream over; the old one closing later does not end it."""
     meeting, peer, sid = "room-o", "ep-o", uuid.uuid4().hex
-    app = joined_app(live, peer, meeting)
+    app = live.app_with_joined_peer(ACCOUNT, peer, meeting)
     token = live.token(ACCOUNT, "ingest", app=app)
     lines = dump_lines()[:40]
     base = f"/ingest/v1/rtcstats/t/{token}/{meeting}?statsSessionId={sid}&isReconnect="
@@ -280,7 +267,7 @@ async def test_jitsi_reconnect_while_the_old_socket_lingers(live: Server) -> Non
 
 async def test_jitsi_several_sessions_on_one_socket(live: Server) -> None:
     meeting = "room-b"
-    app = joined_app(live, "ep-1", meeting)
+    app = live.app_with_joined_peer(ACCOUNT, "ep-1", meeting)
     token = live.token(ACCOUNT, "ingest", app=app)
     lines = dump_lines()[:20]
     sids = [uuid.uuid4().hex for _ in range(3)]
@@ -355,7 +342,7 @@ async def test_bad_credentials_close_1008(live: Server, where: str, expected: st
 
 async def test_legacy_raw_arrays_with_identity_line(live: Server) -> None:
     meeting, peer = "room-l", "peer-l"
-    app = joined_app(live, peer, meeting)
+    app = live.app_with_joined_peer(ACCOUNT, peer, meeting)
     token = live.token(ACCOUNT, "ingest", app=app)
     lines = dump_lines()
     path = f"/ingest/v1/rtcstats/t/{token}/some/page/path"
@@ -394,7 +381,7 @@ def stream_token(server: Server, app: str, meeting: str, peer: str, *extra: str)
 
 async def test_rtcstats_com_frames_with_a_stream_token(live: Server) -> None:
     meeting, peer = "room-r", "peer-r"
-    app = joined_app(live, peer, meeting)
+    app = live.app_with_joined_peer(ACCOUNT, peer, meeting)
     jwt_token = stream_token(live, app, meeting, peer, "--user", "Ada", "--ttl", "600")
     claims = json.loads(base64.urlsafe_b64decode(jwt_token.split(".")[1] + "=="))
     assert claims["rtcStats"] == {"conference": meeting, "session": peer, "user": "Ada"}
@@ -484,7 +471,7 @@ async def test_a_message_over_the_frame_limit_closes_1009(live: Server) -> None:
 
 async def test_a_stream_token_from_the_api_names_the_peer(live: Server) -> None:
     """An app server mints a token over HTTP; in the path, it beats the client's identity."""
-    app = joined_app(live, "peer-t", "room-t")
+    app = live.app_with_joined_peer(ACCOUNT, "peer-t", "room-t")
     url = f"{live.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app}/rtcstats/tokens"
     ingest = {"Authorization": f"Bearer {live.token(ACCOUNT, 'ingest', app=app)}"}
     bad = httpx.post(url, json={"meeting_id": "room-t"}, headers=ingest, timeout=30)
@@ -512,7 +499,7 @@ async def test_legacy_identity_known_late_and_never(live: Server) -> None:
     """Lines before the identity are stored and read once it is known (here from the
     constraints, after several flushes); a stream that never names itself ingests nothing."""
     meeting, peer = "room-late", "peer-late"
-    app = joined_app(live, peer, meeting)
+    app = live.app_with_joined_peer(ACCOUNT, peer, meeting)
     token = live.token(ACCOUNT, "ingest", app=app)
     lines = dump_lines()
     cut = len(lines) - 10
@@ -548,7 +535,7 @@ async def test_legacy_identity_known_late_and_never(live: Server) -> None:
 async def test_account_wide_token_with_app_and_ids_in_the_query(live: Server) -> None:
     """An account-wide ingest token names its app with ?app_id=; ?meeting_id=&peer_id= name
     the stream (in the Authorization header, as a non-browser client sends it)."""
-    app = joined_app(live, "peer-q", "room-q")
+    app = live.app_with_joined_peer(ACCOUNT, "peer-q", "room-q")
     token = live.token(ACCOUNT, "ingest")
     path = f"/ingest/v1/rtcstats/page?app_id={app}&meeting_id=room-q&peer_id=peer-q"
     async with connect(
