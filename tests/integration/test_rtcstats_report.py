@@ -19,7 +19,7 @@ from rtk_sessions.cli.operations import ingest_events
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.rtcstats_import import import_dump
 from rtk_sessions.kit.apps import AppRef
-from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.db import TALLY, Database, Tally
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.quality import repo as quality_repo
 from rtk_sessions.quality.service import current_report, run_reports
@@ -100,7 +100,17 @@ async def test_the_background_job_stores_the_report_reads_then_serve(
     async with db.read() as conn:
         pk = await resolve_app(conn, ACCOUNT, app_id)
         assert await quality_repo.stored_report(conn, pk, "p") is None
-    await run_reports(state, ACCOUNT, app_id, ["p", "never-joined"])
+    steps = Tally()
+    counting = TALLY.set(steps)
+    try:
+        await run_reports(state, ACCOUNT, app_id, ["p", "never-joined"])
+        # One transaction a named step: find the app; per peer, read; store only what was stale.
+        assert steps.begun == 1 + (1 + 1) + 1
+        steps.begun = 0
+        await run_reports(state, ACCOUNT, app_id, ["p"])
+        assert steps.begun == 1 + 1, "a current report is read, not stored again"
+    finally:
+        TALLY.reset(counting)
     async with db.read() as conn:
         stored = await quality_repo.stored_report(conn, pk, "p")
         assert await quality_repo.stored_report(conn, pk, "never-joined") is None

@@ -165,14 +165,21 @@ async def enqueue_reports(
 
 
 async def run_reports(state: AppState, account_id: str, app_id: str, peer_ids: list[str]) -> None:
-    """The job: bring the stored reports up to date (does nothing for those that already are)."""
+    """The job: bring the stored reports up to date (does nothing for those that already are).
+
+    Named steps, one transaction each: *find the app*; then per peer *read* (the peer, whether
+    its stored report is current, and if not its telemetry) and, only for a stale report,
+    *store* the rebuilt one (`rebuild_report`)."""
     async with state.db.read() as conn:
         try:
             pk = await resolve_app(conn, account_id, app_id)
         except NotFound:
             return
+    app = AppRef(pk, app_id)
     for peer_id in peer_ids:
         async with state.db.read() as conn:
-            joined = await repo.find_peer(conn, pk, peer_id) is not None
-        if joined:  # telemetry of a peer not joined yet waits, pending, like its report
-            await current_report(state, AppRef(pk, app_id), peer_id)
+            if await repo.find_peer(conn, pk, peer_id) is None:
+                continue  # telemetry of a peer not joined yet waits, pending, like its report
+            found = await read_report(conn, app, peer_id, state.settings)
+        if isinstance(found, Stale):
+            await rebuild_report(state.db, app, found, state.settings)
