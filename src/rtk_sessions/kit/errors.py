@@ -55,6 +55,12 @@ class UnsupportedMedia(RtkError):
     status = 415
 
 
+class NotSupported(RtkError):
+    """A call of the API that rtk-sessions cannot perform by design (it has no media server)."""
+
+    status = 501
+
+
 class Unavailable(RtkError):
     status = 503
 

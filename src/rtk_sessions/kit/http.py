@@ -47,6 +47,8 @@ _ERROR_MEANINGS = {
     415: "Unsupported Content-Type or Content-Encoding.",
     429: "Too many requests for this token, or failed authentications from this address; "
     "Retry-After says when to try again.",
+    501: "The call acts on a live call, which needs a media server; rtk-sessions keeps "
+    "meeting records only.",
     503: "The file store (S3) could not be reached or refused the request; try again later.",
 }
 

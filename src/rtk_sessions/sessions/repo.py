@@ -166,6 +166,25 @@ async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> Se
     return None if row is None else _session_from(row)
 
 
+async def live_session_of_meeting(
+    conn: AsyncConnection, app_pk: int, meeting_id: str
+) -> SessionRow | None:
+    """The meeting's LIVE session (the latest, should there ever be two)."""
+    row = (
+        await conn.execute(
+            select(*_SESSION_COLUMNS)
+            .where(
+                sessions.c.app_pk == app_pk,
+                sessions.c.meeting_id == meeting_id,
+                sessions.c.status == "LIVE",
+            )
+            .order_by(sessions.c.started_at.desc(), sessions.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else _session_from(row)
+
+
 async def child_sessions(conn: AsyncConnection, app_pk: int, session_id: str) -> list[SessionRow]:
     rows = await conn.execute(
         select(*_SESSION_COLUMNS)

@@ -49,6 +49,19 @@ async def get_session(
     return session_out(row, app.app_id, now, rooms)
 
 
+async def active_session(
+    conn: AsyncConnection, app: AppRef, meeting_id: str, now: int
+) -> SessionOut:
+    """The meeting's LIVE session with its breakout rooms; 404 when it has none."""
+    row = await repo.live_session_of_meeting(conn, app.pk, meeting_id)
+    if row is None:
+        raise NotFound(f"Meeting {meeting_id} has no active session (none of its sessions is LIVE)")
+    rooms = [
+        session_out(c, app.app_id, now) for c in await repo.child_sessions(conn, app.pk, row.id)
+    ]
+    return session_out(row, app.app_id, now, rooms)
+
+
 async def list_participants(
     conn: AsyncConnection, app: AppRef, session_id: str, req: ParticipantsRequest, now: int
 ) -> tuple[list[ParticipantOut], Paging]:
