@@ -47,6 +47,7 @@ from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.monitoring import metrics_endpoint
 from rtk_sessions.quality.routes import PeerReportController
 from rtk_sessions.sessions.active_routes import ActiveSessionController
+from rtk_sessions.sessions.analytics_routes import AnalyticsController
 from rtk_sessions.sessions.routes import SessionsController
 from rtk_sessions.summaries.routes import SummaryController
 from rtk_sessions.transcripts.routes import TranscriptController
@@ -140,6 +141,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
 
     rtk_routes = [
         ActiveSessionController,
+        AnalyticsController,
         PeerReportController,
         SessionsController,
         ChatController,

@@ -159,6 +159,17 @@ peers = Table(
     ),
 )
 
+# Usage per UTC day (sessions.usage): sessions started and the peers' closed intervals' ms on
+# that day, kept with the derived data so that daywise analytics never scan sessions.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("day", Integer, primary_key=True),  # days since 1970-01-01, UTC
+    Column("sessions", Integer, nullable=False),
+    Column("closed_ms", BigInteger, nullable=False),
+)
+
 # Every file built for a session (chat export, transcript per format, summary). A newer build of
 # the same (session, kind, variant) supersedes older ones; superseded and expired files are
 # deleted by the purge once no link handed out for them can still be live.
