@@ -18,11 +18,12 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
-from rtk_sessions.kit.tables import peers, sessions
+from rtk_sessions.kit.tables import peers, session_counts, sessions
 from rtk_sessions.sessions.folding import fold
 
 # The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
@@ -136,21 +137,99 @@ def minutes_ms_expr(now: int) -> ColumnElement[Any]:
     return case((running < c.closed_ms, c.closed_ms), else_=running)
 
 
-async def list_sessions(
-    conn: AsyncConnection, app_pk: int, q: SessionQuery, now: int
-) -> tuple[list[SessionRow], int]:
-    where = _session_filters(app_pk, q, conn.dialect.name)
-    total = int(
-        (await conn.execute(select(func.count()).select_from(sessions).where(*where))).scalar_one()
-    )
-    key = minutes_ms_expr(now) if q.sort_by == "minutesConsumed" else sessions.c.started_at
-    order = [key.desc(), sessions.c.id.desc()] if q.descending else [key.asc(), sessions.c.id.asc()]
-    rows = await conn.execute(
-        select(*_SESSION_COLUMNS)
+def _counted(q: SessionQuery) -> bool:
+    """Whether `session_counts` answers this query's total: no filter but status and
+    participants."""
+    return q.start_time is None and q.end_time is None and not q.search and not q.associated_id
+
+
+async def _total(
+    conn: AsyncConnection, app_pk: int, q: SessionQuery, where: list[ColumnElement[bool]]
+) -> int:
+    """Exact `total_count`: a sum over the app's few counter rows where they answer it, else a
+    count over the index the filters use (its cost grows with the matching rows)."""
+    if _counted(q):
+        k = session_counts.c
+        cond: list[ColumnElement[bool]] = [k.app_pk == app_pk]
+        if q.status:
+            cond.append(k.status == q.status)
+        if q.min_participants is not None:
+            cond.append(k.max_concurrent >= q.min_participants)
+        if q.max_participants is not None:
+            cond.append(k.max_concurrent <= q.max_participants)
+        query = select(func.coalesce(func.sum(k.sessions), 0)).where(*cond)
+    else:
+        query = select(func.count()).select_from(sessions).where(*where)
+    return int((await conn.execute(query)).scalar_one())
+
+
+def _page_ids_by_minutes(
+    where: list[ColumnElement[bool]], q: SessionQuery, now: int
+) -> Select[Any]:
+    """Ids of the page by minutes consumed at `now`, then id.
+
+    An ENDED session's consumed ms is its stored `closed_ms` (no peer is open), so the ENDED
+    part of the page is the first offset+limit entries of the (app_pk, status, closed_ms, id)
+    index; only the LIVE sessions, the few running now, are computed at `now`. Merged and
+    ordered once more, the page is exactly the one a full sort would give.
+    """
+    c = sessions.c
+    offset = _offset(q.page_no, q.per_page)
+    top = min(offset + q.per_page, SQL_INT_CAP)
+
+    def ordered(key: Any) -> list[Any]:
+        return [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
+
+    parts: list[Select[Any]] = []
+    if q.status != "LIVE":
+        ended = (
+            select(c.id, c.closed_ms.label("consumed"))
+            .where(*where, c.status == "ENDED")
+            .order_by(*ordered(c.closed_ms))
+            .limit(top)
+            .subquery()
+        )
+        parts.append(select(ended.c.id, ended.c.consumed))
+    if q.status != "ENDED":
+        parts.append(
+            select(c.id, minutes_ms_expr(now).label("consumed")).where(*where, c.status == "LIVE")
+        )
+    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    key, tiebreak = merged.c.consumed, merged.c.id
+    order = [key.desc(), tiebreak.desc()] if q.descending else [key.asc(), tiebreak.asc()]
+    return select(merged.c.id).order_by(*order).limit(q.per_page).offset(offset)
+
+
+def _page_ids_by_start(where: list[ColumnElement[bool]], q: SessionQuery) -> Select[Any]:
+    c = sessions.c
+    order = [c.started_at.desc(), c.id.desc()] if q.descending else [c.started_at, c.id]
+    return (
+        select(c.id)
         .where(*where)
         .order_by(*order)
         .limit(q.per_page)
         .offset(_offset(q.page_no, q.per_page))
+    )
+
+
+async def list_sessions(
+    conn: AsyncConnection, app_pk: int, q: SessionQuery, now: int
+) -> tuple[list[SessionRow], int]:
+    """One page and the total. The page's ids come from an index walk that reads only
+    (key, id), so skipped entries of a deep page are not fetched from the table; the page's
+    25 rows are then joined in by id and put in the same order (one statement, one snapshot)."""
+    where = _session_filters(app_pk, q, conn.dialect.name)
+    total = await _total(conn, app_pk, q, where)
+    if q.sort_by == "minutesConsumed":
+        ids, key = _page_ids_by_minutes(where, q, now), minutes_ms_expr(now)
+    else:
+        ids, key = _page_ids_by_start(where, q), sessions.c.started_at
+    c = sessions.c
+    order = [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
+    rows = await conn.execute(
+        select(*_SESSION_COLUMNS)
+        .where(c.app_pk == app_pk, c.id.in_(ids.scalar_subquery()))
+        .order_by(*order)
     )
     return [_session_from(r) for r in rows], total
 
