@@ -90,7 +90,7 @@ def _session_search(term: str, dialect: str) -> ColumnElement[bool]:
     """
     c = sessions.c
     folded = fold(term)
-    if dialect == "sqlite" and len(folded) >= 3:
+    if dialect == "sqlite" and len(folded) >= 3:  # _fts_search
         phrase = '"' + folded.replace('"', '""') + '"'
         matches: Select[tuple[Any]] = (
             select(literal_column("rowid"))
@@ -105,9 +105,17 @@ def _session_search(term: str, dialect: str) -> ColumnElement[bool]:
     )
 
 
+def _fts_search(q: SessionQuery, dialect: str) -> bool:
+    return bool(q.search) and dialect == "sqlite" and len(fold(q.search or "")) >= 3
+
+
 def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
     c = sessions.c
-    where: list[ColumnElement[bool]] = [c.app_pk == app_pk]
+    # An FTS search leads: its matches are looked up by rowid. SQLite has no statistics
+    # (nothing runs ANALYZE) and would otherwise walk the app's index testing each row against
+    # the matches; a unary `+` keeps app_pk out of index choice (a documented SQLite idiom).
+    app = literal_column("+sessions.app_pk") if _fts_search(q, dialect) else c.app_pk
+    where: list[ColumnElement[bool]] = [app == app_pk]
     if q.start_time is not None:
         where.append(c.started_at >= q.start_time)
     if q.end_time is not None:
@@ -163,8 +171,31 @@ async def _total(
     return int((await conn.execute(query)).scalar_one())
 
 
+@dataclass(frozen=True)
+class _Window:
+    """Which entries of the ordered list to read: `limit` from `offset`, in this direction."""
+
+    descending: bool
+    offset: int
+    limit: int
+
+
+def _window(q: SessionQuery, total: int) -> _Window:
+    """The page as a walk from the nearer end: the last pages of a million sessions are the
+    first entries of the index read backwards, so no page walks more than half the list."""
+    offset = _offset(q.page_no, q.per_page)
+    if total // 2 < offset < total:
+        limit = min(q.per_page, total - offset)
+        return _Window(not q.descending, total - offset - limit, limit)
+    return _Window(q.descending, offset, q.per_page)
+
+
+def _ordered(key: Any, tiebreak: Any, descending: bool) -> list[Any]:
+    return [key.desc(), tiebreak.desc()] if descending else [key.asc(), tiebreak.asc()]
+
+
 def _page_ids_by_minutes(
-    where: list[ColumnElement[bool]], q: SessionQuery, now: int
+    where: list[ColumnElement[bool]], q: SessionQuery, w: _Window, now: int
 ) -> Select[Any]:
     """Ids of the page by minutes consumed at `now`, then id.
 
@@ -174,19 +205,13 @@ def _page_ids_by_minutes(
     ordered once more, the page is exactly the one a full sort would give.
     """
     c = sessions.c
-    offset = _offset(q.page_no, q.per_page)
-    top = min(offset + q.per_page, SQL_INT_CAP)
-
-    def ordered(key: Any) -> list[Any]:
-        return [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
-
     parts: list[Select[Any]] = []
     if q.status != "LIVE":
         ended = (
             select(c.id, c.closed_ms.label("consumed"))
             .where(*where, c.status == "ENDED")
-            .order_by(*ordered(c.closed_ms))
-            .limit(top)
+            .order_by(*_ordered(c.closed_ms, c.id, w.descending))
+            .limit(min(w.offset + w.limit, SQL_INT_CAP))
             .subquery()
         )
         parts.append(select(ended.c.id, ended.c.consumed))
@@ -195,20 +220,22 @@ def _page_ids_by_minutes(
             select(c.id, minutes_ms_expr(now).label("consumed")).where(*where, c.status == "LIVE")
         )
     merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    key, tiebreak = merged.c.consumed, merged.c.id
-    order = [key.desc(), tiebreak.desc()] if q.descending else [key.asc(), tiebreak.asc()]
-    return select(merged.c.id).order_by(*order).limit(q.per_page).offset(offset)
+    return (
+        select(merged.c.id)
+        .order_by(*_ordered(merged.c.consumed, merged.c.id, w.descending))
+        .limit(w.limit)
+        .offset(w.offset)
+    )
 
 
-def _page_ids_by_start(where: list[ColumnElement[bool]], q: SessionQuery) -> Select[Any]:
+def _page_ids_by_start(where: list[ColumnElement[bool]], w: _Window) -> Select[Any]:
     c = sessions.c
-    order = [c.started_at.desc(), c.id.desc()] if q.descending else [c.started_at, c.id]
     return (
         select(c.id)
         .where(*where)
-        .order_by(*order)
-        .limit(q.per_page)
-        .offset(_offset(q.page_no, q.per_page))
+        .order_by(*_ordered(c.started_at, c.id, w.descending))
+        .limit(w.limit)
+        .offset(w.offset)
     )
 
 
@@ -217,19 +244,20 @@ async def list_sessions(
 ) -> tuple[list[SessionRow], int]:
     """One page and the total. The page's ids come from an index walk that reads only
     (key, id), so skipped entries of a deep page are not fetched from the table; the page's
-    25 rows are then joined in by id and put in the same order (one statement, one snapshot)."""
+    rows are then joined in by id and put in the page's order (one statement)."""
     where = _session_filters(app_pk, q, conn.dialect.name)
     total = await _total(conn, app_pk, q, where)
+    if _offset(q.page_no, q.per_page) >= total:
+        return [], total
+    w = _window(q, total)
     if q.sort_by == "minutesConsumed":
-        ids, key = _page_ids_by_minutes(where, q, now), minutes_ms_expr(now)
+        ids, key = _page_ids_by_minutes(where, q, w, now), minutes_ms_expr(now)
     else:
-        ids, key = _page_ids_by_start(where, q), sessions.c.started_at
-    c = sessions.c
-    order = [key.desc(), c.id.desc()] if q.descending else [key.asc(), c.id.asc()]
+        ids, key = _page_ids_by_start(where, w), sessions.c.started_at
     rows = await conn.execute(
         select(*_SESSION_COLUMNS)
-        .where(c.app_pk == app_pk, c.id.in_(ids.scalar_subquery()))
-        .order_by(*order)
+        .where(sessions.c.app_pk == app_pk, sessions.c.id.in_(ids.scalar_subquery()))
+        .order_by(*_ordered(key, sessions.c.id, q.descending))
     )
     return [_session_from(r) for r in rows], total
 
@@ -246,12 +274,14 @@ async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> Se
 
 
 async def child_sessions(conn: AsyncConnection, app_pk: int, session_id: str) -> list[SessionRow]:
+    """Breakout rooms of a session, oldest first. Sorted here: an ORDER BY would lead SQLite to
+    walk the app's sessions in start order instead of looking the parent up in its index."""
     rows = await conn.execute(
-        select(*_SESSION_COLUMNS)
-        .where(sessions.c.app_pk == app_pk, sessions.c.parent_session_id == session_id)
-        .order_by(sessions.c.started_at, sessions.c.id)
+        select(*_SESSION_COLUMNS).where(
+            sessions.c.app_pk == app_pk, sessions.c.parent_session_id == session_id
+        )
     )
-    return [_session_from(r) for r in rows]
+    return sorted((_session_from(r) for r in rows), key=lambda s: (s.started_at, s.id))
 
 
 @dataclass(frozen=True)
