@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import from_row
 from rtk_sessions.kit.tables import peers, session_counts, sessions
+from rtk_sessions.sessions.accounting import consumed_ms
 from rtk_sessions.sessions.folding import fold
 
 # The largest number we hand to SQL: columns and LIMIT/OFFSET binds are 32-bit on PostgreSQL.
@@ -109,13 +110,27 @@ def _fts_search(q: SessionQuery, dialect: str) -> bool:
     return bool(q.search) and dialect == "sqlite" and len(fold(q.search or "")) >= 3
 
 
-def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnElement[bool]]:
-    c = sessions.c
-    # An FTS search leads: its matches are looked up by rowid. SQLite has no statistics
-    # (nothing runs ANALYZE) and would otherwise walk the app's index testing each row against
-    # the matches; a unary `+` keeps app_pk out of index choice (a documented SQLite idiom).
-    app = literal_column("+sessions.app_pk") if _fts_search(q, dialect) else c.app_pk
-    where: list[ColumnElement[bool]] = [app == app_pk]
+class _Columns:
+    """The sessions columns a list query names. On SQLite, when a selective filter is given (a
+    meeting, or a search the FTS index answers), every other column is written `+column`, a
+    documented SQLite idiom that keeps a term out of index choice: SQLite has no statistics
+    (nothing runs ANALYZE) and would otherwise prefer walking an index in the page's order,
+    testing each of the app's rows, over looking the few matches up and sorting them."""
+
+    def __init__(self, q: SessionQuery, dialect: str) -> None:
+        self.fts = _fts_search(q, dialect)
+        self.meeting = bool(q.associated_id) and not self.fts
+        self.plain = dialect == "sqlite" and (self.fts or self.meeting)
+
+    def __getattr__(self, name: str) -> Any:
+        keep = name == "id" or (self.meeting and name in ("app_pk", "meeting_id"))
+        if self.plain and not keep:
+            return literal_column(f"+sessions.{name}")
+        return sessions.c[name]
+
+
+def _session_filters(app_pk: int, q: SessionQuery, c: _Columns) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [c.app_pk == app_pk]
     if q.start_time is not None:
         where.append(c.started_at >= q.start_time)
     if q.end_time is not None:
@@ -129,7 +144,7 @@ def _session_filters(app_pk: int, q: SessionQuery, dialect: str) -> list[ColumnE
     if q.max_participants is not None:
         where.append(c.max_concurrent <= q.max_participants)
     if q.search:
-        where.append(_session_search(q.search, dialect))
+        where.append(_session_search(q.search, "sqlite" if c.fts else "other"))
     return where
 
 
@@ -195,7 +210,7 @@ def _ordered(key: Any, tiebreak: Any, descending: bool) -> list[Any]:
 
 
 def _page_ids_by_minutes(
-    where: list[ColumnElement[bool]], q: SessionQuery, w: _Window, now: int
+    c: _Columns, where: list[ColumnElement[bool]], q: SessionQuery, w: _Window, now: int
 ) -> Select[Any]:
     """Ids of the page by minutes consumed at `now`, then id.
 
@@ -204,7 +219,6 @@ def _page_ids_by_minutes(
     index; only the LIVE sessions, the few running now, are computed at `now`. Merged and
     ordered once more, the page is exactly the one a full sort would give.
     """
-    c = sessions.c
     parts: list[Select[Any]] = []
     if q.status != "LIVE":
         ended = (
@@ -228,8 +242,7 @@ def _page_ids_by_minutes(
     )
 
 
-def _page_ids_by_start(where: list[ColumnElement[bool]], w: _Window) -> Select[Any]:
-    c = sessions.c
+def _page_ids_by_start(c: _Columns, where: list[ColumnElement[bool]], w: _Window) -> Select[Any]:
     return (
         select(c.id)
         .where(*where)
@@ -244,22 +257,30 @@ async def list_sessions(
 ) -> tuple[list[SessionRow], int]:
     """One page and the total. The page's ids come from an index walk that reads only
     (key, id), so skipped entries of a deep page are not fetched from the table; the page's
-    rows are then joined in by id and put in the page's order (one statement)."""
-    where = _session_filters(app_pk, q, conn.dialect.name)
+    rows are then looked up by id (one statement) and put in the page's order here."""
+    c = _Columns(q, conn.dialect.name)
+    where = _session_filters(app_pk, q, c)
     total = await _total(conn, app_pk, q, where)
     if _offset(q.page_no, q.per_page) >= total:
         return [], total
     w = _window(q, total)
     if q.sort_by == "minutesConsumed":
-        ids, key = _page_ids_by_minutes(where, q, w, now), minutes_ms_expr(now)
+        ids = _page_ids_by_minutes(c, where, q, w, now)
     else:
-        ids, key = _page_ids_by_start(where, w), sessions.c.started_at
+        ids = _page_ids_by_start(c, where, w)
     rows = await conn.execute(
-        select(*_SESSION_COLUMNS)
-        .where(sessions.c.app_pk == app_pk, sessions.c.id.in_(ids.scalar_subquery()))
-        .order_by(*_ordered(key, sessions.c.id, q.descending))
+        select(*_SESSION_COLUMNS).where(
+            sessions.c.app_pk == app_pk, sessions.c.id.in_(ids.scalar_subquery())
+        )
     )
-    return [_session_from(r) for r in rows], total
+    page = [_session_from(r) for r in rows]
+
+    def key(s: SessionRow) -> tuple[int, str]:
+        if q.sort_by == "minutesConsumed":
+            return consumed_ms(s.closed_ms, s.open_count, s.open_join_sum_ms, now), s.id
+        return s.started_at, s.id
+
+    return sorted(page, key=key, reverse=q.descending), total
 
 
 async def get_session(conn: AsyncConnection, app_pk: int, session_id: str) -> SessionRow | None:
