@@ -127,6 +127,8 @@ sessions = Table(
     Index(None, "app_pk", "status", "started_at", "id"),
     # ENDED sessions by minutes consumed (their consumed ms is closed_ms; docs/api-decisions.md).
     Index(None, "app_pk", "status", "closed_ms", "id"),
+    # A participants range: one ordered walk per max_concurrent value, merged.
+    Index(None, "app_pk", "status", "max_concurrent", "closed_ms", "id"),
     Index(None, "app_pk", "max_concurrent", "started_at", "id"),
 )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -129,7 +129,11 @@ class _Columns:
         return sessions.c[name]
 
 
-def _session_filters(app_pk: int, q: SessionQuery, c: _Columns) -> list[ColumnElement[bool]]:
+def _session_filters(
+    app_pk: int, q: SessionQuery, c: _Columns, value: int | None = None
+) -> list[ColumnElement[bool]]:
+    """The query's filters; with `value`, `max_concurrent = value` instead of its range (SQLite
+    would walk the range rather than the value, given both)."""
     where: list[ColumnElement[bool]] = [c.app_pk == app_pk]
     if q.start_time is not None:
         where.append(c.started_at >= q.start_time)
@@ -139,10 +143,13 @@ def _session_filters(app_pk: int, q: SessionQuery, c: _Columns) -> list[ColumnEl
         where.append(c.status == q.status)
     if q.associated_id:
         where.append(c.meeting_id == q.associated_id)
-    if q.min_participants is not None:
-        where.append(c.max_concurrent >= q.min_participants)
-    if q.max_participants is not None:
-        where.append(c.max_concurrent <= q.max_participants)
+    if value is not None:
+        where.append(c.max_concurrent == value)
+    else:
+        if q.min_participants is not None:
+            where.append(c.max_concurrent >= q.min_participants)
+        if q.max_participants is not None:
+            where.append(c.max_concurrent <= q.max_participants)
     if q.search:
         where.append(_session_search(q.search, "sqlite" if c.fts else "other"))
     return where
@@ -166,24 +173,47 @@ def _counted(q: SessionQuery) -> bool:
     return q.start_time is None and q.end_time is None and not q.search and not q.associated_id
 
 
+@dataclass(frozen=True)
+class _Total:
+    sessions: int
+    # Sessions per max_concurrent value, when `session_counts` answered the total.
+    by_participants: dict[int, int] | None = None
+
+
 async def _total(
     conn: AsyncConnection, app_pk: int, q: SessionQuery, where: list[ColumnElement[bool]]
-) -> int:
+) -> _Total:
     """Exact `total_count`: a sum over the app's few counter rows where they answer it, else a
     count over the index the filters use (its cost grows with the matching rows)."""
-    if _counted(q):
-        k = session_counts.c
-        cond: list[ColumnElement[bool]] = [k.app_pk == app_pk]
-        if q.status:
-            cond.append(k.status == q.status)
-        if q.min_participants is not None:
-            cond.append(k.max_concurrent >= q.min_participants)
-        if q.max_participants is not None:
-            cond.append(k.max_concurrent <= q.max_participants)
-        query = select(func.coalesce(func.sum(k.sessions), 0)).where(*cond)
-    else:
+    if not _counted(q):
         query = select(func.count()).select_from(sessions).where(*where)
-    return int((await conn.execute(query)).scalar_one())
+        return _Total(int((await conn.execute(query)).scalar_one()))
+    k = session_counts.c
+    cond: list[ColumnElement[bool]] = [k.app_pk == app_pk, k.sessions > 0]
+    if q.status:
+        cond.append(k.status == q.status)
+    if q.min_participants is not None:
+        cond.append(k.max_concurrent >= q.min_participants)
+    if q.max_participants is not None:
+        cond.append(k.max_concurrent <= q.max_participants)
+    by_value: dict[int, int] = {}
+    for r in await conn.execute(select(k.max_concurrent, k.sessions).where(*cond)):
+        by_value[r.max_concurrent] = by_value.get(r.max_concurrent, 0) + int(r.sessions)
+    return _Total(sum(by_value.values()), by_value)
+
+
+# Up to this many max_concurrent values in a participants range are read as one ordered index
+# walk each, merged; more than that and the range's sessions are sorted.
+MERGED_VALUES = 64
+
+
+def _merged_values(q: SessionQuery, total: _Total) -> list[int] | None:
+    """The max_concurrent values whose ordered walks, merged, give a participants-range page."""
+    ranged = q.min_participants is not None or q.max_participants is not None
+    if not ranged or total.by_participants is None or q.status == "LIVE":
+        return None  # the LIVE sessions are few: their status index leads
+    values = sorted(total.by_participants)
+    return values if 0 < len(values) <= MERGED_VALUES else None
 
 
 @dataclass(frozen=True)
@@ -209,31 +239,46 @@ def _ordered(key: Any, tiebreak: Any, descending: bool) -> list[Any]:
     return [key.desc(), tiebreak.desc()] if descending else [key.asc(), tiebreak.asc()]
 
 
+def _merge(parts: list[Select[Any]]) -> Any:
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+
+
 def _page_ids_by_minutes(
-    c: _Columns, where: list[ColumnElement[bool]], q: SessionQuery, w: _Window, now: int
+    c: _Columns,
+    where: Callable[[int | None], list[ColumnElement[bool]]],
+    q: SessionQuery,
+    w: _Window,
+    now: int,
+    values: list[int] | None,
 ) -> Select[Any]:
     """Ids of the page by minutes consumed at `now`, then id.
 
     An ENDED session's consumed ms is its stored `closed_ms` (no peer is open), so the ENDED
     part of the page is the first offset+limit entries of the (app_pk, status, closed_ms, id)
-    index; only the LIVE sessions, the few running now, are computed at `now`. Merged and
-    ordered once more, the page is exactly the one a full sort would give.
+    index (with a participants range: of each value's walk of the (app_pk, status,
+    max_concurrent, closed_ms, id) index); only the LIVE sessions, the few running now, are
+    computed at `now`. Merged and ordered once more, the page is exactly the one a full sort
+    would give.
     """
+    top = min(w.offset + w.limit, SQL_INT_CAP)
     parts: list[Select[Any]] = []
     if q.status != "LIVE":
-        ended = (
-            select(c.id, c.closed_ms.label("consumed"))
-            .where(*where, c.status == "ENDED")
-            .order_by(*_ordered(c.closed_ms, c.id, w.descending))
-            .limit(min(w.offset + w.limit, SQL_INT_CAP))
-            .subquery()
-        )
-        parts.append(select(ended.c.id, ended.c.consumed))
+        for value in values or [None]:
+            ended = (
+                select(c.id, c.closed_ms.label("consumed"))
+                .where(*where(value), c.status == "ENDED")
+                .order_by(*_ordered(c.closed_ms, c.id, w.descending))
+                .limit(top)
+                .subquery()
+            )
+            parts.append(select(ended.c.id, ended.c.consumed))
     if q.status != "ENDED":
         parts.append(
-            select(c.id, minutes_ms_expr(now).label("consumed")).where(*where, c.status == "LIVE")
+            select(c.id, minutes_ms_expr(now).label("consumed")).where(
+                *where(None), c.status == "LIVE"
+            )
         )
-    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    merged = _merge(parts)
     return (
         select(merged.c.id)
         .order_by(*_ordered(merged.c.consumed, merged.c.id, w.descending))
@@ -242,11 +287,37 @@ def _page_ids_by_minutes(
     )
 
 
-def _page_ids_by_start(c: _Columns, where: list[ColumnElement[bool]], w: _Window) -> Select[Any]:
+def _page_ids_by_start(
+    c: _Columns,
+    where: Callable[[int | None], list[ColumnElement[bool]]],
+    w: _Window,
+    values: list[int] | None,
+) -> Select[Any]:
+    """Ids of the page by start, then id: one walk of the start order's index, or with a
+    participants range one walk of (app_pk, max_concurrent, started_at, id) per value, merged."""
+    if values is None:
+        return (
+            select(c.id)
+            .where(*where(None))
+            .order_by(*_ordered(c.started_at, c.id, w.descending))
+            .limit(w.limit)
+            .offset(w.offset)
+        )
+    top = min(w.offset + w.limit, SQL_INT_CAP)
+    parts: list[Select[Any]] = []
+    for value in values:
+        walk = (
+            select(c.id, c.started_at)
+            .where(*where(value))
+            .order_by(*_ordered(c.started_at, c.id, w.descending))
+            .limit(top)
+            .subquery()
+        )
+        parts.append(select(walk.c.id, walk.c.started_at))
+    merged = _merge(parts)
     return (
-        select(c.id)
-        .where(*where)
-        .order_by(*_ordered(c.started_at, c.id, w.descending))
+        select(merged.c.id)
+        .order_by(*_ordered(merged.c.started_at, merged.c.id, w.descending))
         .limit(w.limit)
         .offset(w.offset)
     )
@@ -260,14 +331,19 @@ async def list_sessions(
     rows are then looked up by id (one statement) and put in the page's order here."""
     c = _Columns(q, conn.dialect.name)
     where = _session_filters(app_pk, q, c)
-    total = await _total(conn, app_pk, q, where)
+    counted = await _total(conn, app_pk, q, where)
+    total = counted.sessions
     if _offset(q.page_no, q.per_page) >= total:
         return [], total
-    w = _window(q, total)
+    w, values = _window(q, total), _merged_values(q, counted)
+
+    def filters(value: int | None) -> list[ColumnElement[bool]]:
+        return where if value is None else _session_filters(app_pk, q, c, value)
+
     if q.sort_by == "minutesConsumed":
-        ids = _page_ids_by_minutes(c, where, q, w, now)
+        ids = _page_ids_by_minutes(c, filters, q, w, now, values)
     else:
-        ids = _page_ids_by_start(c, where, w)
+        ids = _page_ids_by_start(c, filters, w, values)
     rows = await conn.execute(
         select(*_SESSION_COLUMNS).where(
             sessions.c.app_pk == app_pk, sessions.c.id.in_(ids.scalar_subquery())

@@ -88,6 +88,11 @@ INDEXES: list[tuple[str, list[str], tuple[str, list[str]] | None]] = [
     ),
     ("ix_sessions_app_pk_status_closed_ms_id", ["app_pk", "status", "closed_ms", "id"], None),
     (
+        "ix_sessions_app_pk_status_max_concurrent_closed_ms_id",
+        ["app_pk", "status", "max_concurrent", "closed_ms", "id"],
+        None,
+    ),
+    (
         "ix_sessions_app_pk_max_concurrent_started_at_id",
         ["app_pk", "max_concurrent", "started_at", "id"],
         None,
