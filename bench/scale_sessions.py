@@ -18,14 +18,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 from sqlalchemy import insert, select, text
 
 from rtk_sessions.ingest.repo import pending_events
@@ -117,7 +126,9 @@ async def load(db: Database, n: int) -> tuple[int, float]:
             await ac.exec_driver_sql("VACUUM ANALYZE sessions")
             await ac.exec_driver_sql("VACUUM ANALYZE peers")
     took = time.perf_counter() - t0
-    print(f"loaded {n} sessions in {t_sessions:.0f} s, peers and ANALYZE: {took - t_sessions:.0f} s")
+    print(
+        f"loaded {n} sessions in {t_sessions:.0f} s, peers and ANALYZE: {took - t_sessions:.0f} s"
+    )
     return pk, took
 
 
@@ -143,8 +154,10 @@ def shapes(n: int, meeting: str, session: str) -> list[tuple[str, dict[str, str]
         ("sort=minutesConsumed ASC", {"sort_by": "minutesConsumed", "sort_order": "ASC"}),
         ("minutes + status=ENDED", {"sort_by": "minutesConsumed", "status": "ENDED"}),
         ("minutes + participants=3:5", {"sort_by": "minutesConsumed", "participants": "3:5"}),
-        ("minutes + one day", {"sort_by": "minutesConsumed", "start_time": day[0],
-                               "end_time": day_end[0]}),
+        (
+            "minutes + one day",
+            {"sort_by": "minutesConsumed", "start_time": day[0], "end_time": day_end[0]},
+        ),
         ("status=ENDED + participants=3:5", {"status": "ENDED", "participants": "3:5"}),
         ("page 400 (offset 9,975)", {"page_no": "400"}),
         ("last page", {"page_no": last}),
@@ -152,8 +165,10 @@ def shapes(n: int, meeting: str, session: str) -> list[tuple[str, dict[str, str]
         ("minutes, last page", {"sort_by": "minutesConsumed", "page_no": last}),
         ("participants of a session", {"@participants": session}),
         ("participants search", {"@participants": session, "search": "alice"}),
-        ("participants sort=duration", {"@participants": session, "sort_by": "duration",
-                                        "sort_order": "DESC"}),
+        (
+            "participants sort=duration",
+            {"@participants": session, "sort_by": "duration", "sort_order": "DESC"},
+        ),
         ("participants view=consolidated", {"@participants": session, "view": "consolidated"}),
         ("session detail", {"@detail": session}),
         ("pending events", {"@pending": ""}),
@@ -184,6 +199,97 @@ async def explain(db: Database, statement: str, params: Any) -> list[str]:
         return [str(r[0]) for r in rows]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(url: str) -> Iterator[tuple[str, str]]:
+    """`rtk-sessions serve` (one process) on the loaded database, on a free loopback port in
+    its own process group, killed when the block ends; (base URL, read token)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="rtk-scale-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
+    env.update(
+        RTK_DATA_DIR=str(data_dir), RTK_HOST="127.0.0.1", RTK_PORT=str(_free_port()),
+        RTK_DATABASE_URL=url, RTK_LOG_LEVEL="warning",
+        RTK_RATE_LIMIT_READ="100000000/minute", RTK_RATE_LIMIT_INGEST="100000000/minute",
+    )  # fmt: skip
+    made = subprocess.run(
+        [sys.executable, "-m", "rtk_sessions", "token", "create", "--account", "s",
+         "--permission", "read", "--permission", "ingest"],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    token = made.stdout.strip().splitlines()[-1]
+    log = (data_dir / "server.log").open("a")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rtk_sessions", "serve"], env=env, stdout=log, stderr=log,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{env['RTK_PORT']}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited: {(data_dir / 'server.log').read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise SystemExit("no /healthz within 120 s")
+            time.sleep(0.2)
+        yield base, token
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def http_path(params: dict[str, str]) -> str:
+    params = dict(params)
+    prefix = "/client/v4/accounts/s/realtime/kit/s"
+    if "@participants" in params:
+        path = f"{prefix}/sessions/{params.pop('@participants')}/participants"
+    elif "@detail" in params:
+        path = f"{prefix}/sessions/{params.pop('@detail')}"
+    elif "@pending" in params:
+        path = "/ingest/v1/accounts/s/apps/s/pending"
+        params.pop("@pending")
+    else:
+        path = f"{prefix}/sessions"
+    return path + ("?" + urlencode(params) if params else "")
+
+
+def over_http(url: str, requests: int, cases: list[tuple[str, dict[str, str]]]) -> None:
+    """p50/p99 per shape over HTTP: one sequential keep-alive client, as the SDK is."""
+    with server(url) as (base, token):
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            print(f"\nover HTTP, {requests} requests per shape; load average "
+                  f"{os.getloadavg()[0]:.2f}\n| shape | p50 ms | p99 ms |\n|---|---|---|")  # fmt: skip
+            for label, params in cases:
+                path = http_path(params)
+                times: list[float] = []
+                for i in range(requests + 5):
+                    t0 = time.perf_counter()
+                    r = client.get(path)
+                    took = (time.perf_counter() - t0) * 1000
+                    if r.status_code != 200:
+                        raise SystemExit(f"{path} answered {r.status_code}: {r.text[:300]}")
+                    if i >= 5:  # the first few warm plans and caches
+                        times.append(took)
+                print(f"| {label} | {statistics.median(times):.2f} | {_p(times, 0.99):.2f} |",
+                      flush=True)  # fmt: skip
+            print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
 def _p(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
@@ -197,6 +303,8 @@ async def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="the database is already loaded")
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--only", default="", help="shape labels containing this text")
+    ap.add_argument("--http", type=int, default=0, metavar="N",
+                    help="then N requests per shape over HTTP to `rtk-sessions serve`")  # fmt: skip
     args = ap.parse_args()
     await upgrade_async(args.url)
     db = Database(args.url)
@@ -218,10 +326,14 @@ async def main() -> None:
         ).one()
     app, now = AppRef(pk, "s"), T0 + (n + 60) * STEP
     print(f"{n} sessions; nproc {os.cpu_count()}; load average {os.getloadavg()[0]:.2f}")
+    cases = [
+        (label, params)
+        for label, params in shapes(n, mid.meeting_id, mid.id)
+        if not args.only or args.only in label
+    ]
+    print("in process (repository and service functions, no HTTP)")
     print("| shape | rows | p50 ms | p99 ms |\n|---|---|---|---|")
-    for label, params in shapes(n, mid.meeting_id, mid.id):
-        if args.only and args.only not in label:
-            continue
+    for label, params in cases:
         run = request(app, now, params)
         times: list[float] = []
         for _ in range(args.runs):
@@ -245,6 +357,8 @@ async def main() -> None:
                     print("      " + line)
             print()
     await db.dispose()
+    if args.http:
+        over_http(args.url, args.http, cases)
 
 
 if __name__ == "__main__":
