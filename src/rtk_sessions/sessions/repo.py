@@ -263,7 +263,8 @@ def _page_ids_by_minutes(
     top = min(w.offset + w.limit, SQL_INT_CAP)
     parts: list[Select[Any]] = []
     if q.status != "LIVE":
-        for value in values or [None]:
+        walks: list[int | None] = [None] if values is None else list(values)
+        for value in walks:
             ended = (
                 select(c.id, c.closed_ms.label("consumed"))
                 .where(*where(value), c.status == "ENDED")
