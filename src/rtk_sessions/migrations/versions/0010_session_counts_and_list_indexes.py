@@ -48,10 +48,11 @@ SQLITE_TRIGGERS = {
 
 
 def _pg_delta(source: str) -> str:
-    """Add each (app, status, max_concurrent) group's signed count of rows to its counter."""
+    """Add each (app, status, max_concurrent) group's signed count of rows to its counter; an
+    update that moves no session between groups (most do not) writes nothing."""
     return (
         f"INSERT INTO session_counts ({KEY}, sessions) "
-        f"SELECT {KEY}, sum(delta) FROM ({source}) AS d GROUP BY {KEY} "
+        f"SELECT {KEY}, sum(delta) FROM ({source}) AS d GROUP BY {KEY} HAVING sum(delta) <> 0 "
         f"ON CONFLICT ({KEY}) DO UPDATE SET sessions = session_counts.sessions + EXCLUDED.sessions"
     )
 
