@@ -243,49 +243,74 @@ def _merge(parts: list[Select[Any]]) -> Any:
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
 
 
-def _page_ids_by_minutes(
+async def _page_ids_by_minutes(
+    conn: AsyncConnection,
     c: _Columns,
     where: Callable[[int | None], list[ColumnElement[bool]]],
     q: SessionQuery,
     w: _Window,
     now: int,
     values: list[int] | None,
-) -> Select[Any]:
+    total: int,
+) -> list[str]:
     """Ids of the page by minutes consumed at `now`, then id.
 
-    An ENDED session's consumed ms is its stored `closed_ms` (no peer is open), so the ENDED
-    part of the page is the first offset+limit entries of the (app_pk, status, closed_ms, id)
-    index (with a participants range: of each value's walk of the (app_pk, status,
-    max_concurrent, closed_ms, id) index); only the LIVE sessions, the few running now, are
-    computed at `now`. Merged and ordered once more, the page is exactly the one a full sort
-    would give.
+    An ENDED session's consumed ms is its stored `closed_ms` (no peer is open), so ENDED
+    sessions are read in order from the (app_pk, status, closed_ms, id) index (with a
+    participants range: each value's walk of (app_pk, status, max_concurrent, closed_ms, id),
+    merged); only the LIVE sessions, the few running now, are computed at `now`, all L of them.
+    With L LIVE sessions, the page's ENDED entries lie within positions [offset − L,
+    offset + limit) of the ENDED order, so only limit + L entries are read there (after an
+    index skip); the position of the first of them in the whole list is its ENDED position
+    plus the LIVE sessions ranked before it. The page is exactly the one a full sort gives.
     """
-    top = min(w.offset + w.limit, SQL_INT_CAP)
-    parts: list[Select[Any]] = []
-    if q.status != "LIVE":
-        walks: list[int | None] = [None] if values is None else list(values)
-        for value in walks:
-            ended = (
-                select(c.id, c.closed_ms.label("consumed"))
-                .where(*where(value), c.status == "ENDED")
-                .order_by(*_ordered(c.closed_ms, c.id, w.descending))
-                .limit(top)
-                .subquery()
-            )
-            parts.append(select(ended.c.id, ended.c.consumed))
+    live: list[tuple[int, str]] = []
     if q.status != "ENDED":
-        parts.append(
-            select(c.id, minutes_ms_expr(now).label("consumed")).where(
+        found = await conn.execute(
+            select(minutes_ms_expr(now).label("consumed"), c.id).where(
                 *where(None), c.status == "LIVE"
             )
         )
-    merged = _merge(parts)
-    return (
-        select(merged.c.id)
-        .order_by(*_ordered(merged.c.consumed, merged.c.id, w.descending))
-        .limit(w.limit)
-        .offset(w.offset)
-    )
+        live = sorted(((r.consumed, r.id) for r in found), reverse=w.descending)
+    base = max(0, w.offset - len(live))
+    ended: list[tuple[int, str]] = []
+    if q.status != "LIVE":
+        top = min(base + w.limit + len(live), SQL_INT_CAP)
+        walks: list[int | None] = [None] if values is None else list(values)
+        parts: list[Select[Any]] = []
+        for value in walks:
+            walk = (
+                select(c.closed_ms.label("consumed"), c.id)
+                .where(*where(value), c.status == "ENDED")
+                .order_by(*_ordered(c.closed_ms, c.id, w.descending))
+                .limit(top)
+            )
+            if len(walks) > 1:
+                sub = walk.subquery()
+                walk = select(sub.c.consumed, sub.c.id)
+            parts.append(walk)
+        walked = parts[0]
+        if len(parts) > 1:
+            merged = _merge(parts)
+            walked = select(merged.c.consumed, merged.c.id).order_by(
+                *_ordered(merged.c.consumed, merged.c.id, w.descending)
+            )
+        page = walked.limit(w.limit + len(live)).offset(base)
+        ended = [(r.consumed, r.id) for r in await conn.execute(page)]
+
+    def before(a: tuple[int, str], b: tuple[int, str]) -> bool:
+        return a > b if w.descending else a < b
+
+    if not ended:  # every ENDED session ranks before the LIVE ones read here
+        start, rest = total - len(live), live
+    elif base == 0:
+        start, rest = 0, live
+    else:
+        first = ended[0]
+        start = base + sum(1 for x in live if before(x, first))
+        rest = [x for x in live if not before(x, first)]
+    ordered = sorted(ended + rest, reverse=w.descending)
+    return [i for _, i in ordered[w.offset - start : w.offset - start + w.limit]]
 
 
 def _page_ids_by_start(
@@ -341,14 +366,13 @@ async def list_sessions(
     def filters(value: int | None) -> list[ColumnElement[bool]]:
         return where if value is None else _session_filters(app_pk, q, c, value)
 
+    ids: Any
     if q.sort_by == "minutesConsumed":
-        ids = _page_ids_by_minutes(c, filters, q, w, now, values)
+        ids = await _page_ids_by_minutes(conn, c, filters, q, w, now, values, total)
     else:
-        ids = _page_ids_by_start(c, filters, w, values)
+        ids = _page_ids_by_start(c, filters, w, values).scalar_subquery()
     rows = await conn.execute(
-        select(*_SESSION_COLUMNS).where(
-            sessions.c.app_pk == app_pk, sessions.c.id.in_(ids.scalar_subquery())
-        )
+        select(*_SESSION_COLUMNS).where(sessions.c.app_pk == app_pk, sessions.c.id.in_(ids))
     )
     page = [_session_from(r) for r in rows]
 
