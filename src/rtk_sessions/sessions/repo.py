@@ -235,6 +235,18 @@ def _window(q: SessionQuery, total: int) -> _Window:
     return _Window(q.descending, offset, q.per_page)
 
 
+# A filtered list with at most this many matches sorts them instead of walking the sort's
+# index: a LIMIT makes both planners walk the order index and test every entry against the
+# filter, which for a rare match means most of the app.
+SORT_MATCHES = 10_000
+
+
+def _key(column: Any, q: SessionQuery, total: int) -> Any:
+    """The sort key as written in the page's query: `column + 0` (which no index provides)
+    when a filter other than status and participants leaves few matches to sort."""
+    return column + 0 if not _counted(q) and total <= SORT_MATCHES else column
+
+
 def _ordered(key: Any, tiebreak: Any, descending: bool) -> list[Any]:
     return [key.desc(), tiebreak.desc()] if descending else [key.asc(), tiebreak.asc()]
 
@@ -282,7 +294,7 @@ async def _page_ids_by_minutes(
             walk = (
                 select(c.closed_ms.label("consumed"), c.id)
                 .where(*where(value), c.status == "ENDED")
-                .order_by(*_ordered(c.closed_ms, c.id, w.descending))
+                .order_by(*_ordered(_key(c.closed_ms, q, total), c.id, w.descending))
                 .limit(top)
             )
             if len(walks) > 1:
@@ -316,8 +328,10 @@ async def _page_ids_by_minutes(
 def _page_ids_by_start(
     c: _Columns,
     where: Callable[[int | None], list[ColumnElement[bool]]],
+    q: SessionQuery,
     w: _Window,
     values: list[int] | None,
+    total: int,
 ) -> Select[Any]:
     """Ids of the page by start, then id: one walk of the start order's index, or with a
     participants range one walk of (app_pk, max_concurrent, started_at, id) per value, merged."""
@@ -325,7 +339,7 @@ def _page_ids_by_start(
         return (
             select(c.id)
             .where(*where(None))
-            .order_by(*_ordered(c.started_at, c.id, w.descending))
+            .order_by(*_ordered(_key(c.started_at, q, total), c.id, w.descending))
             .limit(w.limit)
             .offset(w.offset)
         )
@@ -370,7 +384,7 @@ async def list_sessions(
     if q.sort_by == "minutesConsumed":
         ids = await _page_ids_by_minutes(conn, c, filters, q, w, now, values, total)
     else:
-        ids = _page_ids_by_start(c, filters, w, values).scalar_subquery()
+        ids = _page_ids_by_start(c, filters, q, w, values, total).scalar_subquery()
     rows = await conn.execute(
         select(*_SESSION_COLUMNS).where(sessions.c.app_pk == app_pk, sessions.c.id.in_(ids))
     )
