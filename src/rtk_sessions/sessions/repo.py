@@ -335,11 +335,13 @@ def _page_ids_by_start(
 ) -> Select[Any]:
     """Ids of the page by start, then id: one walk of the start order's index, or with a
     participants range one walk of (app_pk, max_concurrent, started_at, id) per value, merged."""
+    ranged = q.start_time is not None or q.end_time is not None
+    start_key = c.started_at if ranged else _key(c.started_at, q, total)  # a range is in order
     if values is None:
         return (
             select(c.id)
             .where(*where(None))
-            .order_by(*_ordered(_key(c.started_at, q, total), c.id, w.descending))
+            .order_by(*_ordered(start_key, c.id, w.descending))
             .limit(w.limit)
             .offset(w.offset)
         )
