@@ -120,10 +120,28 @@ sessions = Table(
     # Search folds of title and meeting id (sessions.folding; session ids are lowercase UUIDs).
     Column("title_folded", Text, nullable=False),
     Column("meeting_id_folded", Text, nullable=False),
-    Index(None, "app_pk", "started_at"),
+    # The list's orders and filters (migration 0010): each ends in `id`, the page's tiebreak.
+    Index(None, "app_pk", "started_at", "id"),
     Index(None, "app_pk", "meeting_id"),
     Index(None, "app_pk", "parent_session_id"),
-    Index(None, "app_pk", "status"),
+    Index(None, "app_pk", "status", "started_at", "id"),
+    # ENDED sessions by minutes consumed (their consumed ms is closed_ms; docs/api-decisions.md).
+    Index(None, "app_pk", "status", "closed_ms", "id"),
+    # A participants range: one ordered walk per max_concurrent value, merged.
+    Index(None, "app_pk", "status", "max_concurrent", "closed_ms", "id"),
+    Index(None, "app_pk", "max_concurrent", "started_at", "id"),
+)
+
+# How many sessions each app has per status and max_concurrent, kept in step with `sessions`
+# by triggers (migration 0010), so that `total_count` of the plain, status and participants
+# lists is a sum over a few rows instead of a count over the app's sessions.
+session_counts = Table(
+    "session_counts",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("status", String(8), primary_key=True),
+    Column("max_concurrent", Integer, primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
 )
 
 peers = Table(
