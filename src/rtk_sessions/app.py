@@ -52,6 +52,7 @@ from rtk_sessions.transcripts.routes import TranscriptController
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import run_maintenance
 from rtk_sessions.upkeep.sweep import run_sweeper
+from rtk_sessions.webhooks.routes import WebhooksController
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -143,6 +144,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
         ChatController,
         TranscriptController,
         SummaryController,
+        WebhooksController,
     ]
     app = Litestar(
         route_handlers=[

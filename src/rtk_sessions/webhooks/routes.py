@@ -1,0 +1,141 @@
+"""The webhook management routes the SDK's `realtime_kit.webhooks` calls (docs/webhooks.md).
+
+Admin only. The body is read and checked in the handler, after the token check, so that
+401 and 403 come before a 400 about the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from rtk_sessions.auth.deps import admin_access
+from rtk_sessions.kit.apps import AppRef
+from rtk_sessions.kit.errors import BadRequest
+from rtk_sessions.kit.http import error_responses, read_body_limited
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms, to_iso
+from rtk_sessions.webhooks import service
+from rtk_sessions.webhooks.repo import WebhookRow
+
+MAX_BODY = 64 * 1024
+ERRORS = error_responses(400, 401, 403, 404)
+
+
+class WebhookOut(msgspec.Struct):
+    id: str
+    name: str
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: str
+    updated_at: str
+    # Ours: why deliveries stopped (a webhook failing for three days is disabled), else null.
+    disabled_reason: str | None
+
+
+class WebhookResponse(msgspec.Struct):
+    data: WebhookOut
+    success: bool = True
+
+
+class WebhooksResponse(msgspec.Struct):
+    data: list[WebhookOut]
+    success: bool = True
+
+
+def _out(row: WebhookRow) -> WebhookOut:
+    return WebhookOut(
+        row.id,
+        row.name,
+        row.url,
+        list(row.event_names),
+        row.enabled,
+        to_iso(row.created_at),
+        to_iso(row.updated_at),
+        row.disabled_reason,
+    )
+
+
+async def _json_body(request: Request[Any, Any, Any]) -> Any:
+    raw = await read_body_limited(request, MAX_BODY, "The request body")
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise BadRequest(
+            "the body is not valid JSON; send an object with name, url, events and enabled"
+        ) from None
+
+
+class WebhooksController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+    dependencies = {"app": Provide(admin_access)}
+
+    @post("/", operation_id="CreateWebhook", status_code=201, responses=ERRORS)
+    async def create_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+    ) -> WebhookResponse:
+        """Subscribe a URL to events (admin). Body: {name, url, events[], enabled?}."""
+        body = await _json_body(request)
+        return WebhookResponse(_out(await service.create_webhook(rtk.db, app, body, now_ms())))
+
+    @get("/", operation_id="GetWebhooks", responses=ERRORS)
+    async def get_webhooks(
+        self, rtk: NamedDependency[AppState], app: NamedDependency[AppRef]
+    ) -> WebhooksResponse:
+        """Every webhook of the app (admin), oldest first."""
+        return WebhooksResponse([_out(r) for r in await service.list_webhooks(rtk.db, app)])
+
+    @get("/{webhook_id:str}", operation_id="GetWebhookById", responses=ERRORS)
+    async def get_webhook_by_id(
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+    ) -> WebhookResponse:
+        """One webhook (admin)."""
+        return WebhookResponse(_out(await service.get_webhook(rtk.db, app, webhook_id)))
+
+    @patch("/{webhook_id:str}", operation_id="EditWebhook", responses=ERRORS)
+    async def edit_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+    ) -> WebhookResponse:
+        """Change the fields given (admin); enabling a disabled webhook clears its failure."""
+        body = await _json_body(request)
+        row = await service.change_webhook(rtk.db, app, webhook_id, body, now_ms(), replace=False)
+        return WebhookResponse(_out(row))
+
+    @put("/{webhook_id:str}", operation_id="ReplaceWebhook", responses=ERRORS)
+    async def replace_webhook(
+        self,
+        request: Request[Any, Any, Any],
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+    ) -> WebhookResponse:
+        """Set every field (admin): name, url and events required, enabled defaults to true."""
+        body = await _json_body(request)
+        row = await service.change_webhook(rtk.db, app, webhook_id, body, now_ms(), replace=True)
+        return WebhookResponse(_out(row))
+
+    @delete("/{webhook_id:str}", operation_id="DeleteWebhook", status_code=200, responses=ERRORS)
+    async def delete_webhook(
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+    ) -> WebhookResponse:
+        """Remove a webhook (admin) with its delivery log; answers what was removed."""
+        return WebhookResponse(_out(await service.delete_webhook(rtk.db, app, webhook_id)))
