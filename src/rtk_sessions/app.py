@@ -52,7 +52,8 @@ from rtk_sessions.transcripts.routes import TranscriptController
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import run_maintenance
 from rtk_sessions.upkeep.sweep import run_sweeper
-from rtk_sessions.webhooks.routes import WebhooksController
+from rtk_sessions.webhooks.keys import signing_key
+from rtk_sessions.webhooks.routes import WebhooksController, webhook_public_key
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     if background:
         metrics.configure(settings.metrics_dir, owner=True)
     state = build_state(settings)
+    signing_key(settings.data_dir)  # made on first start, so every process shares one
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -158,6 +160,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             rtcstats_socket,
             receive_livekit_webhook,
             realtimekit_webhook,
+            webhook_public_key,
             download_file,
             download_file_head,
             healthz,

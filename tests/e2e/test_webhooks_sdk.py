@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import cloudflare
@@ -262,3 +263,19 @@ def test_cli_create_list_delete_seen_by_the_sdk(
         == "deleted"
     )
     assert admin.realtime_kit.webhooks.get_webhooks(app_id, account_id=ACCOUNT).data == []
+
+
+def test_public_key_is_served_without_a_token(server: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from rtk_sessions.webhooks.keys import KEY_FILE
+
+    resp = httpx.get(f"{server.base_url}/.well-known/webhooks.json")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["success"] is True and body["message"] == ""
+    served = serialization.load_pem_public_key(body["data"]["publicKey"].encode())
+    kept = serialization.load_pem_private_key(
+        (Path(server.env["RTK_DATA_DIR"]) / KEY_FILE).read_bytes(), password=None
+    )
+    assert served.public_numbers() == kept.public_key().public_numbers()  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from rtk_sessions.kit.http import error_responses, read_body_limited
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.webhooks import service
+from rtk_sessions.webhooks.keys import public_pem, signing_key
 from rtk_sessions.webhooks.repo import WebhookRow
 
 MAX_BODY = 64 * 1024
@@ -139,3 +140,19 @@ class WebhooksController(Controller):
     ) -> WebhookResponse:
         """Remove a webhook (admin) with its delivery log; answers what was removed."""
         return WebhookResponse(_out(await service.delete_webhook(rtk.db, app, webhook_id)))
+
+
+class PublicKey(msgspec.Struct):
+    publicKey: str
+
+
+class PublicKeyResponse(msgspec.Struct):
+    data: PublicKey
+    success: bool = True
+    message: str = ""
+
+
+@get("/.well-known/webhooks.json", operation_id="WebhookPublicKey", tags=["webhooks"])
+async def webhook_public_key(rtk: NamedDependency[AppState]) -> PublicKeyResponse:
+    """The PEM public key that verifies every delivery's rtk-signature (no token needed)."""
+    return PublicKeyResponse(PublicKey(public_pem(signing_key(rtk.settings.data_dir))))
