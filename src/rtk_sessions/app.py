@@ -52,8 +52,13 @@ from rtk_sessions.transcripts.routes import TranscriptController
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import run_maintenance
 from rtk_sessions.upkeep.sweep import run_sweeper
+from rtk_sessions.webhooks.jobs import run_pump
 from rtk_sessions.webhooks.keys import signing_key
-from rtk_sessions.webhooks.routes import WebhooksController, webhook_public_key
+from rtk_sessions.webhooks.routes import (
+    WebhookDeliveriesController,
+    WebhooksController,
+    webhook_public_key,
+)
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -128,6 +133,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             tasks = [
                 asyncio.create_task(run_sweeper(state)),
                 asyncio.create_task(run_maintenance(state, now_ms())),
+                asyncio.create_task(run_pump(state)),
             ]
         try:
             yield
@@ -147,6 +153,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
         TranscriptController,
         SummaryController,
         WebhooksController,
+        WebhookDeliveriesController,
     ]
     app = Litestar(
         route_handlers=[

@@ -1,4 +1,4 @@
-"""`rtk-sessions webhook create|list|delete`: an app's outgoing webhooks (docs/webhooks.md),
+"""`rtk-sessions webhook create|list|delete|deliveries|redeliver`: an app's outgoing webhooks (docs/webhooks.md),
 through the same service and checks as the API."""
 
 from __future__ import annotations
@@ -94,3 +94,52 @@ def webhook_delete(
         )
     )
     typer.echo("deleted")
+
+
+@webhook_app.command("deliveries")
+def webhook_deliveries(
+    account: Account,
+    app_id: AppId,
+    webhook_id: Annotated[str, typer.Argument(help="The webhook's id.")],
+    limit: Annotated[int, typer.Option(help="At most this many attempts, newest first.")] = 50,
+    data_dir: DataDir = None,
+) -> None:
+    """The webhook's delivery log, newest first: time, event, rtk-uuid, attempt, status
+    code (- when no answer came), latency, state of the delivery, error."""
+    from rtk_sessions.webhooks.service import delivery_log
+
+    settings = data_settings(data_dir)
+    rows, total = run(
+        lambda: _with_app(
+            settings, account, app_id,
+            lambda db, a: delivery_log(db, a, webhook_id, 1, max(1, limit)),
+        )
+    )  # fmt: skip
+    typer.echo(f"{total} attempts")
+    for r in rows:
+        status = "-" if r.status_code is None else str(r.status_code)
+        typer.echo(
+            f"{to_iso(r.attempted_at)}\t{r.event}\t{r.delivery_id}\t#{r.attempt}\t{status}"
+            f"\t{r.latency_ms} ms\t{r.state}\t{r.error or ''}".rstrip()
+        )
+
+
+@webhook_app.command("redeliver")
+def webhook_redeliver(
+    account: Account,
+    app_id: AppId,
+    webhook_id: Annotated[str, typer.Argument(help="The webhook's id.")],
+    delivery_id: Annotated[str, typer.Argument(help="The delivery's rtk-uuid.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Send a delivery again, with its rtk-uuid and a fresh count of attempts."""
+    from rtk_sessions.webhooks.service import redeliver
+
+    settings = data_settings(data_dir)
+    run(
+        lambda: _with_app(
+            settings, account, app_id,
+            lambda db, a: redeliver(db, a, webhook_id, delivery_id, now_ms()),
+        )
+    )  # fmt: skip
+    typer.echo("pending")

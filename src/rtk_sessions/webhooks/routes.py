@@ -142,6 +142,101 @@ class WebhooksController(Controller):
         return WebhookResponse(_out(await service.delete_webhook(rtk.db, app, webhook_id)))
 
 
+class DeliveryOut(msgspec.Struct):
+    attempted_at: str
+    event: str
+    rtk_uuid: str
+    attempt: int
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    delivery_state: str  # pending (to be tried again), delivered or failed
+
+
+class Paging(msgspec.Struct):
+    total_count: int
+    start_offset: int
+    end_offset: int
+
+
+class DeliveriesData(msgspec.Struct):
+    deliveries: list[DeliveryOut]
+    paging: Paging
+
+
+class DeliveriesResponse(msgspec.Struct):
+    data: DeliveriesData
+    success: bool = True
+
+
+class Redelivery(msgspec.Struct):
+    rtk_uuid: str
+    delivery_state: str
+
+
+class RedeliveryResponse(msgspec.Struct):
+    data: Redelivery
+    success: bool = True
+
+
+def _page_value(name: str, text: str | None, default: int, top: int) -> int:
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= top:
+        raise BadRequest(f"{name} must be a whole number from 1 to {top}")
+    return int(text)
+
+
+class WebhookDeliveriesController(Controller):
+    """Our extension: what was sent to a webhook, and sending it again (docs/webhooks.md)."""
+
+    path = "/webhooks/{webhook_id:str}/deliveries"
+    tags = ["webhooks"]
+    dependencies = {"app": Provide(admin_access)}
+
+    @get("/", operation_id="GetWebhookDeliveries", responses=ERRORS)
+    async def get_webhook_deliveries(
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+        page_no: str | None = None,
+        per_page: str | None = None,
+    ) -> DeliveriesResponse:
+        """Every attempt to deliver to this webhook, newest first (admin): time, event,
+        rtk-uuid, attempt number, status code, latency, error."""
+        page = _page_value("page_no", page_no, 1, 10**6)
+        size = _page_value("per_page", per_page, 20, service.MAX_PAGE)
+        rows, total = await service.delivery_log(rtk.db, app, webhook_id, page, size)
+        start = (page - 1) * size
+        out = [
+            DeliveryOut(
+                to_iso(r.attempted_at), r.event, r.delivery_id, r.attempt, r.status_code,
+                r.latency_ms, r.error, r.state,
+            )
+            for r in rows
+        ]  # fmt: skip
+        end = start + len(out) - 1 if out else start
+        return DeliveriesResponse(DeliveriesData(out, Paging(total, start, end)))
+
+    @post(
+        "/{delivery_id:str}/redeliver",
+        operation_id="RedeliverWebhookDelivery",
+        status_code=202,
+        responses=ERRORS,
+    )
+    async def redeliver(
+        self,
+        rtk: NamedDependency[AppState],
+        app: NamedDependency[AppRef],
+        webhook_id: FromPath[str],
+        delivery_id: FromPath[str],
+    ) -> RedeliveryResponse:
+        """Send a delivery again with its rtk-uuid and fresh attempts (admin)."""
+        await service.redeliver(rtk.db, app, webhook_id, delivery_id, now_ms())
+        return RedeliveryResponse(Redelivery(delivery_id, "pending"))
+
+
 class PublicKey(msgspec.Struct):
     publicKey: str
 

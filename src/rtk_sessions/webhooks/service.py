@@ -10,7 +10,7 @@ from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.model import WebhookSpec, full_spec, patched_spec
-from rtk_sessions.webhooks.repo import WebhookRow
+from rtk_sessions.webhooks.repo import AttemptRow, WebhookRow
 
 
 def _not_found(webhook_id: str) -> NotFound:
@@ -84,3 +84,29 @@ async def delete_webhook(db: Database, app: AppRef, webhook_id: str) -> WebhookR
             raise _not_found(webhook_id)
         await repo.delete_webhook(conn, webhook_id)
     return current
+
+
+MAX_PAGE = 100
+
+
+async def delivery_log(
+    db: Database, app: AppRef, webhook_id: str, page_no: int, per_page: int
+) -> tuple[list[AttemptRow], int]:
+    """A page of the webhook's attempts, newest first (our extension, docs/webhooks.md)."""
+    async with db.read() as conn:
+        if await repo.get_webhook(conn, app.pk, webhook_id) is None:
+            raise _not_found(webhook_id)
+        return await repo.attempts_log(conn, webhook_id, per_page, (page_no - 1) * per_page)
+
+
+async def redeliver(db: Database, app: AppRef, webhook_id: str, delivery_id: str, now: int) -> None:
+    """Send a delivery again (same rtk-uuid), whatever became of it, with fresh attempts; it
+    goes out when the deliveries owed before it in its meeting have gone."""
+    async with db.write() as conn:
+        if await repo.get_webhook(conn, app.pk, webhook_id) is None:
+            raise _not_found(webhook_id)
+        if await repo.reopen(conn, webhook_id, delivery_id, now) is None:
+            raise NotFound(
+                f"No delivery {delivery_id[:64]!r} of this webhook: the ids are the rtk-uuid "
+                "values listed by GET .../deliveries"
+            )

@@ -1,0 +1,65 @@
+"""The delivery job, as the queue calls it, and the pump that enqueues it for due lanes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from rtk_sessions.kit.exclusive import run_exclusively
+from rtk_sessions.kit.state import AppState
+from rtk_sessions.kit.timeutil import now_ms
+from rtk_sessions.webhooks import repo
+from rtk_sessions.webhooks.keys import signing_key
+from rtk_sessions.webhooks.repo import Lane
+from rtk_sessions.webhooks.sending import Policy, deliver_lane
+
+log = logging.getLogger("rtk_sessions.webhooks")
+JOB = "webhooks.deliver"
+PUMP_INTERVAL_S = 1.0
+PUMP_BATCH = 500
+FORGET_AFTER_S = 60.0  # a lane enqueued this long ago whose head is still due: enqueue again
+
+
+async def deliver(own: AppState, webhook_id: str, meeting_id: str) -> None:
+    key = signing_key(own.settings.data_dir)
+    policy = Policy.of(own.settings)
+    await deliver_lane(own.db, key, policy, (webhook_id, meeting_id), random.Random())
+
+
+JOBS = {JOB: deliver}
+
+
+class Pump:
+    """Enqueues a delivery job for each lane whose head is due, once per time it became due:
+    new deliveries (written with the state change that caused them), retries whose wait is
+    over, and deliveries a killed worker left leased. The outbox is the record; the queue
+    only carries the work (docs/jobs.md)."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.enqueued: dict[Lane, tuple[int, float]] = {}
+
+    async def once(self) -> int:
+        async with self.state.db.read() as conn:
+            due = await repo.due_lanes(conn, now_ms(), PUMP_BATCH)
+        clock = time.monotonic()
+        self.enqueued = {
+            lane: seen for lane, seen in self.enqueued.items() if clock - seen[1] < FORGET_AFTER_S
+        }
+        sent = 0
+        for lane, due_at in due:
+            seen = self.enqueued.get(lane)
+            if seen is not None and seen[0] == due_at:
+                continue  # its job is waiting in the queue or running
+            await asyncio.to_thread(self.state.jobs.enqueue, JOB, *lane)
+            self.enqueued[lane] = (due_at, clock)
+            sent += 1
+        return sent
+
+
+async def run_pump(state: AppState) -> None:
+    """The pump every second, in the one process of the deployment holding its lock."""
+    pump = Pump(state)
+    await run_exclusively(state, "webhooks", PUMP_INTERVAL_S, pump.once, log)
