@@ -287,3 +287,40 @@ def test_a_killed_server_loses_no_delivery(tmp_path: Path) -> None:
                 ("meeting.participantJoined", "k2"), ("meeting.participantLeft", "k2"),
                 ("meeting.participantLeft", "k1"), ("meeting.ended", ""),
             ]  # fmt: skip
+
+
+def test_a_summary_is_announced_with_a_fresh_link(world: tuple[World, Receiver]) -> None:
+    w, receiver = world
+    client = Cloudflare(api_token=w.token, base_url=f"{w.server.base_url}/client/v4",
+                        _strict_response_validation=True)  # fmt: skip
+    hook = client.realtime_kit.webhooks.create_webhook(
+        APP, account_id=ACCOUNT, name="summaries", url=receiver.url, events=["meeting.summary"]
+    ).data
+    said = [
+        {"id": f"t{i}", "type": "transcript.segment", "meeting_id": "m-s", "peer_id": "s1",
+         "occurred_at": at(1 + i), "text": f"We agreed to ship release {i} on Friday."}
+        for i in range(3)
+    ]  # fmt: skip
+    w.ingest([joined("m-s", "s1", 0), *said, left("m-s", "s1", 10)])
+    receiver.wait_for(lambda ds: ("meeting.ended", "") in of_meeting(ds, "m-s"))
+    [session] = client.realtime_kit.sessions.get_sessions(
+        APP, account_id=ACCOUNT, associated_id="m-s"
+    ).data.sessions  # type: ignore[union-attr]
+    client.realtime_kit.sessions.generate_summary_of_transcripts(
+        session.id, account_id=ACCOUNT, app_id=APP
+    )
+    receiver.wait_for(lambda ds: any(d.event == "meeting.summary" for d in ds))
+    [d] = [d for d in receiver.deliveries if d.event == "meeting.summary"]
+    assert d.verified and d.webhook_id == hook.id
+    body = d.body
+    assert set(body) == {"event", "meeting", "summaryDownloadUrl", "summaryDownloadUrlExpiry"}
+    assert body["meeting"]["sessionId"] == session.id and "endedAt" in body["meeting"]
+    expiry = datetime.fromisoformat(body["summaryDownloadUrlExpiry"].replace("Z", "+00:00"))
+    assert timedelta(minutes=50) < expiry - datetime.now(UTC) <= timedelta(hours=1)
+    fetched = httpx.get(body["summaryDownloadUrl"], timeout=30)
+    assert fetched.status_code == 200
+    assert "release" in fetched.text
+    served = client.realtime_kit.sessions.get_session_summary(
+        session.id, account_id=ACCOUNT, app_id=APP
+    ).data
+    assert httpx.get(served.summary_download_url, timeout=30).text == fetched.text  # type: ignore[union-attr]

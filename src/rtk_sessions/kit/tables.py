@@ -343,7 +343,10 @@ webhook_outbox = Table(
     Column("meeting_id", String(128), nullable=False),
     Column("event", String(64), nullable=False),
     Column("event_key", String(320), nullable=False),  # what makes it the same event again
-    Column("body", Text, nullable=False),  # the exact bytes signed and sent
+    Column("body", Text, nullable=False),  # what is signed and sent (less a file's link)
+    # A file's delivery carries a link made fresh at each attempt: the file and its expiry.
+    Column("file_key", String(512), nullable=True),
+    Column("file_expires_at", BigInteger, nullable=True),
     Column("state", String(16), nullable=False),  # pending, delivered, failed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.accounting import MeetingEvents, Session
+from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.webhooks.events import PeerState, SessionState
 from rtk_sessions.webhooks.outbox import owe_session_changes, subscribers
 
@@ -26,6 +27,12 @@ def session_state(s: Session) -> SessionState:
             for p in s.peers
         ),
     )
+
+
+def stored_state(row: SessionRow) -> SessionState:
+    """A stored session as a file event's payload needs it (no peers)."""
+    ended = row.ended_at if row.status == "ENDED" else None
+    return SessionState(row.id, row.meeting_id, row.title, row.started_at, ended, ())
 
 
 async def owe_webhooks(

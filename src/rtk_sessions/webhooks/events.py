@@ -130,28 +130,48 @@ def changes(
     return [e for _, _, e in timed]
 
 
-def file_event(app_id: str, s: SessionState, name: str, url: str, expires_ms: int) -> WebhookEvent:
+FILE_EVENTS = {
+    "meeting.chatSynced": "chat",
+    "meeting.transcript": "transcript",
+    "meeting.summary": "summary",
+}
+
+
+def file_event(app_id: str, s: SessionState, name: str, version: str) -> WebhookEvent:
     """`meeting.chatSynced` (flat, as RealtimeKit sends it), `meeting.transcript` or
-    `meeting.summary`: a session's file is ready, with a fresh download link."""
+    `meeting.summary`: a session's file is ready. The link fields are filled with a fresh
+    link at each attempt (`with_link`); `version` names the file's content, so a new
+    version is sent again and the same one never twice."""
+    field = FILE_EVENTS[name]
+    payload: dict[str, Any]
     if name == "meeting.chatSynced":
-        payload: dict[str, Any] = {
+        payload = {
             "event": name,
             "sessionId": s.id,
             "meetingId": s.meeting_id,
             "title": s.title,
-            "chatDownloadUrl": url,
-            "chatDownloadUrlExpiry": to_iso(expires_ms),
+            "chatDownloadUrl": None,
+            "chatDownloadUrlExpiry": None,
             "createdAt": to_iso(s.started_at),
             "startedAt": to_iso(s.started_at),
             "endedAt": None if s.ended_at is None else to_iso(s.ended_at),
             "organizedBy": {"id": app_id, "name": app_id},
         }
     else:
-        field = "transcript" if name == "meeting.transcript" else "summary"
         payload = {
             "event": name,
             "meeting": meeting_object(app_id, s, ended=True),
-            f"{field}DownloadUrl": url,
-            f"{field}DownloadUrlExpiry": to_iso(expires_ms),
+            f"{field}DownloadUrl": None,
+            f"{field}DownloadUrlExpiry": None,
         }
-    return WebhookEvent(name, f"{name}:{s.id}", s.meeting_id, payload)
+    return WebhookEvent(name, f"{name}:{s.id}:{version}", s.meeting_id, payload)
+
+
+def with_link(payload: dict[str, Any], url: str, expires_ms: int) -> dict[str, Any]:
+    """A file event's payload carrying this link."""
+    field = FILE_EVENTS[payload["event"]]
+    return {
+        **payload,
+        f"{field}DownloadUrl": url,
+        f"{field}DownloadUrlExpiry": to_iso(expires_ms),
+    }

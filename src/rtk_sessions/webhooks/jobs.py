@@ -7,13 +7,14 @@ import logging
 import random
 import time
 
+from rtk_sessions.kit.blobs import content_type_for
 from rtk_sessions.kit.exclusive import run_exclusively
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.keys import signing_key
 from rtk_sessions.webhooks.repo import Lane
-from rtk_sessions.webhooks.sending import Policy, deliver_lane
+from rtk_sessions.webhooks.sending import Linker, Policy, deliver_lane
 
 log = logging.getLogger("rtk_sessions.webhooks")
 JOB = "webhooks.deliver"
@@ -22,10 +23,36 @@ PUMP_BATCH = 500
 FORGET_AFTER_S = 60.0  # a lane enqueued this long ago whose head is still due: enqueue again
 
 
+def linker(state: AppState) -> Linker:
+    """Fresh links as GET .../chat hands out (RTK_LINK_TTL, never past the file's
+    retention), pointing at RTK_PUBLIC_URL, else where `serve` listens."""
+    s = state.settings
+    base = s.public_url.rstrip("/") or f"http://{s.host}:{s.port}"
+    ttl_ms = int(s.link_ttl * 1000)
+
+    def link(file_key: str, file_expires_at: int | None, now: int) -> tuple[str, int]:
+        wanted = now + ttl_ms if file_expires_at is None else min(now + ttl_ms, file_expires_at)
+        wanted -= wanted % 1000
+        if wanted - now < 1000:
+            raise ValueError("the file expired")
+        filename = file_key.rsplit("/", 1)[-1]
+        made = state.blobs.link(
+            file_key,
+            base_url=base,
+            expires_at_ms=wanted,
+            filename=filename,
+            content_type=content_type_for(filename),
+        )
+        return made.url, made.expires_at_ms
+
+    return link
+
+
 async def deliver(own: AppState, webhook_id: str, meeting_id: str) -> None:
     key = signing_key(own.settings.data_dir)
     policy = Policy.of(own.settings)
-    await deliver_lane(own.db, key, policy, (webhook_id, meeting_id), random.Random())
+    lane = (webhook_id, meeting_id)
+    await deliver_lane(own.db, key, policy, lane, random.Random(), linker(own))
 
 
 JOBS = {JOB: deliver}

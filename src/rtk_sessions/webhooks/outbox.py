@@ -15,12 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.webhooks import repo
-from rtk_sessions.webhooks.events import SessionState, WebhookEvent, changes
+from rtk_sessions.webhooks.events import SessionState, WebhookEvent, changes, file_event
 from rtk_sessions.webhooks.repo import PENDING, WebhookRow
 
 
 async def owe_events(
-    conn: AsyncConnection, hooks: Sequence[WebhookRow], events: Sequence[WebhookEvent], now: int
+    conn: AsyncConnection,
+    hooks: Sequence[WebhookRow],
+    events: Sequence[WebhookEvent],
+    now: int,
+    file_key: str | None = None,
+    file_expires_at: int | None = None,
 ) -> None:
     """One delivery per subscribed webhook and event, in the events' order (the outbox's
     order is the lane's order); an event already owed to a webhook is skipped."""
@@ -32,6 +37,8 @@ async def owe_events(
             "event": event.name,
             "event_key": event.key,
             "body": msgspec.json.encode(event.payload).decode(),
+            "file_key": file_key,
+            "file_expires_at": file_expires_at,
             "state": PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -70,7 +77,19 @@ async def owe_session_changes(
     await owe_events(conn, hooks, events, now)
 
 
-async def owe_file_event(conn: AsyncConnection, app: AppRef, event: WebhookEvent, now: int) -> None:
+async def owe_file_ready(
+    conn: AsyncConnection,
+    app: AppRef,
+    session: SessionState,
+    name: str,
+    version: str,
+    file_key: str,
+    file_expires_at: int | None,
+    now: int,
+) -> None:
+    """A session's chat export, transcript or summary (`name`) is stored under `file_key`:
+    the deliveries owed, in the transaction that records the file."""
     hooks = await repo.subscribed(conn, app.pk)
     if hooks:
-        await owe_events(conn, hooks, [event], now)
+        event = file_event(app.app_id, session, name, version)
+        await owe_events(conn, hooks, [event], now, file_key, file_expires_at)

@@ -78,6 +78,8 @@ class OutboxRow:
     event: str
     event_key: str
     body: str
+    file_key: str | None
+    file_expires_at: int | None
     state: str
     attempts: int
     next_attempt_at: int

@@ -10,8 +10,10 @@ receiver drop a repeat (docs/webhooks.md).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +23,7 @@ from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.timeutil import now_ms, to_iso
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.delivery import Outcome, backoff_ms, post
+from rtk_sessions.webhooks.events import with_link
 from rtk_sessions.webhooks.keys import signature
 from rtk_sessions.webhooks.repo import DELIVERED, FAILED, Lane, OutboxRow, WebhookRow
 
@@ -56,8 +59,26 @@ def delivery_headers(key: rsa.RSAPrivateKey, row: OutboxRow, body: bytes) -> dic
     }
 
 
+# (file key, the file's expiry, now) -> (a download URL, its expiry); ValueError when the
+# file can no longer be linked.
+Linker = Callable[[str, int | None, int], tuple[str, int]]
+
+
+def body_to_send(row: OutboxRow, link: Linker, now: int) -> bytes:
+    """The outbox body, with a fresh link for a file's event (ValueError if it expired)."""
+    if row.file_key is None:
+        return row.body.encode()
+    url, expires = link(row.file_key, row.file_expires_at, now)
+    return msgspec.json.encode(with_link(msgspec.json.decode(row.body), url, expires))
+
+
 async def deliver_lane(
-    db: Database, key: rsa.RSAPrivateKey, policy: Policy, lane: Lane, rng: random.Random
+    db: Database,
+    key: rsa.RSAPrivateKey,
+    policy: Policy,
+    lane: Lane,
+    rng: random.Random,
+    link: Linker,
 ) -> int:
     """Send the lane's due deliveries in order until one must wait (a retry later, another
     worker's lease) or none is left; returns how many attempts were made."""
@@ -72,14 +93,18 @@ async def deliver_lane(
             lease = now + int(policy.timeout_s * 1000) + LEASE_MARGIN_MS
             if not await repo.claim(conn, head, now, lease):
                 return made
-        body = head.body.encode()
-        outcome = await post(
-            hook.url,
-            body,
-            delivery_headers(key, head, body),
-            policy.timeout_s,
-            policy.allow_private,
-        )
+        try:
+            body = body_to_send(head, link, now_ms())
+        except ValueError:
+            outcome = Outcome(None, 0, "the file expired before it could be sent", retry=False)
+        else:
+            outcome = await post(
+                hook.url,
+                body,
+                delivery_headers(key, head, body),
+                policy.timeout_s,
+                policy.allow_private,
+            )
         made += 1
         async with db.write() as conn:
             await _record(conn, hook, head, outcome, policy, now_ms(), rng)

@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=64), nullable=False),
         sa.Column("event_key", sa.String(length=320), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("file_key", sa.String(length=512), nullable=True),
+        sa.Column("file_expires_at", sa.BigInteger(), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.BigInteger(), nullable=False),
