@@ -3,6 +3,7 @@ the six calls under both prefixes, and the 4xx cases each of them can meet."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -279,3 +280,34 @@ def test_public_key_is_served_without_a_token(server: Any) -> None:
         (Path(server.env["RTK_DATA_DIR"]) / KEY_FILE).read_bytes(), password=None
     )
     assert served.public_numbers() == kept.public_key().public_numbers()  # type: ignore[union-attr]
+
+
+def test_deliveries_to_loopback_are_refused_by_default(server: Any, app_id: str) -> None:
+    """The shared server runs with the default RTK_WEBHOOK_ALLOW_PRIVATE (off)."""
+    from webhook_receiver import receiving
+
+    token = server.token(ACCOUNT, "admin", "ingest", app=app_id)
+    pem = httpx.get(f"{server.base_url}/.well-known/webhooks.json").json()["data"]["publicKey"]
+    with receiving(pem) as receiver:
+        hook = sdk(server, token).realtime_kit.webhooks.create_webhook(
+            app_id, account_id=ACCOUNT, name="inside", url=receiver.url,
+            events=["meeting.started"],
+        ).data  # fmt: skip
+        join = {"id": "j", "type": "peer.joined", "meeting_id": "m", "peer_id": f"p-{app_id}",
+                "occurred_at": "2026-10-01T10:00:00Z"}  # fmt: skip
+        httpx.post(
+            f"{server.base_url}/ingest/v1/accounts/{ACCOUNT}/apps/{app_id}/events",
+            json=[join], headers={"Authorization": f"Bearer {token}"}, timeout=30,
+        ).raise_for_status()  # fmt: skip
+        url = (f"{server.base_url}/client/v4/accounts/{ACCOUNT}/realtime/kit/{app_id}"
+               f"/webhooks/{hook.id}/deliveries")  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not (log := httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()[
+            "data"]["deliveries"]):  # fmt: skip
+            assert time.monotonic() < deadline, "no attempt was made"
+            time.sleep(0.2)
+        [attempt] = log
+        assert attempt["status_code"] is None and attempt["delivery_state"] == "failed"
+        assert "private, loopback or link-local" in attempt["error"]
+        assert "RTK_WEBHOOK_ALLOW_PRIVATE" in attempt["error"]
+        assert receiver.deliveries == []

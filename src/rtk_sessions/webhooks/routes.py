@@ -6,12 +6,12 @@ Admin only. The body is read and checked in the handler, after the token check, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 
 from rtk_sessions.auth.deps import admin_access
 from rtk_sessions.kit.apps import AppRef
@@ -24,6 +24,7 @@ from rtk_sessions.webhooks.keys import public_pem, signing_key
 from rtk_sessions.webhooks.repo import WebhookRow
 
 MAX_BODY = 64 * 1024
+Q = Annotated[str | None, Parameter(required=False)]  # checked in the handler, after auth
 ERRORS = error_responses(400, 401, 403, 404)
 
 
@@ -200,8 +201,8 @@ class WebhookDeliveriesController(Controller):
         rtk: NamedDependency[AppState],
         app: NamedDependency[AppRef],
         webhook_id: FromPath[str],
-        page_no: str | None = None,
-        per_page: str | None = None,
+        page_no: Q = None,
+        per_page: Q = None,
     ) -> DeliveriesResponse:
         """Every attempt to deliver to this webhook, newest first (admin): time, event,
         rtk-uuid, attempt number, status code, latency, error."""
