@@ -289,30 +289,63 @@ def test_a_killed_server_loses_no_delivery(tmp_path: Path) -> None:
             ]  # fmt: skip
 
 
-def test_a_summary_is_announced_with_a_fresh_link(world: tuple[World, Receiver]) -> None:
+def test_chat_transcript_and_summary_are_announced_with_fresh_links(
+    world: tuple[World, Receiver],
+) -> None:
+    """An ended session's chat and transcript are exported by the server itself and
+    announced (chatSynced, transcript), after `meeting.ended`; the summary when it is made.
+    A session without chat or transcript announces neither."""
     w, receiver = world
     client = Cloudflare(api_token=w.token, base_url=f"{w.server.base_url}/client/v4",
                         _strict_response_validation=True)  # fmt: skip
     hook = client.realtime_kit.webhooks.create_webhook(
-        APP, account_id=ACCOUNT, name="summaries", url=receiver.url, events=["meeting.summary"]
-    ).data
+        APP, account_id=ACCOUNT, name="files", url=receiver.url,
+        events=["meeting.ended", "meeting.chatSynced", "meeting.transcript", "meeting.summary"],
+    ).data  # fmt: skip
     said = [
         {"id": f"t{i}", "type": "transcript.segment", "meeting_id": "m-s", "peer_id": "s1",
          "occurred_at": at(1 + i), "text": f"We agreed to ship release {i} on Friday."}
         for i in range(3)
     ]  # fmt: skip
-    w.ingest([joined("m-s", "s1", 0), *said, left("m-s", "s1", 10)])
-    receiver.wait_for(lambda ds: ("meeting.ended", "") in of_meeting(ds, "m-s"))
+    chat = {"id": "c1", "type": "chat.message", "meeting_id": "m-s", "peer_id": "s1",
+            "occurred_at": at(2), "message_id": "msg-1", "payload": "hello from the chat"}  # fmt: skip
+    w.ingest([joined("m-s", "s1", 0), *said, chat, left("m-s", "s1", 10),
+              joined("m-q", "q1", 0), left("m-q", "q1", 5)])  # fmt: skip
+    mine = lambda ds: [d for d in ds if d.webhook_id == hook.id]  # noqa: E731
+    receiver.wait_for(lambda ds: {"meeting.chatSynced", "meeting.transcript"}
+                      <= {d.event for d in mine(ds)})  # fmt: skip
     [session] = client.realtime_kit.sessions.get_sessions(
         APP, account_id=ACCOUNT, associated_id="m-s"
     ).data.sessions  # type: ignore[union-attr]
     client.realtime_kit.sessions.generate_summary_of_transcripts(
         session.id, account_id=ACCOUNT, app_id=APP
     )
-    receiver.wait_for(lambda ds: any(d.event == "meeting.summary" for d in ds))
-    [d] = [d for d in receiver.deliveries if d.event == "meeting.summary"]
-    assert d.verified and d.webhook_id == hook.id
-    body = d.body
+    receiver.wait_for(lambda ds: any(d.event == "meeting.summary" for d in mine(ds)))
+    time.sleep(1)  # anything more for m-q would have come by now
+    got = [d for d in receiver.accepted() if d.webhook_id == hook.id]
+    assert all(d.verified for d in got)
+    assert [d.event for d in got if d.body.get("meetingId", d.body.get("meeting", {}).get("id"))
+            == "m-q"] == ["meeting.ended"]  # fmt: skip
+    s_events = [d for d in got if d.body.get("sessionId") == session.id
+                or d.body.get("meeting", {}).get("sessionId") == session.id]  # fmt: skip
+    assert [d.event for d in s_events] == [
+        "meeting.ended", "meeting.chatSynced", "meeting.transcript", "meeting.summary",
+    ]  # fmt: skip
+    by = {d.event: d.body for d in s_events}
+
+    chat_body = by["meeting.chatSynced"]
+    assert set(chat_body) == {"event", "sessionId", "meetingId", "title", "chatDownloadUrl",
+                              "chatDownloadUrlExpiry", "createdAt", "startedAt", "endedAt",
+                              "organizedBy"}  # fmt: skip
+    assert chat_body["meetingId"] == "m-s" and chat_body["endedAt"] is not None
+    assert "hello from the chat" in httpx.get(chat_body["chatDownloadUrl"], timeout=30).text
+
+    transcript = by["meeting.transcript"]
+    assert set(transcript) == {"event", "meeting", "transcriptDownloadUrl",
+                               "transcriptDownloadUrlExpiry"}  # fmt: skip
+    assert "release 2" in httpx.get(transcript["transcriptDownloadUrl"], timeout=30).text
+
+    body = by["meeting.summary"]
     assert set(body) == {"event", "meeting", "summaryDownloadUrl", "summaryDownloadUrlExpiry"}
     assert body["meeting"]["sessionId"] == session.id and "endedAt" in body["meeting"]
     expiry = datetime.fromisoformat(body["summaryDownloadUrlExpiry"].replace("Z", "+00:00"))

@@ -34,13 +34,17 @@ def names(events: list[Any]) -> list[tuple[str, str]]:
 
 def test_a_new_session_that_already_ended_sends_everything_in_time_order() -> None:
     s = session("s1", peer("a", 0, 3), peer("b", 1, 2), ended=3)
-    assert names(changes("app", [], [s])) == [
+    events = changes("app", [], [s])
+    assert [e.export for e in events[-2:]] == ["chat", "transcript"]  # exported at sending
+    assert names(events) == [
         ("meeting.started", "started:s1"),
         ("meeting.participantJoined", "joined:s1:a"),
         ("meeting.participantJoined", "joined:s1:b"),
         ("meeting.participantLeft", "left:s1:b"),
         ("meeting.participantLeft", "left:s1:a"),
         ("meeting.ended", "ended:s1"),
+        ("meeting.chatSynced", "meeting.chatSynced:s1:ended"),
+        ("meeting.transcript", "meeting.transcript:s1:ended"),
     ]
 
 
@@ -57,6 +61,8 @@ def test_only_the_change_is_sent() -> None:
         ("meeting.participantLeft", "left:s1:a"),
         ("meeting.participantLeft", "left:s1:b"),
         ("meeting.ended", "ended:s1"),
+        ("meeting.chatSynced", "meeting.chatSynced:s1:ended"),
+        ("meeting.transcript", "meeting.transcript:s1:ended"),
     ]
 
 

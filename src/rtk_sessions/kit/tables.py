@@ -347,6 +347,7 @@ webhook_outbox = Table(
     # A file's delivery carries a link made fresh at each attempt: the file and its expiry.
     Column("file_key", String(512), nullable=True),
     Column("file_expires_at", BigInteger, nullable=True),
+    Column("export_kind", String(16), nullable=True),  # chat/transcript to export at sending
     Column("state", String(16), nullable=False),  # pending, delivered, failed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),

@@ -10,7 +10,7 @@ duplicate batch, a late event, the idle sweep after a late leave) never sends it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rtk_sessions.kit.timeutil import to_iso
@@ -43,6 +43,7 @@ class WebhookEvent:
     key: str
     meeting_id: str
     payload: dict[str, Any]
+    export: str | None = None  # the session's chat or transcript, exported when it is sent
 
 
 def meeting_object(app_id: str, s: SessionState, *, ended: bool) -> dict[str, Any]:
@@ -85,7 +86,8 @@ def changes(
     """The events from `old` to `new` (one meeting), in the order they happened.
 
     A session appearing sends `meeting.started`; one that is ENDED now and was not (or did
-    not exist) sends `meeting.ended`, reason HOST_ENDED_MEETING when a `meeting.ended` event
+    not exist) sends `meeting.ended`, then `meeting.chatSynced` and `meeting.transcript`
+    (their files exported when they are sent; not sent if there is nothing to export), reason HOST_ENDED_MEETING when a `meeting.ended` event
     at its end time ended it, else ALL_PARTICIPANTS_LEFT (the idle sweep included). A peer
     new to a session sends `participantJoined`; one that has left now and had not sends
     `participantLeft`. A session that a late event merged into another disappears without
@@ -126,6 +128,9 @@ def changes(
                 "event": "meeting.ended",
                 "meeting": meeting_object(app_id, s, ended=True), "reason": reason,
             })  # fmt: skip
+            for rank, name in ((4, "meeting.chatSynced"), (5, "meeting.transcript")):
+                exported = file_event(app_id, s, name, "ended")
+                timed.append((s.ended_at, rank, replace(exported, export=FILE_EVENTS[name])))
     timed.sort(key=lambda t: (t[0], t[1], t[2].key))
     return [e for _, _, e in timed]
 

@@ -6,14 +6,18 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 
+import msgspec
+
+from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.blobs import content_type_for
 from rtk_sessions.kit.exclusive import run_exclusively
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.keys import signing_key
-from rtk_sessions.webhooks.repo import Lane
+from rtk_sessions.webhooks.repo import Lane, OutboxRow
 from rtk_sessions.webhooks.sending import Linker, Policy, deliver_lane
 
 log = logging.getLogger("rtk_sessions.webhooks")
@@ -48,14 +52,29 @@ def linker(state: AppState) -> Linker:
     return link
 
 
-async def deliver(own: AppState, webhook_id: str, meeting_id: str) -> None:
+# (state, app, "chat" or "transcript", session id) -> the exported file's key and expiry,
+# or None when there is nothing to export. The job registry (upkeep/jobs.py) provides it:
+# exporting is the chat and transcript resources' business.
+SessionExporter = Callable[[AppState, AppRef, str, str], Awaitable[tuple[str, int | None] | None]]
+
+
+async def deliver(
+    own: AppState, webhook_id: str, meeting_id: str, *, export: SessionExporter
+) -> None:
     key = signing_key(own.settings.data_dir)
     policy = Policy.of(own.settings)
+
+    async def export_of(row: OutboxRow) -> tuple[str, int | None] | None:
+        async with own.db.read() as conn:
+            found = await repo.app_of_webhook(conn, row.webhook_id)
+        if found is None or row.export_kind is None:
+            return None
+        body = msgspec.json.decode(row.body)
+        session_id = body.get("sessionId") or body["meeting"]["sessionId"]
+        return await export(own, AppRef(*found), row.export_kind, session_id)
+
     lane = (webhook_id, meeting_id)
-    await deliver_lane(own.db, key, policy, lane, random.Random(), linker(own))
-
-
-JOBS = {JOB: deliver}
+    await deliver_lane(own.db, key, policy, lane, random.Random(), linker(own), export_of)
 
 
 class Pump:

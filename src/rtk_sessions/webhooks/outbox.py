@@ -39,6 +39,7 @@ async def owe_events(
             "body": msgspec.json.encode(event.payload).decode(),
             "file_key": file_key,
             "file_expires_at": file_expires_at,
+            "export_kind": event.export,
             "state": PENDING,
             "attempts": 0,
             "next_attempt_at": now,

@@ -10,7 +10,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import chunks, from_row
-from rtk_sessions.kit.tables import peers, sessions, webhook_attempts, webhook_outbox, webhooks
+from rtk_sessions.kit.tables import (
+    apps,
+    peers,
+    sessions,
+    webhook_attempts,
+    webhook_outbox,
+    webhooks,
+)
 from rtk_sessions.webhooks.events import PeerState, SessionState
 
 
@@ -65,7 +72,7 @@ async def delete_webhook(conn: AsyncConnection, webhook_id: str) -> None:
     await conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
 
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
 Lane = tuple[str, str]  # (webhook id, meeting id): deliveries sent one at a time, in order
 
 
@@ -80,6 +87,7 @@ class OutboxRow:
     body: str
     file_key: str | None
     file_expires_at: int | None
+    export_kind: str | None
     state: str
     attempts: int
     next_attempt_at: int
@@ -267,3 +275,14 @@ async def session_states(
             )
             found.setdefault(r.meeting_id, []).append(state)
     return found
+
+
+async def app_of_webhook(conn: AsyncConnection, webhook_id: str) -> tuple[int, str] | None:
+    row = (
+        await conn.execute(
+            select(apps.c.pk, apps.c.app_id)
+            .join(webhooks, webhooks.c.app_pk == apps.c.pk)
+            .where(webhooks.c.id == webhook_id)
+        )
+    ).first()
+    return None if row is None else (row.pk, row.app_id)

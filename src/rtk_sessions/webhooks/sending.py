@@ -9,8 +9,10 @@ receiver drop a repeat (docs/webhooks.md).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -25,8 +27,9 @@ from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.delivery import Outcome, backoff_ms, post
 from rtk_sessions.webhooks.events import with_link
 from rtk_sessions.webhooks.keys import signature
-from rtk_sessions.webhooks.repo import DELIVERED, FAILED, Lane, OutboxRow, WebhookRow
+from rtk_sessions.webhooks.repo import DELIVERED, FAILED, SKIPPED, Lane, OutboxRow, WebhookRow
 
+log = logging.getLogger("rtk_sessions.webhooks")
 LEASE_MARGIN_MS = 5_000
 MAX_ERROR = 500
 
@@ -72,6 +75,15 @@ def body_to_send(row: OutboxRow, link: Linker, now: int) -> bytes:
     return msgspec.json.encode(with_link(msgspec.json.decode(row.body), url, expires))
 
 
+# A delivery whose session's chat or transcript is exported when it is sent -> (the file's
+# key, its expiry), or None when there is nothing to export (no chat, no transcript).
+Exporter = Callable[[OutboxRow], Awaitable[tuple[str, int | None] | None]]
+
+
+async def _nothing_to_export(row: OutboxRow) -> None:
+    return None
+
+
 async def deliver_lane(
     db: Database,
     key: rsa.RSAPrivateKey,
@@ -79,6 +91,7 @@ async def deliver_lane(
     lane: Lane,
     rng: random.Random,
     link: Linker,
+    export: Exporter = _nothing_to_export,
 ) -> int:
     """Send the lane's due deliveries in order until one must wait (a retry later, another
     worker's lease) or none is left; returns how many attempts were made."""
@@ -93,18 +106,34 @@ async def deliver_lane(
             lease = now + int(policy.timeout_s * 1000) + LEASE_MARGIN_MS
             if not await repo.claim(conn, head, now, lease):
                 return made
-        try:
-            body = body_to_send(head, link, now_ms())
-        except ValueError:
-            outcome = Outcome(None, 0, "the file expired before it could be sent", retry=False)
-        else:
-            outcome = await post(
-                hook.url,
-                body,
-                delivery_headers(key, head, body),
-                policy.timeout_s,
-                policy.allow_private,
-            )
+        outcome: Outcome | None = None
+        if head.export_kind is not None and head.file_key is None:
+            try:
+                exported = await export(head)
+            except Exception:  # the blob store or the database failed: try again later
+                log.exception("exporting the %s for a webhook delivery failed", head.export_kind)
+                outcome = Outcome(None, 0, f"the {head.export_kind} could not be exported", True)
+            else:
+                async with db.write() as conn:
+                    if exported is None:  # no chat or no transcript: nothing to announce
+                        await repo.settle(conn, head.pk, state=SKIPPED, finished_at=now_ms())
+                        continue
+                    file_key, expires = exported
+                    await repo.settle(conn, head.pk, file_key=file_key, file_expires_at=expires)
+                head = dataclasses.replace(head, file_key=file_key, file_expires_at=expires)
+        if outcome is None:
+            try:
+                body = body_to_send(head, link, now_ms())
+            except ValueError:
+                outcome = Outcome(None, 0, "the file expired before it could be sent", False)
+            else:
+                outcome = await post(
+                    hook.url,
+                    body,
+                    delivery_headers(key, head, body),
+                    policy.timeout_s,
+                    policy.allow_private,
+                )
         made += 1
         async with db.write() as conn:
             await _record(conn, hook, head, outcome, policy, now_ms(), rng)

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("file_key", sa.String(length=512), nullable=True),
         sa.Column("file_expires_at", sa.BigInteger(), nullable=True),
+        sa.Column("export_kind", sa.String(length=16), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.BigInteger(), nullable=False),
