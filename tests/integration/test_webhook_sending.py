@@ -182,3 +182,38 @@ async def test_a_webhook_failing_long_enough_is_disabled_and_says_so(
     await deliver_lane(db, key, quick, (hook, "m"), random.Random(), no_link)
     assert [d.answered for d in receiver.deliveries][-2:] == [200, 200]
     assert uuid.UUID(receiver.deliveries[-1].uuid)
+
+
+async def test_the_pump_gives_a_failing_webhook_one_lane_at_a_time(
+    database_url: str, app_id: str, tmp_path: Path
+) -> None:
+    """Three meetings owe deliveries: all three lanes are enqueued for a healthy webhook,
+    one for a failing one (its dead endpoint must not fill the job workers)."""
+    from rtk_sessions.config import Settings
+    from rtk_sessions.upkeep.jobs import build_state
+    from rtk_sessions.webhooks.jobs import Pump
+
+    state = build_state(Settings(data_dir=tmp_path, database_url=database_url, job_workers=0))
+    try:
+        healthy_app, healthy = await _app_with_hook(state.db, app_id, "https://example.com/a")
+        failing_app, failing = await _app_with_hook(
+            state.db, f"{app_id}-f", "https://example.com/b"
+        )
+        for app in (healthy_app, failing_app):
+            for meeting in ("m1", "m2", "m3"):
+                await _owe_a_meeting(state.db, app, meeting)
+        async with state.db.write() as conn:
+            await repo.update_webhook(conn, failing, failing_since=now_ms())
+        pump = Pump(state)  # (the database is shared: other tests' lanes are left out)
+        await pump.once()
+        mine = {lane: seen for lane, seen in pump.enqueued.items() if lane[0] in (healthy, failing)}
+        assert {m for w, m in mine if w == healthy} == {"m1", "m2", "m3"}
+        assert len([m for w, m in mine if w == failing]) == 1
+        assert state.jobs.pending() >= 4
+        await pump.once()  # all of them are still queued: none is enqueued again
+        again = {lane: seen for lane, seen in pump.enqueued.items() if lane in mine}
+        assert again == mine
+        assert len([w for w, _ in pump.enqueued if w == failing]) == 1
+    finally:
+        state.jobs.huey.flush()
+        await state.db.dispose()

@@ -18,7 +18,7 @@ from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.keys import signing_key
 from rtk_sessions.webhooks.repo import Lane, OutboxRow
-from rtk_sessions.webhooks.sending import Linker, Policy, deliver_lane
+from rtk_sessions.webhooks.sending import LEASE_MARGIN_MS, Linker, Policy, deliver_lane
 
 log = logging.getLogger("rtk_sessions.webhooks")
 JOB = "webhooks.deliver"
@@ -94,13 +94,20 @@ class Pump:
         self.enqueued = {
             lane: seen for lane, seen in self.enqueued.items() if clock - seen[1] < FORGET_AFTER_S
         }
+        # A failing webhook (a dead or slow endpoint) gets one lane in flight at a time, so
+        # its meetings' deliveries cannot fill the job workers that other webhooks need.
+        in_flight_s = self.state.settings.webhook_timeout + LEASE_MARGIN_MS / 1000
+        busy = {lane[0] for lane, (_, at) in self.enqueued.items() if clock - at < in_flight_s}
         sent = 0
-        for lane, due_at in due:
+        for lane, due_at, failing in due:
             seen = self.enqueued.get(lane)
             if seen is not None and seen[0] == due_at:
                 continue  # its job is waiting in the queue or running
+            if failing and lane[0] in busy:
+                continue
             await asyncio.to_thread(self.state.jobs.enqueue, JOB, *lane)
             self.enqueued[lane] = (due_at, clock)
+            busy.add(lane[0])
             sent += 1
         return sent
 

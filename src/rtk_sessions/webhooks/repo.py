@@ -168,8 +168,9 @@ async def settle(conn: AsyncConnection, pk: int, **values: object) -> None:
     await conn.execute(update(webhook_outbox).where(webhook_outbox.c.pk == pk).values(**values))
 
 
-async def due_lanes(conn: AsyncConnection, now: int, limit: int) -> list[tuple[Lane, int]]:
-    """Lanes of enabled webhooks whose head delivery is due, with the time it became due."""
+async def due_lanes(conn: AsyncConnection, now: int, limit: int) -> list[tuple[Lane, int, bool]]:
+    """Lanes of enabled webhooks whose head delivery is due, with the time it became due and
+    whether their webhook is failing."""
     heads = (
         select(func.min(webhook_outbox.c.pk))
         .where(webhook_outbox.c.state == PENDING)
@@ -180,6 +181,7 @@ async def due_lanes(conn: AsyncConnection, now: int, limit: int) -> list[tuple[L
             webhook_outbox.c.webhook_id,
             webhook_outbox.c.meeting_id,
             webhook_outbox.c.next_attempt_at,
+            webhooks.c.failing_since,
         )
         .join(webhooks, webhooks.c.id == webhook_outbox.c.webhook_id)
         .where(
@@ -190,7 +192,9 @@ async def due_lanes(conn: AsyncConnection, now: int, limit: int) -> list[tuple[L
         .order_by(webhook_outbox.c.next_attempt_at)
         .limit(limit)
     )
-    return [((r.webhook_id, r.meeting_id), r.next_attempt_at) for r in rows]
+    return [
+        ((r.webhook_id, r.meeting_id), r.next_attempt_at, r.failing_since is not None) for r in rows
+    ]
 
 
 async def webhook_by_id(conn: AsyncConnection, webhook_id: str) -> WebhookRow | None:
