@@ -169,7 +169,7 @@ async def rebuild_app(conn: AsyncConnection, app: AppRef, grace_ms: int) -> int:
     await clear_derived(conn, app.pk)
     await repo.reset_placements(conn, app.pk)
     meetings = await repo.all_meetings(conn, app.pk)
-    await rederive(conn, app, meetings, grace_ms)
+    await rederive(conn, app, meetings, grace_ms, notify=False)  # sends no webhooks
     return len(meetings)
 
 

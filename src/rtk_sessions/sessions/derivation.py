@@ -32,6 +32,7 @@ from rtk_sessions.sessions.accounting import (
     parent_session_for,
     place_by_time,
 )
+from rtk_sessions.sessions.webhook_changes import owe_webhooks
 
 
 def _join(e: StoredEvent) -> Join:
@@ -139,7 +140,11 @@ async def _unclaimed_ids(
 
 
 async def rederive_meetings(
-    conn: AsyncConnection, app: AppRef, meeting_ids: Sequence[str], grace_ms: int
+    conn: AsyncConnection,
+    app: AppRef,
+    meeting_ids: Sequence[str],
+    grace_ms: int,
+    notify: bool = True,
 ) -> set[str]:
     """Derive these meetings again; returns the meetings whose breakout links may have changed.
 
@@ -161,6 +166,8 @@ async def rederive_meetings(
     )
     for m, new_map in new_maps.items():
         old_maps[m] = old_maps.get(m, {}) | {p: known[p] for p in new_map if p in known}
+    if notify:  # webhook deliveries owed for the change, in this transaction
+        await owe_webhooks(conn, app, derived, inputs)
     await derived_repo.replace_meetings(conn, app.pk, derived)
     await derived_repo.set_parents(
         conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
@@ -253,14 +260,18 @@ async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> None:
 
 
 async def rederive(
-    conn: AsyncConnection, app: AppRef, meeting_ids: Iterable[str], grace_ms: int
+    conn: AsyncConnection,
+    app: AppRef,
+    meeting_ids: Iterable[str],
+    grace_ms: int,
+    notify: bool = True,
 ) -> None:
     """Derive these meetings again, a chunk at a time, then fix the breakout links of every
-    family they touch."""
+    family they touch. `notify=False` (rebuild) owes no webhook deliveries."""
     ordered = sorted(set(meeting_ids))
     touched: set[str] = set()
     for start in range(0, len(ordered), MEETINGS_PER_CHUNK):
         chunk = ordered[start : start + MEETINGS_PER_CHUNK]
-        touched |= await rederive_meetings(conn, app, chunk, grace_ms)
+        touched |= await rederive_meetings(conn, app, chunk, grace_ms, notify)
     if touched:
         await relink(conn, app, touched)
