@@ -182,7 +182,9 @@ class SqliteReplay(Replay):
         conn = self.conn
         start = time.perf_counter()
         for op in ops:
-            if op[0] == "sql":  # BEGIN itself arrives as a statement (kit/db.py issues it)
+            if op[0] == "begin":  # kit/db.py sends it with the first statement
+                conn.execute("BEGIN")
+            elif op[0] == "sql":
                 if op[3]:
                     got = conn.executemany(op[1], op[2]).fetchall()
                 else:

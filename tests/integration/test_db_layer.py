@@ -90,3 +90,26 @@ async def test_postgres_connection_dead_in_use_fails_once(db: Database) -> None:
             await conn.execute(text("SELECT 1"))
     assert failed.value.connection_invalidated
     assert not before & await _pids(db, 2)  # the pool was emptied: new connections
+
+
+async def test_sqlite_read_transaction_sees_one_snapshot(db: Database, app_id: str) -> None:
+    """BEGIN goes out with the transaction's first statement (kit/db.py): from that statement
+    on, the read sees one snapshot, whatever commits meanwhile."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's deferred BEGIN")
+    table = "snap_" + app_id.replace("-", "_")
+    await _scratch_table(db, table)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text(f"INSERT INTO {table} (k, v) VALUES (1, 'old')"))
+        async with db.read() as reading:
+            query = text(f"SELECT v FROM {table} WHERE k = 1")
+            assert (await reading.execute(query)).scalar_one() == "old"
+            async with db.write() as conn:
+                await conn.execute(text(f"UPDATE {table} SET v = 'new' WHERE k = 1"))
+            assert (await reading.execute(query)).scalar_one() == "old"
+        async with db.read() as reading:
+            assert (await reading.execute(query)).scalar_one() == "new"
+    finally:
+        async with db.write() as conn:
+            await conn.execute(text(f"DROP TABLE {table}"))

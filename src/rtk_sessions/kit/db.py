@@ -54,7 +54,8 @@ def _count_begin(_conn: Any) -> None:
 class _OneHopCursor:
     """An aiosqlite cursor whose statement, rows and close are one trip to the connection's
     thread and back, instead of four (create, execute, fetch all, close; SQLAlchemy fetches
-    every row of a non-streaming result at once anyway). Errors are sqlite3's, as before."""
+    every row of a non-streaming result at once anyway), and the transaction's BEGIN rides
+    along with its first statement. Errors are sqlite3's, as before."""
 
     __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
 
@@ -72,10 +73,14 @@ class _OneHopCursor:
     async def __aexit__(self, *_exc: object) -> None:
         self._rows = []
 
-    def _run(self, many: bool, operation: str, parameters: Any) -> tuple[Any, int, Any, list[Any]]:
+    def _run(
+        self, begin: str | None, many: bool, operation: str, parameters: Any
+    ) -> tuple[Any, int, Any, list[Any]]:
         """On the connection's thread."""
         cursor = self._connection._conn.cursor()
         try:
+            if begin is not None:
+                cursor.execute(begin)
             (cursor.executemany if many else cursor.execute)(operation, parameters)
             rows = cursor.fetchall() if cursor.description else []
             return cursor.description, cursor.rowcount, cursor.lastrowid, rows
@@ -83,8 +88,10 @@ class _OneHopCursor:
             cursor.close()
 
     async def _call(self, many: bool, operation: str, parameters: Any) -> _OneHopCursor:
-        outcome = await self._connection._execute(  # type: ignore[no-untyped-call]
-            self._run, many, operation, parameters
+        connection = self._connection
+        begin, connection.begin_pending = connection.begin_pending, None
+        outcome = await connection._execute(  # type: ignore[no-untyped-call]
+            self._run, begin, many, operation, parameters
         )
         self.description, self.rowcount, self.lastrowid, self._rows = outcome
         return self
@@ -104,10 +111,28 @@ class _OneHopCursor:
 
 
 class _OneHopConnection(aiosqlite.Connection):
-    """aiosqlite's connection (its thread, its queue) with `_OneHopCursor` cursors."""
+    """aiosqlite's connection (its thread, its queue) with `_OneHopCursor` cursors. A
+    transaction's BEGIN waits for its first statement (SQLite's deferred BEGIN takes no lock
+    and no snapshot before that statement anyway; BEGIN IMMEDIATE takes the write lock then,
+    still inside `Database.write`'s process lock); one that ends before any statement ran
+    costs no trip at all."""
+
+    begin_pending: str | None = None
 
     def cursor(self) -> _OneHopCursor:  # type: ignore[override]
         return _OneHopCursor(self)
+
+    async def commit(self) -> None:
+        if self.begin_pending is not None:
+            self.begin_pending = None  # nothing ran: nothing to commit
+            return
+        await super().commit()
+
+    async def rollback(self) -> None:
+        if self.begin_pending is not None:
+            self.begin_pending = None
+            return
+        await super().rollback()
 
 
 def _one_hop_connect(database: str, **kwargs: Any) -> _OneHopConnection:
@@ -137,7 +162,7 @@ def _sqlite_engine(url: str, begin: str) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        conn.connection.driver_connection.begin_pending = begin  # sent with the first statement
 
     return engine
 
