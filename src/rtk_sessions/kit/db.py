@@ -182,7 +182,7 @@ def _postgres_engine(url: str) -> AsyncEngine:
     failover of the server, a proxy's idle timeout) is replaced before use, as with the
     pre-ping. A connection that drops while busy fails its request, and SQLAlchemy then
     discards every connection of the pool, so the next request connects afresh
-    (docs/operations.md, "Database connections")."""
+    (docs/postgresql.md)."""
     engine = create_async_engine(url, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "checkin")
