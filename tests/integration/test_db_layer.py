@@ -113,3 +113,34 @@ async def test_sqlite_read_transaction_sees_one_snapshot(db: Database, app_id: s
     finally:
         async with db.write() as conn:
             await conn.execute(text(f"DROP TABLE {table}"))
+
+
+async def test_long_results_whole_and_streamed(db: Database, app_id: str) -> None:
+    """Results longer than what the SQLite cursor fetches with its statement come whole, and
+    `conn.stream` still hands them out in parts."""
+    table = "long_" + app_id.replace("-", "_")
+    await _scratch_table(db, table)
+    n = 2_500
+    try:
+        async with db.write() as conn:
+            await conn.execute(
+                text(f"INSERT INTO {table} (k, v) VALUES (:k, :v)"),
+                [{"k": k, "v": f"v{k}"} for k in range(n)],
+            )
+        query = text(f"SELECT k, v FROM {table} ORDER BY k")
+        async with db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            assert [r.k for r in rows] == list(range(n))
+            parts = []
+            result = await conn.stream(query.execution_options(yield_per=700))
+            async for part in result.partitions(700):
+                parts.append([r.k for r in part])
+            assert [len(p) for p in parts] == [700, 700, 700, 400]
+            assert [k for p in parts for k in p] == list(range(n))
+            first = await conn.stream(query.execution_options(yield_per=10))
+            assert [r.k for r in await first.fetchmany(3)] == [0, 1, 2]
+            await first.close()  # abandoned early: the statement's cursor is closed
+            assert (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar() == n
+    finally:
+        async with db.write() as conn:
+            await conn.execute(text(f"DROP TABLE {table}"))

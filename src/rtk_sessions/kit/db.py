@@ -52,12 +52,23 @@ def _count_begin(_conn: Any) -> None:
 
 
 class _OneHopCursor:
-    """An aiosqlite cursor whose statement, rows and close are one trip to the connection's
-    thread and back, instead of four (create, execute, fetch all, close; SQLAlchemy fetches
-    every row of a non-streaming result at once anyway), and the transaction's BEGIN rides
-    along with its first statement. Errors are sqlite3's, as before."""
+    """An aiosqlite cursor whose statement, first rows and close are one trip to the
+    connection's thread and back, instead of four (create, execute, fetch, close), and the
+    transaction's BEGIN rides along with its first statement. A result longer than
+    `PREFETCH` rows keeps its sqlite3 cursor open on that thread and is fetched further on
+    demand, so streamed results (`conn.stream`) stay streamed. Errors are sqlite3's."""
 
-    __slots__ = ("_connection", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+    PREFETCH = 1000
+
+    __slots__ = (
+        "_connection",
+        "_open",
+        "_rows",
+        "arraysize",
+        "description",
+        "lastrowid",
+        "rowcount",
+    )
 
     def __init__(self, connection: _OneHopConnection) -> None:
         self._connection = connection
@@ -66,34 +77,41 @@ class _OneHopCursor:
         self.lastrowid: int | None = None
         self.arraysize = 1
         self._rows: list[Any] = []
+        self._open: sqlite3.Cursor | None = None  # rows left on the connection's thread
 
     async def __aenter__(self) -> _OneHopCursor:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self._rows = []
+        await self.close()
 
     def _run(
         self, begin: str | None, many: bool, operation: str, parameters: Any
-    ) -> tuple[Any, int, Any, list[Any]]:
+    ) -> tuple[Any, int, Any, list[Any], sqlite3.Cursor | None]:
         """On the connection's thread."""
         cursor = self._connection._conn.cursor()
         try:
             if begin is not None:
                 cursor.execute(begin)
             (cursor.executemany if many else cursor.execute)(operation, parameters)
-            rows = cursor.fetchall() if cursor.description else []
-            return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-        finally:
+            rows = cursor.fetchmany(self.PREFETCH) if cursor.description else []
+        except BaseException:
             cursor.close()
+            raise
+        more = len(rows) == self.PREFETCH
+        outcome = (cursor.description, cursor.rowcount, cursor.lastrowid, rows)
+        if not more:
+            cursor.close()
+        return (*outcome, cursor if more else None)
 
     async def _call(self, many: bool, operation: str, parameters: Any) -> _OneHopCursor:
+        await self.close()
         connection = self._connection
         begin, connection.begin_pending = connection.begin_pending, None
         outcome = await connection._execute(  # type: ignore[no-untyped-call]
             self._run, begin, many, operation, parameters
         )
-        self.description, self.rowcount, self.lastrowid, self._rows = outcome
+        self.description, self.rowcount, self.lastrowid, self._rows, self._open = outcome
         return self
 
     async def execute(self, operation: str, parameters: Any = ()) -> _OneHopCursor:
@@ -102,12 +120,57 @@ class _OneHopCursor:
     async def executemany(self, operation: str, parameters: Any) -> _OneHopCursor:
         return await self._call(True, operation, parameters)
 
+    @staticmethod
+    def _more(cursor: sqlite3.Cursor, size: int | None) -> tuple[list[Any], bool]:
+        """On the connection's thread: up to `size` more rows (all if None); closes the
+        cursor once it is exhausted."""
+        try:
+            rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
+        except BaseException:
+            cursor.close()
+            raise
+        done = size is None or len(rows) < size
+        if done:
+            cursor.close()
+        return rows, done
+
+    async def _fill(self, wanted: int | None) -> None:
+        """Buffer at least `wanted` rows (all if None) while the statement has more."""
+        if self._open is None or (wanted is not None and len(self._rows) >= wanted):
+            return
+        size = None if wanted is None else max(wanted - len(self._rows), self.PREFETCH)
+        cursor = self._open
+        rows, done = await self._connection._execute(  # type: ignore[no-untyped-call]
+            self._more, cursor, size
+        )
+        self._rows.extend(rows)
+        if done:
+            self._open = None
+
     async def fetchall(self) -> list[Any]:
+        await self._fill(None)
         rows, self._rows = self._rows, []
         return rows
 
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self.arraysize if size is None else size
+        await self._fill(size)
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        while (row := await self.fetchone()) is not None:
+            yield row
+
     async def close(self) -> None:
         self._rows = []
+        cursor, self._open = self._open, None
+        if cursor is not None and self._connection._connection is not None:
+            await self._connection._execute(cursor.close)  # type: ignore[no-untyped-call]
 
 
 class _OneHopConnection(aiosqlite.Connection):
