@@ -507,8 +507,9 @@ def dump(*_):
     n[0] += 1
     if n[0] == 1:
         tracemalloc.start(8)
-    snap = tracemalloc.take_snapshot()
-    snap.dump(os.path.join(os.environ["RTK_BENCH_TRACE_DIR"], f"{n[0]}.snap"))
+    path = os.path.join(os.environ["RTK_BENCH_TRACE_DIR"], f"{n[0]}.snap")
+    tracemalloc.take_snapshot().dump(path + ".part")
+    os.replace(path + ".part", path)  # whole, or not there
 signal.signal(signal.SIGUSR2, dump)
 from rtk_sessions.cli import main
 sys.argv = ["rtk-sessions", "serve"]
@@ -523,11 +524,8 @@ def snapshot(pid: int, trace_dir: Path, n: int) -> Path:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if path.exists():
-            size = path.stat().st_size
-            time.sleep(1)
-            if path.stat().st_size == size:
-                return path
-        time.sleep(0.5)
+            return path
+        time.sleep(0.1)
     raise SystemExit(f"no memory snapshot {path} within 120 s")
 
 
