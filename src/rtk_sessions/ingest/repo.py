@@ -29,7 +29,13 @@ async def lock_app(conn: AsyncConnection, app_pk: int) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + app_pk})
 
 
-def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, Any]:
+def _row(
+    app_pk: int, event: ValidEvent, now: int, inferred: bool, session_id: str | None
+) -> dict[str, Any]:
+    if event.type in NEVER_PENDING_TYPES:
+        placement = Placement.MEETING_LEVEL
+    else:
+        placement = Placement.PENDING if session_id is None else Placement.BY_PEER
     return {
         "app_pk": app_pk,
         "id": event.id,
@@ -40,10 +46,8 @@ def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, 
         "place_at": event.place_at,
         "received_at": now,
         "inferred": inferred,
-        "session_id": None,
-        "placement": Placement.MEETING_LEVEL
-        if event.type in NEVER_PENDING_TYPES
-        else Placement.PENDING,
+        "session_id": session_id,
+        "placement": placement,
         "body": msgspec.json.encode(event.raw).decode(),
     }
 
@@ -62,17 +66,36 @@ async def insert_new_events(
     batch: Sequence[ValidEvent],
     now: int,
     inferred: bool = False,
-) -> set[str]:
+) -> Inserted:
     """Insert the events whose id this app has not stored yet; returns the ids inserted.
 
+    An event of a peer that already has a session is stored placed in it (`BY_PEER`), as
+    `place_by_peer` would place it: derivation then only visits peers whose session it
+    changes or creates (docs/ingestion.md, "Placement"). The caller holds the app's lock, so
+    the sessions read here are the ones derivation starts from.
     One round trip per chunk, and correct even if two writers race on the same id.
     """
+    known = await sessions_of_peers(
+        conn, app_pk, sorted({e.peer_id for e in batch if e.peer_id is not None})
+    )
     inserted: set[str] = set()
     for chunk in chunks(batch, 500):  # rows per INSERT, far below SQLite's parameter limit
-        rows = [_row(app_pk, e, now, inferred) for e in chunk]
+        rows = [
+            _row(app_pk, e, now, inferred, known.get(e.peer_id) if e.peer_id else None)
+            for e in chunk
+        ]
         result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
         inserted.update(result.scalars())
-    return inserted
+    return Inserted(inserted, set(known))
+
+
+@dataclass(frozen=True)
+class Inserted:
+    """What `insert_new_events` stored: the new ids, and the peers (of the whole batch) whose
+    events it stored placed because they already had a session."""
+
+    ids: set[str]
+    placed_peers: set[str]
 
 
 async def touch_meetings(

@@ -94,18 +94,22 @@ def _declared_parent(inputs: MeetingEvents) -> str | None:
 def _peers_to_place(
     old_maps: dict[str, dict[str, str]], new_maps: dict[str, dict[str, str]]
 ) -> tuple[set[str], set[str]]:
-    """(peers whose every event must be placed again, peers whose new events need a place).
+    """(peers whose every event must be placed again, new peers whose events need a place).
 
-    New peers' events are unplaced anyway; only meetings where a peer moved or vanished need
-    every event of their peers placed again.
+    Only meetings where a peer moved or vanished need every event of their peers placed again.
+    A peer that keeps its session needs nothing: its events are placed in it already, the
+    batch's own ones since they were stored (`insert_new_events`). A new peer's events are
+    pending (or placed by time) until now.
     """
     everything: set[str] = set()
     new_only: set[str] = set()
     for meeting_id, new_map in new_maps.items():
         old_map = old_maps.get(meeting_id, {})
         moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
-        changed = moved or bool(set(old_map) - set(new_map))
-        (everything if changed else new_only).update(set(old_map) | set(new_map))
+        if moved or set(old_map) - set(new_map):
+            everything.update(set(old_map) | set(new_map))
+        else:
+            new_only.update(set(new_map) - set(old_map))
     return everything, new_only - everything
 
 
