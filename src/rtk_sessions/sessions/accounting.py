@@ -52,14 +52,15 @@ class MeetingEnd:
 
 @dataclass(frozen=True)
 class MeetingUpdate:
-    """A `meeting.updated` (or a join's `meeting_title`); None means "not set by this event"."""
+    """A `meeting.updated` (or a join's `meeting_title`); None means "not set by this event".
+    `meta` is carried, never looked into: an object, or its JSON text as read from the store."""
 
     event_id: str
     occurred_at: int
     received_at: int
     title: str | None = None
     session_type: str | None = None
-    meta: dict[str, Any] | None = None
+    meta: dict[str, Any] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Session:
     meeting_id: str
     title: str
     type: str
-    meta: dict[str, Any] | None
+    meta: dict[str, Any] | str | None  # as the deciding MeetingUpdate carried it
     started_at: int
     own_ended_at: int | None
     max_concurrent: int
@@ -191,7 +192,7 @@ def _latest(updates: Sequence[MeetingUpdate], until: int | None, attr: str) -> M
 
 def _meeting_attributes(
     updates: Sequence[MeetingUpdate], ended_at: int | None
-) -> tuple[str, str, dict[str, Any] | None, int]:
+) -> tuple[str, str, dict[str, Any] | str | None, int]:
     """Title, type and meta in force at the session's end (any while LIVE), and their time."""
     title = _latest(updates, ended_at, "title")
     kind = _latest(updates, ended_at, "session_type")

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest import repo as events_repo
-from rtk_sessions.ingest.repo import StoredEvent
+from rtk_sessions.ingest.repo import LifecycleEvent
 from rtk_sessions.ingest.schemas import Placement
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.sessions import derived_repo
@@ -34,49 +34,44 @@ from rtk_sessions.sessions.accounting import (
 )
 
 
-def _join(e: StoredEvent) -> Join:
-    b = e.body
+def _join(e: LifecycleEvent) -> Join:
     return Join(
         event_id=e.id,
         peer_id=e.peer_id or "",
         meeting_id=e.meeting_id,
         occurred_at=e.occurred_at,
         received_at=e.received_at,
-        user_id=b.get("user_id"),
-        custom_participant_id=b.get("custom_participant_id"),
-        display_name=b.get("display_name"),
-        preset_name=b.get("preset_name"),
-        preset_view_type=b.get("preset_view_type") or "GROUP_CALL",
-        socket_session_id=b.get("socket_session_id"),
-        meeting_title=b.get("meeting_title"),
-        parent_meeting_id=b.get("parent_meeting_id"),
-        session_id=b.get("session_id"),
+        user_id=e.user_id,
+        custom_participant_id=e.custom_participant_id,
+        display_name=e.display_name,
+        preset_name=e.preset_name,
+        preset_view_type=e.preset_view_type or "GROUP_CALL",
+        socket_session_id=e.socket_session_id,
+        meeting_title=e.meeting_title,
+        parent_meeting_id=e.parent_meeting_id,
+        session_id=e.session_id,
     )
 
 
-def meeting_events(app_id: str, meeting_id: str, stored: Iterable[StoredEvent]) -> MeetingEvents:
+def meeting_events(
+    app_id: str, meeting_id: str, stored: Iterable[LifecycleEvent]
+) -> MeetingEvents:
     """Sort stored lifecycle events into the accounting inputs."""
     joins, leaves, ends, updates = [], [], [], []
     for e in stored:
         if e.type == "peer.joined":
             joins.append(_join(e))
         elif e.type == "peer.left":
-            leaves.append(Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, e.inferred))
+            leaves.append(
+                Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, bool(e.inferred))
+            )
         elif e.meeting_id != meeting_id:
             continue
         elif e.type == "meeting.ended":
             ends.append(MeetingEnd(e.id, e.occurred_at, e.received_at))
         elif e.type == "meeting.updated":
-            b = e.body
             updates.append(
-                MeetingUpdate(
-                    e.id,
-                    e.occurred_at,
-                    e.received_at,
-                    b.get("title"),
-                    b.get("session_type"),
-                    b.get("meta"),
-                )
+                MeetingUpdate(e.id, e.occurred_at, e.received_at, e.title, e.session_type, e.meta)
             )
     return MeetingEvents(app_id, meeting_id, joins, leaves, ends, updates)
 

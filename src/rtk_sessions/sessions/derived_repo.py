@@ -60,6 +60,10 @@ async def meetings_of_sessions(
     return await by_key(conn, sessions.c.id, sessions.c.meeting_id, app_pk, session_ids)
 
 
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
     return {
         "app_pk": app_pk,
@@ -68,7 +72,7 @@ def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
         "parent_session_id": None,
         "title": s.title,
         "type": s.type,
-        "meta": None if s.meta is None else msgspec.json.encode(s.meta).decode(),
+        "meta": s.meta if s.meta is None or isinstance(s.meta, str) else _json(s.meta),
         "status": "LIVE" if s.is_live else "ENDED",
         "started_at": s.started_at,
         "ended_at": s.own_ended_at,
