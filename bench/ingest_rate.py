@@ -39,12 +39,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import DataSet, options, own_server  # noqa: E402
+from loadgen import DataSet, options, own_server
 
-from rtk_sessions.ingest import service as ingest  # noqa: E402
-from rtk_sessions.kit.db import Database  # noqa: E402
-from rtk_sessions.kit.migrate import upgrade_async  # noqa: E402
-from rtk_sessions.kit.timeutil import now_ms  # noqa: E402
+from rtk_sessions.ingest import service as ingest
+from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.migrate import upgrade_async
+from rtk_sessions.kit.timeutil import now_ms
 
 Event = dict[str, Any]
 PG_DB = "rtk_ingest_rate"

@@ -53,9 +53,7 @@ def _join(e: LifecycleEvent) -> Join:
     )
 
 
-def meeting_events(
-    app_id: str, meeting_id: str, stored: Iterable[LifecycleEvent]
-) -> MeetingEvents:
+def meeting_events(app_id: str, meeting_id: str, stored: Iterable[LifecycleEvent]) -> MeetingEvents:
     """Sort stored lifecycle events into the accounting inputs."""
     joins, leaves, ends, updates = [], [], [], []
     for e in stored:
@@ -152,15 +150,20 @@ async def rederive_meetings(
     )
     new_parents = {m: _declared_parent(inputs[m]) for m in meeting_ids}
     old_parents = await derived_repo.parents_of(conn, app.pk, meeting_ids)
-    old_maps = await derived_repo.peer_sessions_of_meetings(conn, app.pk, meeting_ids)
     new_maps = {m: {p.peer_id: s.id for s in derived[m] for p in s.peers} for m in meeting_ids}
-    # A peer whose earliest join moved here from another meeting has events placed there.
-    known = await events_repo.sessions_of_peers(
-        conn, app.pk, sorted(p for new_map in new_maps.values() for p in new_map)
+    old_peers = await derived_repo.stored_peers(
+        conn, app.pk, meeting_ids, (p for new_map in new_maps.values() for p in new_map)
     )
+    old_maps: dict[str, dict[str, str]] = {}
+    for peer in old_peers.values():
+        old_maps.setdefault(peer.meeting_id, {})[peer.peer_id] = peer.session_id
+    # A peer whose earliest join moved here from another meeting has events placed there.
     for m, new_map in new_maps.items():
-        old_maps[m] = old_maps.get(m, {}) | {p: known[p] for p in new_map if p in known}
-    await derived_repo.replace_meetings(conn, app.pk, derived)
+        old_maps[m] = old_maps.get(m, {}) | {
+            p: old_peers[p].session_id for p in new_map if p in old_peers
+        }
+    old_sessions = await derived_repo.stored_sessions(conn, app.pk, meeting_ids)
+    await derived_repo.replace_meetings(conn, app.pk, derived, old_sessions, old_peers)
     await derived_repo.set_parents(
         conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
     )
