@@ -66,7 +66,7 @@ async def insert_new_events(
     batch: Sequence[ValidEvent],
     now: int,
     inferred: bool = False,
-) -> Inserted:
+) -> set[str]:
     """Insert the events whose id this app has not stored yet; returns the ids inserted.
 
     An event of a peer that already has a session is stored placed in it (`BY_PEER`), as
@@ -86,16 +86,7 @@ async def insert_new_events(
         ]
         result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
         inserted.update(result.scalars())
-    return Inserted(inserted, set(known))
-
-
-@dataclass(frozen=True)
-class Inserted:
-    """What `insert_new_events` stored: the new ids, and the peers (of the whole batch) whose
-    events it stored placed because they already had a session."""
-
-    ids: set[str]
-    placed_peers: set[str]
+    return inserted
 
 
 async def touch_meetings(

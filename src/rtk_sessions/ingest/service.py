@@ -74,9 +74,9 @@ async def store(
     await repo.lock_app(conn, app.pk)
     candidates = _first_of_each_id(valid)
     inserted = await repo.insert_new_events(conn, app.pk, candidates, now)
-    new = [e for e in candidates if e.id in inserted.ids]
+    new = [e for e in candidates if e.id in inserted]
     await repo.touch_meetings(conn, app.pk, (e.meeting_id for e in new), now)
-    await _derive(conn, app, new, inserted.placed_peers, grace_ms)
+    await _derive(conn, app, new, grace_ms)
     return IngestResult(len(new), len(valid) - len(new), await repo.count_pending(conn, app.pk))
 
 
@@ -111,11 +111,7 @@ async def accept_batch(
 
 
 async def _derive(
-    conn: AsyncConnection,
-    app: AppRef,
-    new: Sequence[ValidEvent],
-    placed_peers: set[str],
-    grace_ms: int,
+    conn: AsyncConnection, app: AppRef, new: Sequence[ValidEvent], grace_ms: int
 ) -> None:
     lifecycle = [e for e in new if e.type in LIFECYCLE_TYPES]
     meetings = {e.meeting_id for e in lifecycle}
@@ -123,11 +119,11 @@ async def _derive(
     left = sorted({e.peer_id for e in lifecycle if e.type == "peer.left" and e.peer_id})
     meetings |= await repo.join_meetings_of_peers(conn, app.pk, joined + left)
     await rederive(conn, app, meetings, grace_ms)
-    # Events that cannot change sessions only need a place of their own: those of peers that
-    # had a session were stored in it; the rest wait for their peer (or are placed by time).
+    # Events that cannot change sessions only need a place of their own. A peer's events are
+    # in its session whenever it has one: those of peers with a session were stored placed,
+    # and a peer that got its session in this batch was placed by `rederive`. The rest wait
+    # for their peer, or are placed by time.
     others = [e for e in new if e.type not in LIFECYCLE_TYPES]
-    peer_ids = sorted({e.peer_id for e in others if e.peer_id} - placed_peers)
-    await repo.place_by_peer(conn, app.pk, peer_ids, everything=False)
     await place_meetings_by_time(conn, app, sorted({e.meeting_id for e in others} - meetings))
 
 
@@ -165,7 +161,7 @@ async def sweep_meeting(
     leaves = [inferred_leave(p, meeting_id, last[p]) for p in sorted(open_peers) if p in last]
     inserted = await repo.insert_new_events(conn, app.pk, leaves, now, inferred=True)
     await rederive(conn, app, {meeting_id}, grace_ms)
-    return len(inserted.ids)
+    return len(inserted)
 
 
 async def rebuild_app(conn: AsyncConnection, app: AppRef, grace_ms: int) -> int:
