@@ -9,7 +9,9 @@ share of the peers), in time order, cut into batches of `--batch`. Two paths:
 * `http`: the same batches posted to a real `rtk-sessions serve` on loopback (started here with
   a data dir of its own), one request at a time, then two in flight (as `bench/loadgen.py`).
 
-Every batch is committed before the next is timed (SQLite `synchronous=FULL` unless the server
+CPU is this process's (service path: Python and SQLite's thread) or the server's with its
+worker processes (HTTP); PostgreSQL's own processes are not counted. Every batch is committed
+before the next is timed (SQLite `synchronous=FULL` unless the server
 setting says otherwise). PostgreSQL runs in a database of the script's own, created and dropped
 here; autovacuum is off on the test server, so the script runs `ANALYZE` after every
 `--analyze-every` events, standing in for it. Prints events/s per path and database.
@@ -39,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loadgen import DataSet, options, own_server
+from loadgen import DataSet, cpu_seconds, options, own_server
 
 from rtk_sessions.ingest import service as ingest
 from rtk_sessions.kit.db import Database
@@ -65,19 +67,23 @@ async def _analyze(db: Database) -> None:
             await conn.execute(text("ANALYZE"))
 
 
-async def service_path(url: str, work: list[list[Event]], analyze_every: int) -> tuple[int, float]:
-    """(events, seconds) through check_batch + accept, one transaction per batch."""
+async def service_path(
+    url: str, work: list[list[Event]], analyze_every: int
+) -> tuple[int, float, float]:
+    """(events, seconds, CPU seconds of this process) through check_batch + accept, one
+    transaction per batch."""
     await upgrade_async(url)
     db = Database(url)
-    total, since, took = 0, 0, 0.0
+    total, since, took, cpu = 0, 0, 0.0, 0.0
     try:
         for events in work:
-            start = time.perf_counter()
+            start, used = time.perf_counter(), time.process_time()
             now = now_ms()
             valid = ingest.check_batch(events, now)
             async with db.write() as conn:
                 await ingest.accept(conn, "bench", "rate", valid, now, 0)
             took += time.perf_counter() - start
+            cpu += time.process_time() - used
             total += len(events)
             since += len(events)
             if since >= analyze_every:  # untimed: stands in for autovacuum
@@ -85,7 +91,7 @@ async def service_path(url: str, work: list[list[Event]], analyze_every: int) ->
                 since = 0
     finally:
         await db.dispose()
-    return total, took
+    return total, took, cpu
 
 
 async def http_path(
@@ -151,8 +157,9 @@ def server(database_url: str | None, extra_env: dict[str, str]) -> Iterator[tupl
                 os.environ["RTK_DATABASE_URL"] = saved
 
 
-def line(name: str, events: int, took: float) -> None:
-    print(f"| {name} | {events:,} | {took:.1f} s | **{events / took:,.0f} events/s** |")
+def line(name: str, events: int, took: float, cpu: float) -> None:
+    print(f"| {name} | {events:,} | {took:.1f} s | **{events / took:,.0f} events/s** | "
+          f"{events / cpu:,.0f} |")  # fmt: skip
     sys.stdout.flush()
 
 
@@ -162,7 +169,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"cores: {os.cpu_count()}; load average "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}; {n:,} events in "
           f"{len(work)} batches of {args.batch}\n")  # fmt: skip
-    print("| path | events | time | rate |\n|---|---|---|---|")
+    print("| path | events | time | rate | events per CPU second |\n|---|---|---|---|---|")
     targets: list[tuple[str, str | None]] = []
     if "sqlite" in args.databases:
         targets.append(("SQLite", None))
@@ -173,26 +180,28 @@ async def run(args: argparse.Namespace) -> None:
             tmp = tempfile.mkdtemp(prefix="rtk-rate-")
             try:
                 url = await _pg_database(pg, True) if pg else f"sqlite+aiosqlite:///{tmp}/r.db"
-                events, took = await service_path(url, work, args.analyze_every)
-                line(f"{name}, service path", events, took)
+                events, took, cpu = await service_path(url, work, args.analyze_every)
+                line(f"{name}, service path", events, took, cpu)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if pg:
                     await _pg_database(pg, False)
         if "http" in args.paths:
             for inflight in args.inflight:
-                url = await _pg_database(pg, True) if pg else None
+                pg_url = await _pg_database(pg, True) if pg else None
                 try:
-                    with server(url, {}) as (base, token, _pid):
+                    with server(pg_url, {}) as (base, token, pid):
 
-                        async def analyze(url: str | None = url) -> None:
+                        async def analyze(url: str | None = pg_url) -> None:
                             if url:
                                 db = Database(url)
                                 await _analyze(db)
                                 await db.dispose()
 
+                        used = cpu_seconds(pid)
                         events, took = await http_path(base, token, work, inflight, analyze)
-                        line(f"{name}, HTTP, {inflight} in flight", events, took)
+                        cpu = cpu_seconds(pid) - used
+                        line(f"{name}, HTTP, {inflight} in flight", events, took, cpu)
                 finally:
                     if pg:
                         await _pg_database(pg, False)
@@ -203,7 +212,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sessions", type=int, default=1500, help="loadgen sessions (≈38 events each)")
     p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--telemetry-share", type=float, default=0.2)
+    p.add_argument("--telemetry-share", type=float, default=0.05,
+                   help="share of peers with telemetry; each queues a peer-report job")  # fmt: skip
     p.add_argument("--paths", default="service,http")
     p.add_argument("--databases", default="sqlite,pg")
     p.add_argument("--inflight", default="1,2", help="HTTP requests in flight, e.g. 1,2")
