@@ -71,7 +71,7 @@ async def insert_new_events(
 
     An event of a peer that already has a session is stored placed in it (`BY_PEER`), as
     `place_by_peer` would place it: derivation then only visits peers whose session it
-    changes or creates (docs/ingestion.md, "Placement"). The caller holds the app's lock, so
+    changes or creates (docs/ingestion.md, "Choices made"). The caller holds the app's lock, so
     the sessions read here are the ones derivation starts from.
     One round trip per chunk, and correct even if two writers race on the same id.
     """
