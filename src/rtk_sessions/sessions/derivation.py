@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest import repo as events_repo
-from rtk_sessions.ingest.repo import StoredEvent
+from rtk_sessions.ingest.repo import LifecycleEvent
 from rtk_sessions.ingest.schemas import Placement
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.sessions import derived_repo
@@ -35,49 +35,42 @@ from rtk_sessions.sessions.accounting import (
 from rtk_sessions.sessions.webhook_changes import owe_webhooks
 
 
-def _join(e: StoredEvent) -> Join:
-    b = e.body
+def _join(e: LifecycleEvent) -> Join:
     return Join(
         event_id=e.id,
         peer_id=e.peer_id or "",
         meeting_id=e.meeting_id,
         occurred_at=e.occurred_at,
         received_at=e.received_at,
-        user_id=b.get("user_id"),
-        custom_participant_id=b.get("custom_participant_id"),
-        display_name=b.get("display_name"),
-        preset_name=b.get("preset_name"),
-        preset_view_type=b.get("preset_view_type") or "GROUP_CALL",
-        socket_session_id=b.get("socket_session_id"),
-        meeting_title=b.get("meeting_title"),
-        parent_meeting_id=b.get("parent_meeting_id"),
-        session_id=b.get("session_id"),
+        user_id=e.user_id,
+        custom_participant_id=e.custom_participant_id,
+        display_name=e.display_name,
+        preset_name=e.preset_name,
+        preset_view_type=e.preset_view_type or "GROUP_CALL",
+        socket_session_id=e.socket_session_id,
+        meeting_title=e.meeting_title,
+        parent_meeting_id=e.parent_meeting_id,
+        session_id=e.session_id,
     )
 
 
-def meeting_events(app_id: str, meeting_id: str, stored: Iterable[StoredEvent]) -> MeetingEvents:
+def meeting_events(app_id: str, meeting_id: str, stored: Iterable[LifecycleEvent]) -> MeetingEvents:
     """Sort stored lifecycle events into the accounting inputs."""
     joins, leaves, ends, updates = [], [], [], []
     for e in stored:
         if e.type == "peer.joined":
             joins.append(_join(e))
         elif e.type == "peer.left":
-            leaves.append(Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, e.inferred))
+            leaves.append(
+                Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, bool(e.inferred))
+            )
         elif e.meeting_id != meeting_id:
             continue
         elif e.type == "meeting.ended":
             ends.append(MeetingEnd(e.id, e.occurred_at, e.received_at))
         elif e.type == "meeting.updated":
-            b = e.body
             updates.append(
-                MeetingUpdate(
-                    e.id,
-                    e.occurred_at,
-                    e.received_at,
-                    b.get("title"),
-                    b.get("session_type"),
-                    b.get("meta"),
-                )
+                MeetingUpdate(e.id, e.occurred_at, e.received_at, e.title, e.session_type, e.meta)
             )
     return MeetingEvents(app_id, meeting_id, joins, leaves, ends, updates)
 
@@ -95,18 +88,22 @@ def _declared_parent(inputs: MeetingEvents) -> str | None:
 def _peers_to_place(
     old_maps: dict[str, dict[str, str]], new_maps: dict[str, dict[str, str]]
 ) -> tuple[set[str], set[str]]:
-    """(peers whose every event must be placed again, peers whose new events need a place).
+    """(peers whose every event must be placed again, new peers whose events need a place).
 
-    New peers' events are unplaced anyway; only meetings where a peer moved or vanished need
-    every event of their peers placed again.
+    Only meetings where a peer moved or vanished need every event of their peers placed again.
+    A peer that keeps its session needs nothing: its events are placed in it already, the
+    batch's own ones since they were stored (`insert_new_events`). A new peer's events are
+    pending (or placed by time) until now.
     """
     everything: set[str] = set()
     new_only: set[str] = set()
     for meeting_id, new_map in new_maps.items():
         old_map = old_maps.get(meeting_id, {})
         moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
-        changed = moved or bool(set(old_map) - set(new_map))
-        (everything if changed else new_only).update(set(old_map) | set(new_map))
+        if moved or set(old_map) - set(new_map):
+            everything.update(set(old_map) | set(new_map))
+        else:
+            new_only.update(set(new_map) - set(old_map))
     return everything, new_only - everything
 
 
@@ -158,17 +155,22 @@ async def rederive_meetings(
     )
     new_parents = {m: _declared_parent(inputs[m]) for m in meeting_ids}
     old_parents = await derived_repo.parents_of(conn, app.pk, meeting_ids)
-    old_maps = await derived_repo.peer_sessions_of_meetings(conn, app.pk, meeting_ids)
     new_maps = {m: {p.peer_id: s.id for s in derived[m] for p in s.peers} for m in meeting_ids}
-    # A peer whose earliest join moved here from another meeting has events placed there.
-    known = await events_repo.sessions_of_peers(
-        conn, app.pk, sorted(p for new_map in new_maps.values() for p in new_map)
+    old_peers = await derived_repo.stored_peers(
+        conn, app.pk, meeting_ids, (p for new_map in new_maps.values() for p in new_map)
     )
+    old_maps: dict[str, dict[str, str]] = {}
+    for peer in old_peers.values():
+        old_maps.setdefault(peer.meeting_id, {})[peer.peer_id] = peer.session_id
+    # A peer whose earliest join moved here from another meeting has events placed there.
     for m, new_map in new_maps.items():
-        old_maps[m] = old_maps.get(m, {}) | {p: known[p] for p in new_map if p in known}
+        old_maps[m] = old_maps.get(m, {}) | {
+            p: old_peers[p].session_id for p in new_map if p in old_peers
+        }
     if notify:  # webhook deliveries owed for the change, in this transaction
         await owe_webhooks(conn, app, derived, inputs)
-    await derived_repo.replace_meetings(conn, app.pk, derived)
+    old_sessions = await derived_repo.stored_sessions(conn, app.pk, meeting_ids)
+    await derived_repo.replace_meetings(conn, app.pk, derived, old_sessions, old_peers)
     await derived_repo.set_parents(
         conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
     )
