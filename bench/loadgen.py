@@ -496,6 +496,54 @@ def rss_report(samples: list[tuple[float, ...]]) -> None:
 # --- a server of our own -----------------------------------------------------------------
 
 
+# `--trace-memory`: the first SIGUSR2 starts tracemalloc in the server, each later one writes a
+# snapshot of what it traced to the next numbered file in RTK_BENCH_TRACE_DIR. Tracing starts
+# with the soak, so the second snapshot holds exactly what the soak allocated and kept.
+# (Signal handlers run on the main thread, between bytecodes.)
+_TRACED_SERVE = """
+import os, signal, sys, tracemalloc
+n = [0]
+def dump(*_):
+    n[0] += 1
+    if n[0] == 1:
+        tracemalloc.start(8)
+    path = os.path.join(os.environ["RTK_BENCH_TRACE_DIR"], f"{n[0]}.snap")
+    tracemalloc.take_snapshot().dump(path + ".part")
+    os.replace(path + ".part", path)  # whole, or not there
+signal.signal(signal.SIGUSR2, dump)
+from rtk_sessions.cli import main
+sys.argv = ["rtk-sessions", "serve"]
+main()
+"""
+
+
+def snapshot(pid: int, trace_dir: Path, n: int) -> Path:
+    """Ask the traced server for its allocation snapshot number `n`; wait for the file."""
+    path = trace_dir / f"{n}.snap"
+    os.kill(pid, signal.SIGUSR2)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if path.exists():
+            return path
+        time.sleep(0.1)
+    raise SystemExit(f"no memory snapshot {path} within 120 s")
+
+
+def snapshot_report(first: Path, last: Path) -> None:
+    """What grew in the server's Python allocations between two snapshots, by line."""
+    import tracemalloc
+
+    before, after = tracemalloc.Snapshot.load(str(first)), tracemalloc.Snapshot.load(str(last))
+    total = sum(s.size for s in after.statistics("filename")) / 2**20
+    was = sum(s.size for s in before.statistics("filename")) / 2**20
+    print(f"\nPython allocations made during the soak and still held at its end "
+          f"(tracemalloc): {total - was:.2f} MiB")  # fmt: skip
+    for diff in after.compare_to(before, "lineno")[:15]:
+        frame = diff.traceback[0]
+        print(f"  {diff.size_diff / 1024:+9.1f} KiB  {diff.count_diff:+7d} blocks  "
+              f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}")  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -520,7 +568,13 @@ def own_server(args: argparse.Namespace) -> Iterator[tuple[str, str, int]]:
     env.update(getattr(args, "server_env", {}))
     log = (data_dir / "server.log").open("a")
     # Same process group as this script: whoever kills our group kills the server too.
-    proc = subprocess.Popen([sys.executable, "-m", "rtk_sessions", "serve"], env=env,
+    command = [sys.executable, "-m", "rtk_sessions", "serve"]
+    if getattr(args, "trace_memory", False):
+        (data_dir / "trace").mkdir(exist_ok=True)
+        env["RTK_BENCH_TRACE_DIR"] = str(data_dir / "trace")
+        args.trace_dir = data_dir / "trace"
+        command = [sys.executable, "-c", _TRACED_SERVE]
+    proc = subprocess.Popen(command, env=env,
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -594,12 +648,17 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=MAX_REQUESTS, help="requests per level at most")
     p.add_argument("--soak", type=float, default=0, help="seconds of RSS soak after the levels")
     p.add_argument("--rss-every", type=float, default=5, help="RSS sampling interval, seconds")
+    p.add_argument("--trace-memory", action="store_true",
+                   help="with --start-server and --soak: run the server under tracemalloc "
+                        "(slower) and print what grew in its Python allocations during the soak")  # fmt: skip
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--settle", type=float, default=900,
                    help="after loading, wait at most this long for the job queue to drain")  # fmt: skip
     args = p.parse_args(argv)
     if args.start_server == bool(args.url):
         p.error("give either --url (with --token) or --start-server")
+    if args.trace_memory and not (args.start_server and args.soak):
+        p.error("--trace-memory needs --start-server and --soak")
     if args.url and not args.token:
         p.error("--url needs --token")
     if args.url:
@@ -653,6 +712,8 @@ async def run(args: argparse.Namespace, base: str, token: str, pid: int | None) 
                         "--soak needs the server's pid: --start-server or --server-pid"
                     )
                 sampler = asyncio.create_task(sample_rss(pid, args.rss_every, samples))
+                if args.trace_memory:
+                    first = await asyncio.to_thread(snapshot, pid, args.trace_dir, 1)
             cpu = time.process_time()
             server_cpu = cpu_seconds(pid) if pid else 0.0
             results, took = await drive(client, prefix, make, level, duration, args.requests,
@@ -671,6 +732,9 @@ async def run(args: argparse.Namespace, base: str, token: str, pid: int | None) 
             print(f"{line} (the machine has {os.cpu_count()})")
             if soak and samples:
                 rss_report(samples)
+            if soak and args.trace_memory:
+                last = await asyncio.to_thread(snapshot, pid, args.trace_dir, 2)
+                snapshot_report(first, last)
             sys.stdout.flush()
 
 

@@ -6,8 +6,9 @@ For each shape of read request, side by side (interleaved rounds, same server, s
     on a connection of our own: every statement, with its parameters, and the BEGIN / COMMIT
     of each transaction, in the server's order; rows fetched in full, as the server does.
     The SQL is captured from the real server, not rebuilt: the server runs with a SQLAlchemy
-    `before_cursor_execute` / `begin` / `commit` listener (and a pool `checkout` listener, for
-    PostgreSQL's pre-ping) that records only requests carrying an `X-Bench-Capture` header.
+    `before_cursor_execute` / `begin` / `commit` listener (and a hook on kit/db.py's `_ping`,
+    for PostgreSQL's ping of a connection that sat idle) that records only requests carrying
+    an `X-Bench-Capture` header.
 (b) a trivial route added to the same app object (our `create_app`, so the same Litestar
     settings, middleware, exception handlers, request observer, uvicorn settings and process;
     built by `serve` itself) answering a static JSON body of the byte size of (c)'s answer.
@@ -67,9 +68,9 @@ def _instrument() -> None:
     """Listeners that record what one request sends to the database, and the two routes."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
-    from sqlalchemy.pool import Pool
 
     import rtk_sessions.app as app_module
+    import rtk_sessions.kit.db as db_module
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _sql(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
@@ -95,11 +96,15 @@ def _instrument() -> None:
         if ops is not None:
             ops.append(("rollback",))
 
-    @event.listens_for(Pool, "checkout")
-    def _checkout(*_: Any) -> None:
+    ping = db_module._ping
+
+    def _recorded_ping(dialect: Any, dbapi_connection: Any) -> None:
         ops = _CAPTURE.get()
         if ops is not None:
-            ops.append(("checkout",))
+            ops.append(("ping",))
+        ping(dialect, dbapi_connection)
+
+    db_module._ping = _recorded_ping
 
     bodies: dict[int, bytes] = {}
 
@@ -177,7 +182,9 @@ class SqliteReplay(Replay):
         conn = self.conn
         start = time.perf_counter()
         for op in ops:
-            if op[0] == "sql":  # BEGIN itself arrives as a statement (kit/db.py issues it)
+            if op[0] == "begin":  # kit/db.py sends it with the first statement
+                conn.execute("BEGIN")
+            elif op[0] == "sql":
                 if op[3]:
                     got = conn.executemany(op[1], op[2]).fetchall()
                 else:
@@ -213,7 +220,7 @@ class PostgresReplay(Replay):
         start = time.perf_counter()
         for op in ops:
             match op[0]:
-                case "checkout":  # pool_pre_ping, as SQLAlchemy's asyncpg dialect pings
+                case "ping":  # a pooled connection's liveness check, as SQLAlchemy's asyncpg pings
                     await conn.execute("BEGIN")
                     await conn.fetchrow(";")
                     await conn.execute("ROLLBACK")

@@ -54,6 +54,13 @@ from rtk_sessions.transcripts.routes import TranscriptController
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import run_maintenance
 from rtk_sessions.upkeep.sweep import run_sweeper
+from rtk_sessions.webhooks.jobs import run_pump
+from rtk_sessions.webhooks.keys import signing_key
+from rtk_sessions.webhooks.routes import (
+    WebhookDeliveriesController,
+    WebhooksController,
+    webhook_public_key,
+)
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -117,6 +124,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
     if background:
         metrics.configure(settings.metrics_dir, owner=True)
     state = build_state(settings)
+    signing_key(settings.data_dir)  # made on first start, so every process shares one
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -127,6 +135,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             tasks = [
                 asyncio.create_task(run_sweeper(state)),
                 asyncio.create_task(run_maintenance(state, now_ms())),
+                asyncio.create_task(run_pump(state)),
             ]
         try:
             yield
@@ -147,6 +156,8 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
         ChatController,
         TranscriptController,
         SummaryController,
+        WebhooksController,
+        WebhookDeliveriesController,
     ]
     app = Litestar(
         route_handlers=[
@@ -160,6 +171,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             rtcstats_socket,
             receive_livekit_webhook,
             realtimekit_webhook,
+            webhook_public_key,
             download_file,
             download_file_head,
             healthz,

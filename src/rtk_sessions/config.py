@@ -239,6 +239,37 @@ class Settings:
         "Allow downloads (RealtimeKit chat, transcript and summary files, public key URLs) "
         "from private, loopback and link-local addresses; off = refused (docs/security.md).",
     )
+    webhook_allow_private: bool = _setting(
+        "RTK_WEBHOOK_ALLOW_PRIVATE",
+        False,
+        "Allow webhook deliveries to private, loopback and link-local addresses (checked "
+        "against what the URL's host resolves to at each delivery); off = refused "
+        "(docs/webhooks.md).",
+    )
+    webhook_timeout: float = _setting(
+        "RTK_WEBHOOK_TIMEOUT",
+        10.0,
+        "Time limit of one webhook delivery, from name lookup to the answer's status line.",
+    )
+    webhook_max_attempts: int = _setting(
+        "RTK_WEBHOOK_MAX_ATTEMPTS",
+        12,
+        "Tries of one webhook delivery that fails for a passing reason (network, timeout, "
+        "408, 429, 5xx) before it is recorded as failed; with the default waits that is "
+        "about a day.",
+    )
+    webhook_retry_base: float = _setting(
+        "RTK_WEBHOOK_RETRY_BASE",
+        60.0,
+        "Wait before a webhook delivery's second try; each later wait doubles (up to 6 h), "
+        "with up to 20% jitter, or is what the receiver's Retry-After asks if that is longer.",
+    )
+    webhook_disable_after: float = _setting(
+        "RTK_WEBHOOK_DISABLE_AFTER",
+        3 * 86400.0,
+        "A webhook whose deliveries have all failed for this long is disabled, and says so; "
+        "enabling it again resumes its deliveries.",
+    )
     fetch_ca_file: str = _setting(
         "RTK_FETCH_CA_FILE",
         "",

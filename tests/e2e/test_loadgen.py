@@ -28,8 +28,8 @@ def _env() -> dict[str, str]:
 def test_loads_reads_and_samples_rss_against_its_own_server() -> None:
     args = [sys.executable, SCRIPT, "--start-server", "--sessions", "20", "--participants", "3",
             "--concurrency", "4", "--duration", "1", "--soak", "1", "--rss-every", "0.25",
-            "--settle", "0"]  # fmt: skip
-    done = run_process(args, _env(), timeout=60)
+            "--settle", "0", "--trace-memory"]  # fmt: skip
+    done = run_process(args, _env(), timeout=240)  # a shared CI machine can be slow
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     loaded = re.search(
@@ -47,6 +47,7 @@ def test_loads_reads_and_samples_rss_against_its_own_server() -> None:
     assert rows["**all**"][7].strip() == "0", out
     assert re.search(r"RSS, server process: start [\d.]+ MiB, end [\d.]+ MiB, max [\d.]+ MiB", out)
     assert re.search(r"client CPU \d+% of one core; server CPU \d+% of one core", out), out
+    assert re.search(r"Python allocations made during the soak .*: [\d.]+ MiB", out), out
     pid = re.search(r"server pid (\d+)", done.stderr)
     assert pid and not running(int(pid[1])), done.stderr
 

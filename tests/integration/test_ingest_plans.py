@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+
 from rtk_sessions.auth.repo import ensure_app
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest import service as ingest
+from rtk_sessions.ingest.schemas import Placement
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
+from rtk_sessions.kit.ids import session_id as make_session_id
 from rtk_sessions.kit.plans import plan, recorded, whole_reads
+from rtk_sessions.kit.tables import events
 from rtk_sessions.kit.timeutil import to_iso
 
 T0 = 1_767_607_200_000  # 2026-01-05T10:00:00.000Z
@@ -108,3 +114,50 @@ async def test_every_ingest_statement_is_an_index_lookup(db: Database, app_id: s
         lines = await plan(db, statement, params, seq_scans=db.is_sqlite)
         wrong = whole_reads(lines, db.dialect, by_app=db.is_sqlite)
         assert not wrong, f"{statement}\n" + "\n".join(lines)
+
+
+def _rows_written(db: Database) -> Any:
+    """A listener tallying (statement's first three words) -> rows sent, all parameter sets."""
+    tally: dict[str, int] = {}
+
+    def listener(_c: Any, _cur: Any, statement: str, params: Any, _x: Any, many: bool) -> None:
+        key = " ".join(statement.split()[:3]).upper()
+        tally[key] = tally.get(key, 0) + (len(params) if many else 1)
+
+    return tally, listener
+
+
+async def test_events_of_peers_with_a_session_are_stored_placed(db: Database, app_id: str) -> None:
+    """A batch of chat from peers that have a session is stored in that session: the insert
+    and a few lookups, no placement update, no session rewritten; and a late join in one
+    session of a meeting rewrites that session, not the meeting's history."""
+    async with db.write() as conn:
+        pk = await ensure_app(conn, "acct-plans", app_id, NOW)
+    app = AppRef(pk, app_id)
+    async with db.write() as conn:
+        await ingest.store(conn, app, ingest.check_batch(history(), NOW), NOW, 0)
+    lines = [chat(f"x{m}", f"p{m}-0a", f"m{m}", m + 6) for m in range(10)]
+    with recorded(db) as seen:
+        async with db.write() as conn:
+            result = await ingest.store(conn, app, ingest.check_batch(lines, NOW), NOW, 0)
+    assert (result.accepted, result.pending) == (10, 0)
+    writes = [" ".join(s.split()[:3]) for s, _ in seen if not s.lstrip().startswith("SELECT")]
+    assert writes == ["INSERT INTO events", "INSERT INTO meetings"]
+    async with db.read() as conn:
+        placed = await conn.execute(
+            select(events.c.session_id, events.c.placement).where(
+                events.c.app_pk == pk, events.c.id == "x3"
+            )
+        )
+        assert [tuple(r) for r in placed] == [
+            (make_session_id(app_id, "m3", "p3-0a"), Placement.BY_PEER)
+        ]
+    tally, listener = _rows_written(db)
+    sa_event.listen(db.writer.sync_engine, "before_cursor_execute", listener)
+    try:
+        async with db.write() as conn:
+            late = ingest.check_batch([joined("z", "m3", 125)], NOW)  # in m3's second session
+            await ingest.store(conn, app, late, NOW, 0)
+    finally:
+        sa_event.remove(db.writer.sync_engine, "before_cursor_execute", listener)
+    assert (tally.get("INSERT INTO SESSIONS"), tally.get("INSERT INTO PEERS")) == (1, 1), tally

@@ -1,4 +1,4 @@
-"""`rtk-sessions`: serve, worker, token, app, ingest, import, import-rtcstats, export, demo, and upkeep
+"""`rtk-sessions`: serve, worker, token, app, ingest, import, import-rtcstats, export, demo, webhook, and upkeep
 (migrate, rebuild, pending, purge). One module per command group; each calls services."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from rtk_sessions.cli import (
     maintenance,
     serve,
     tokens,
+    webhooks,
     worker,
 )
 from rtk_sessions.cli.common import (
@@ -42,6 +43,7 @@ __all__ = [
     "maintenance",
     "serve",
     "tokens",
+    "webhooks",
     "worker",
 ]
 

@@ -42,6 +42,7 @@ async def work(settings: Settings, workers: int) -> None:
     from rtk_sessions.kit.timeutil import now_ms
     from rtk_sessions.upkeep.jobs import WORK
     from rtk_sessions.upkeep.maintenance import run_maintenance
+    from rtk_sessions.webhooks.jobs import run_pump
 
     configure_logging(settings.log_format, settings.log_level)
     metrics.configure(settings.metrics_dir, owner=False)
@@ -53,13 +54,15 @@ async def work(settings: Settings, workers: int) -> None:
     cpu.configure(requests=settings.cpu_workers, jobs=workers, preload=WORK)
     await asyncio.to_thread(state.jobs.start, workers)
     upkeep = asyncio.create_task(run_maintenance(state, now_ms()))
+    pump = asyncio.create_task(run_pump(state))
     stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({upkeep, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({upkeep, pump, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         upkeep.cancel()
+        pump.cancel()
         stopped.cancel()
-        await asyncio.gather(upkeep, stopped, return_exceptions=True)
+        await asyncio.gather(upkeep, pump, stopped, return_exceptions=True)
         await asyncio.to_thread(state.jobs.stop)
         await asyncio.to_thread(cpu.shutdown)
         await state.db.dispose()

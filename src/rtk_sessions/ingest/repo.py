@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, bindparam, case, func, select, text, update
+from sqlalchemy import JSON, String, and_, bindparam, case, cast, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,7 +29,13 @@ async def lock_app(conn: AsyncConnection, app_pk: int) -> None:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_000_000 + app_pk})
 
 
-def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, Any]:
+def _row(
+    app_pk: int, event: ValidEvent, now: int, inferred: bool, session_id: str | None
+) -> dict[str, Any]:
+    if event.type in NEVER_PENDING_TYPES:
+        placement = Placement.MEETING_LEVEL
+    else:
+        placement = Placement.PENDING if session_id is None else Placement.BY_PEER
     return {
         "app_pk": app_pk,
         "id": event.id,
@@ -40,10 +46,8 @@ def _row(app_pk: int, event: ValidEvent, now: int, inferred: bool) -> dict[str, 
         "place_at": event.place_at,
         "received_at": now,
         "inferred": inferred,
-        "session_id": None,
-        "placement": Placement.MEETING_LEVEL
-        if event.type in NEVER_PENDING_TYPES
-        else Placement.PENDING,
+        "session_id": session_id,
+        "placement": placement,
         "body": msgspec.json.encode(event.raw).decode(),
     }
 
@@ -65,11 +69,21 @@ async def insert_new_events(
 ) -> set[str]:
     """Insert the events whose id this app has not stored yet; returns the ids inserted.
 
+    An event of a peer that already has a session is stored placed in it (`BY_PEER`), as
+    `place_by_peer` would place it: derivation then only visits peers whose session it
+    changes or creates (docs/ingestion.md, "Choices made"). The caller holds the app's lock, so
+    the sessions read here are the ones derivation starts from.
     One round trip per chunk, and correct even if two writers race on the same id.
     """
+    known = await sessions_of_peers(
+        conn, app_pk, sorted({e.peer_id for e in batch if e.peer_id is not None})
+    )
     inserted: set[str] = set()
     for chunk in chunks(batch, 500):  # rows per INSERT, far below SQLite's parameter limit
-        rows = [_row(app_pk, e, now, inferred) for e in chunk]
+        rows = [
+            _row(app_pk, e, now, inferred, known.get(e.peer_id) if e.peer_id else None)
+            for e in chunk
+        ]
         result = await conn.execute(_insert_ignoring_duplicates(conn).returning(events.c.id), rows)
         inserted.update(result.scalars())
     return inserted
@@ -128,17 +142,61 @@ def _stored(row: Any) -> StoredEvent:
     )
 
 
+class LifecycleEvent(NamedTuple):
+    """A stored lifecycle event with the body fields accounting reads, taken out of the JSON
+    by the database (the body is never decoded in Python to derive). None: absent."""
+
+    id: str
+    type: str
+    meeting_id: str
+    peer_id: str | None
+    occurred_at: int
+    received_at: int
+    inferred: bool
+    user_id: str | None
+    custom_participant_id: str | None
+    display_name: str | None
+    preset_name: str | None
+    preset_view_type: str | None
+    socket_session_id: str | None
+    meeting_title: str | None
+    parent_meeting_id: str | None
+    session_id: str | None  # the id the producer declared (a join's body), not the placement
+    title: str | None
+    session_type: str | None
+    meta: str | None  # a `meeting.updated`'s meta object, as JSON text
+
+
+_COLUMNS = ("id", "type", "meeting_id", "peer_id", "occurred_at", "received_at", "inferred")
+_BODY_FIELDS = LifecycleEvent._fields[len(_COLUMNS) :]
+
+
+def _lifecycle_columns(conn: AsyncConnection) -> list[Any]:
+    """The columns of a `LifecycleEvent`, body fields extracted by the database's JSON
+    functions (string values come back as text, an object as its JSON text)."""
+    if conn.dialect.name == "postgresql":
+        body = cast(events.c.body, JSON)
+        fields = [body[name].as_string().label(name) for name in _BODY_FIELDS]
+    else:
+        fields = [
+            func.json_extract(events.c.body, f"$.{name}", type_=String).label(name)
+            for name in _BODY_FIELDS
+        ]
+    return [*(events.c[name] for name in _COLUMNS), *fields]
+
+
 async def lifecycle_events(
     conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
-) -> dict[str, list[StoredEvent]]:
+) -> dict[str, list[LifecycleEvent]]:
     """Per meeting: its own lifecycle events plus every join and leave of peers that joined it.
 
     Two index lookups per chunk of meetings rather than one query with OR, which PostgreSQL
     would answer with a scan of the whole events table.
     """
-    found: dict[str, list[StoredEvent]] = {m: [] for m in meeting_ids}
+    found: dict[str, list[LifecycleEvent]] = {m: [] for m in meeting_ids}
+    columns = _lifecycle_columns(conn)
     for chunk in chunks(meeting_ids):
-        own = select(events).where(
+        own = select(*columns).where(
             events.c.app_pk == app_pk,
             events.c.meeting_id.in_(chunk),
             events.c.type.in_(LIFECYCLE_TYPES),
@@ -148,14 +206,14 @@ async def lifecycle_events(
             events.c.meeting_id.in_(chunk),
             events.c.type == "peer.joined",
         )
-        of_peers = select(events).where(
+        of_peers = select(*columns).where(
             events.c.app_pk == app_pk,
             events.c.type.in_(("peer.joined", "peer.left")),
             events.c.peer_id.in_(peer_ids.scalar_subquery()),
         )
-        own_events = [_stored(r) for r in await conn.execute(own)]
-        by_peer: dict[str, list[StoredEvent]] = {}
-        for event in (_stored(r) for r in await conn.execute(of_peers)):
+        own_events = [LifecycleEvent(*r) for r in await conn.execute(own)]
+        by_peer: dict[str, list[LifecycleEvent]] = {}
+        for event in (LifecycleEvent(*r) for r in await conn.execute(of_peers)):
             by_peer.setdefault(event.peer_id or "", []).append(event)
         for meeting_id, stored in _per_meeting(own_events, by_peer).items():
             found[meeting_id] = stored
@@ -163,10 +221,10 @@ async def lifecycle_events(
 
 
 def _per_meeting(
-    own: Sequence[StoredEvent], by_peer: Mapping[str, Sequence[StoredEvent]]
-) -> dict[str, list[StoredEvent]]:
+    own: Sequence[LifecycleEvent], by_peer: Mapping[str, Sequence[LifecycleEvent]]
+) -> dict[str, list[LifecycleEvent]]:
     """Each meeting's own events and those of the peers that joined it, once each."""
-    out: dict[str, dict[str, StoredEvent]] = {}
+    out: dict[str, dict[str, LifecycleEvent]] = {}
     for event in own:
         mine = out.setdefault(event.meeting_id, {})
         mine.setdefault(event.id, event)

@@ -119,10 +119,11 @@ async def _derive(
     left = sorted({e.peer_id for e in lifecycle if e.type == "peer.left" and e.peer_id})
     meetings |= await repo.join_meetings_of_peers(conn, app.pk, joined + left)
     await rederive(conn, app, meetings, grace_ms)
-    # Events that cannot change sessions only need a place of their own.
+    # Events that cannot change sessions only need a place of their own. A peer's events are
+    # in its session whenever it has one: those of peers with a session were stored placed,
+    # and a peer that got its session in this batch was placed by `rederive`. The rest wait
+    # for their peer, or are placed by time.
     others = [e for e in new if e.type not in LIFECYCLE_TYPES]
-    peer_ids = sorted({e.peer_id for e in others if e.peer_id})
-    await repo.place_by_peer(conn, app.pk, peer_ids, everything=False)
     await place_meetings_by_time(conn, app, sorted({e.meeting_id for e in others} - meetings))
 
 
@@ -169,7 +170,7 @@ async def rebuild_app(conn: AsyncConnection, app: AppRef, grace_ms: int) -> int:
     await clear_derived(conn, app.pk)
     await repo.reset_placements(conn, app.pk)
     meetings = await repo.all_meetings(conn, app.pk)
-    await rederive(conn, app, meetings, grace_ms)
+    await rederive(conn, app, meetings, grace_ms, notify=False)  # sends no webhooks
     return len(meetings)
 
 

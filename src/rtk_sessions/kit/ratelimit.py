@@ -1,8 +1,9 @@
 """Request budgets: failed authentications per client address, requests per token.
 
-Counted by the `limits` library with its moving window ("at most N in any period of that
-length"): in this process's memory by default, in Redis when RTK_RATE_LIMIT_STORAGE names
-one, so that every process of a deployment spends one budget (docs/security.md).
+Counted with a moving window ("at most N in any period of that length"): in this process's
+memory by default (`MemoryWindows`), in Redis through the `limits` library when
+RTK_RATE_LIMIT_STORAGE names one, so that every process of a deployment spends one budget
+(docs/security.md).
 
 If the storage fails (Redis down) requests are let through and the failure is logged: the
 limits protect the service, they must not take it down.
@@ -13,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable
 
 from limits import RateLimitItem
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from rtk_sessions.config import Settings, parse_rate
 from rtk_sessions.kit import metrics
@@ -39,18 +42,82 @@ class RateLimited(RtkError):
         self.headers = {"Retry-After": str(retry_after_s)}
 
 
-def _storage(settings: Settings) -> Storage:
+class MemoryWindows:
+    """The moving window of `limits`' in-memory storage, without its costs on every request:
+    that storage starts an expiry task after each hit, which hands every key's list to a
+    worker thread, and it inserts each hit at the front of a list of up to N. Here each key
+    is a queue of its hit times, oldest first, trimmed as it is read; keys whose hits have
+    all left their window are dropped once a minute, so memory holds only budgets in use."""
+
+    SWEEP_EVERY_S = 60.0
+
+    def __init__(self) -> None:
+        self._hits: dict[str, tuple[float, deque[float]]] = {}  # key -> (window s, hit times)
+        self._next_sweep = 0.0
+
+    @staticmethod
+    def _key(limit: RateLimitItem, keys: tuple[str, ...]) -> str:
+        return limit.key_for(*keys)
+
+    def _live(self, limit: RateLimitItem, key: str, now: float) -> deque[float]:
+        """The key's hits still inside the window, oldest first (an empty queue if none)."""
+        entry = self._hits.get(key)
+        if entry is None:
+            return deque()
+        hits, cutoff = entry[1], now - limit.get_expiry()
+        while hits and hits[0] < cutoff:
+            hits.popleft()
+        return hits
+
+    def _sweep(self, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_EVERY_S
+        for key in [
+            k for k, (window, hits) in self._hits.items() if not hits or hits[-1] < now - window
+        ]:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        """Keys held (for tests: memory stays bounded by the budgets in use)."""
+        return len(self._hits)
+
+    async def test(self, limit: RateLimitItem, *keys: str) -> bool:
+        return len(self._live(limit, self._key(limit, keys), time.time())) < limit.amount
+
+    async def hit(self, limit: RateLimitItem, *keys: str) -> bool:
+        now = time.time()
+        self._sweep(now)
+        key = self._key(limit, keys)
+        hits = self._live(limit, key, now)
+        if len(hits) >= limit.amount:
+            return False
+        if key not in self._hits:
+            self._hits[key] = (float(limit.get_expiry()), hits)
+        hits.append(now)
+        return True
+
+    async def get_window_stats(self, limit: RateLimitItem, *keys: str) -> WindowStats:
+        now = time.time()
+        hits = self._live(limit, self._key(limit, keys), now)
+        oldest = hits[0] if hits else now
+        return WindowStats(oldest + limit.get_expiry(), max(0, limit.amount - len(hits)))
+
+
+def _limiter(settings: Settings) -> MemoryWindows | MovingWindowRateLimiter:
     if not settings.rate_limit_storage:
-        return MemoryStorage()
+        return MemoryWindows()
     # Counters are keyed by the database they protect, like the job queue's name, so that
     # deployments sharing one Redis keep apart and processes sharing a database share.
     digest = hashlib.sha256(settings.effective_database_url.encode()).hexdigest()[:12]
-    return RedisStorage(
-        "async+" + settings.rate_limit_storage,
-        implementation="redispy",
-        key_prefix=f"rtk-sessions-limits-{digest}",
-        socket_timeout=_STORAGE_TIMEOUT_S,
-        socket_connect_timeout=_STORAGE_TIMEOUT_S,
+    return MovingWindowRateLimiter(
+        RedisStorage(
+            "async+" + settings.rate_limit_storage,
+            implementation="redispy",
+            key_prefix=f"rtk-sessions-limits-{digest}",
+            socket_timeout=_STORAGE_TIMEOUT_S,
+            socket_connect_timeout=_STORAGE_TIMEOUT_S,
+        )
     )
 
 
@@ -58,7 +125,7 @@ class RateLimits:
     """The budgets of one deployment; every method is one storage round trip."""
 
     def __init__(self, settings: Settings) -> None:
-        self._limiter = MovingWindowRateLimiter(_storage(settings))
+        self._limiter = _limiter(settings)
         self._failures = parse_rate("RTK_AUTH_FAILURE_LIMIT", settings.auth_failure_limit)
         self._requests: dict[str, RateLimitItem | None] = {
             "read": parse_rate("RTK_RATE_LIMIT_READ", settings.rate_limit_read),

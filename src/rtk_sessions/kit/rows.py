@@ -14,17 +14,26 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+# Per (read model, the result's columns): the model's field names, and where each one is in
+# the row. One entry per distinct statement shape, so the cache stays small.
+_PLANS: dict[tuple[type[Any], tuple[str, ...]], tuple[tuple[str, ...], tuple[int, ...]]] = {}
 
 
 def from_row(cls: type[T], row: Any, **overrides: Any) -> T:
-    """A dataclass from a result row: its fields by name, some values replaced."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    mapping = row._mapping  # built anew on every access
-    values = {name: mapping[name] for name in names}
-    return cls(**{**values, **overrides})
+    """A dataclass from a result row: its fields by name, some values replaced. By position
+    once the columns are known: `row._mapping` is built anew on every access, and reads
+    make one of these per row served."""
+    key = (cls, row._fields)
+    plan = _PLANS.get(key)
+    if plan is None:
+        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        where = {name: i for i, name in enumerate(row._fields)}
+        plan = _PLANS[key] = (names, tuple(where[name] for name in names))
+    names, positions = plan
+    values = [row[i] for i in positions]
+    if overrides:
+        return cls(**{**dict(zip(names, values, strict=True)), **overrides})
+    return cls(*values)
 
 
 # Values per `IN (...)` list. Short, so that PostgreSQL prices the list's index lookups below a

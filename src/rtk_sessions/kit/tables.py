@@ -120,10 +120,28 @@ sessions = Table(
     # Search folds of title and meeting id (sessions.folding; session ids are lowercase UUIDs).
     Column("title_folded", Text, nullable=False),
     Column("meeting_id_folded", Text, nullable=False),
-    Index(None, "app_pk", "started_at"),
+    # The list's orders and filters (migration 0010): each ends in `id`, the page's tiebreak.
+    Index(None, "app_pk", "started_at", "id"),
     Index(None, "app_pk", "meeting_id"),
     Index(None, "app_pk", "parent_session_id"),
-    Index(None, "app_pk", "status"),
+    Index(None, "app_pk", "status", "started_at", "id"),
+    # ENDED sessions by minutes consumed (their consumed ms is closed_ms; docs/api-decisions.md).
+    Index(None, "app_pk", "status", "closed_ms", "id"),
+    # A participants range: one ordered walk per max_concurrent value, merged.
+    Index(None, "app_pk", "status", "max_concurrent", "closed_ms", "id"),
+    Index(None, "app_pk", "max_concurrent", "started_at", "id"),
+)
+
+# How many sessions each app has per status and max_concurrent, kept in step with `sessions`
+# by triggers (migration 0010), so that `total_count` of the plain, status and participants
+# lists is a sum over a few rows instead of a count over the app's sessions.
+session_counts = Table(
+    "session_counts",
+    metadata,
+    Column("app_pk", Integer, ForeignKey("apps.pk"), primary_key=True),
+    Column("status", String(8), primary_key=True),
+    Column("max_concurrent", Integer, primary_key=True),
+    Column("sessions", BigInteger, nullable=False),
 )
 
 peers = Table(
@@ -324,4 +342,62 @@ rtcstats_streams = Table(
     Index(None, "app_pk", "peer_id"),
     Index(None, "app_pk", "meeting_id"),
     Index(None, "ended_at"),
+)
+
+# Outgoing webhooks (docs/webhooks.md): an app's subscriptions, the deliveries owed to them
+# (the outbox, written in the transaction of whatever caused them) and every attempt made.
+# Not to be confused with `webhook_deliveries` above, which records *incoming* ones.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app_pk", Integer, ForeignKey("apps.pk"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("events", String(512), nullable=False),  # comma-separated event names
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("failing_since", BigInteger, nullable=True),  # first failure of the current run
+    Column("disabled_reason", String(256), nullable=True),
+    Index(None, "app_pk"),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),  # order within a meeting
+    Column("id", String(36), nullable=False, unique=True),  # the rtk-uuid header
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("meeting_id", String(128), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("event_key", String(320), nullable=False),  # what makes it the same event again
+    Column("body", Text, nullable=False),  # what is signed and sent (less a file's link)
+    # A file's delivery carries a link made fresh at each attempt: the file and its expiry.
+    Column("file_key", String(512), nullable=True),
+    Column("file_expires_at", BigInteger, nullable=True),
+    Column("export_kind", String(16), nullable=True),  # chat/transcript to export at sending
+    Column("state", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("webhook_id", "event_key"),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "webhook_id", "meeting_id", "state"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_pk", Integer, ForeignKey("webhook_outbox.pk"), nullable=False),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("attempted_at", BigInteger, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("error", String(512), nullable=True),
+    Index(None, "webhook_id", "attempted_at"),
+    Index(None, "outbox_pk"),
 )

@@ -7,6 +7,7 @@ and `Z`.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -53,12 +54,28 @@ def now_s() -> float:
     return now_ms() / 1000
 
 
+# `to_iso`'s pieces: hours and minutes of a day, seconds, milliseconds and the `Z`.
+_HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SECOND = tuple(f"{s:02d}" for s in range(60))
+_MILLIS_Z = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(days: int) -> str:
+    """`2026-06-03T` of a day since the epoch; the days a read serves are few."""
+    return time.strftime("%Y-%m-%dT", time.gmtime(days * 86_400))
+
+
 def to_iso(ms: int) -> str:
     """`2026-06-03T10:00:00.000Z` from epoch milliseconds. Every timestamp a read serves goes
-    through here: C's gmtime and strftime take a third of the time of datetime arithmetic
-    (1.5 µs against 4.3 µs; bench/README.md, read path)."""
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    through here, so it is string concatenation from tables: the date once per day (C's
+    gmtime and strftime, cached), the time of day by lookup; about 0.7 µs, against 1.5–2 µs
+    for strftime on every call and 4.3 µs for datetime arithmetic (bench/README.md, read
+    path)."""
+    days, of_day = divmod(ms, 86_400_000)
+    seconds, millis = divmod(of_day, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    return _day(days) + _HOUR_MINUTE[minutes] + _SECOND[seconds] + _MILLIS_Z[millis]
 
 
 def to_iso_or_none(ms: int | None) -> str | None:

@@ -52,14 +52,15 @@ class MeetingEnd:
 
 @dataclass(frozen=True)
 class MeetingUpdate:
-    """A `meeting.updated` (or a join's `meeting_title`); None means "not set by this event"."""
+    """A `meeting.updated` (or a join's `meeting_title`); None means "not set by this event".
+    `meta` is carried, never looked into: an object, or its JSON text as read from the store."""
 
     event_id: str
     occurred_at: int
     received_at: int
     title: str | None = None
     session_type: str | None = None
-    meta: dict[str, Any] | None = None
+    meta: dict[str, Any] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Session:
     meeting_id: str
     title: str
     type: str
-    meta: dict[str, Any] | None
+    meta: dict[str, Any] | str | None  # as the deciding MeetingUpdate carried it
     started_at: int
     own_ended_at: int | None
     max_concurrent: int
@@ -191,7 +192,7 @@ def _latest(updates: Sequence[MeetingUpdate], until: int | None, attr: str) -> M
 
 def _meeting_attributes(
     updates: Sequence[MeetingUpdate], ended_at: int | None
-) -> tuple[str, str, dict[str, Any] | None, int]:
+) -> tuple[str, str, dict[str, Any] | str | None, int]:
     """Title, type and meta in force at the session's end (any while LIVE), and their time."""
     title = _latest(updates, ended_at, "title")
     kind = _latest(updates, ended_at, "session_type")
@@ -205,6 +206,13 @@ def _meeting_attributes(
     )
 
 
+def _in_session(p: Peer, sid: str) -> Peer:
+    """The peer in session `sid` (`dataclasses.replace`, spelled out: it is on the hot path)."""
+    return Peer(p.peer_id, sid, p.meeting_id, p.joined_at, p.left_at, p.updated_at, p.user_id,
+                p.custom_participant_id, p.display_name, p.preset_name, p.preset_view_type,
+                p.socket_session_id)  # fmt: skip
+
+
 def _session_of(
     app_id: str,
     meeting_id: str,
@@ -214,7 +222,7 @@ def _session_of(
 ) -> Session:
     first = group[0]  # sorted by (joined_at, peer_id)
     sid = sid or make_session_id(app_id, meeting_id, first.peer_id)
-    peers = tuple(replace(p, session_id=sid) for p in group)
+    peers = tuple(_in_session(p, sid) for p in group)
     open_peers = [p for p in peers if p.left_at is None]
     ended_at = None if open_peers else max(p.left_at or 0 for p in peers)
     title, kind, meta, attrs_received = _meeting_attributes(updates, ended_at)
@@ -292,7 +300,7 @@ def generated_id(app_id: str, session: Session) -> Session:
     """The session under the id it would have without a declared one: for a declared id that
     a session of another meeting holds already."""
     sid = generated_session_id(app_id, session)
-    return replace(session, id=sid, peers=tuple(replace(p, session_id=sid) for p in session.peers))
+    return replace(session, id=sid, peers=tuple(_in_session(p, sid) for p in session.peers))
 
 
 # --- placement --------------------------------------------------------------------------

@@ -32,16 +32,17 @@ def _person(peers: Sequence[PeerRow], now: int, with_events: bool) -> tuple[Part
             (e for p in peers for e in peer_events(p)),
             key=lambda e: (e.created_at, e.peer_id, e.event_name),
         )
+    joined_at = to_iso(first.joined_at)
     out = ParticipantOut(
         id=first.id,
         user_id=latest.user_id,
         custom_participant_id=latest.custom_participant_id,
         display_name=latest.display_name,
         preset_name=latest.preset_name,
-        joined_at=to_iso(first.joined_at),
+        joined_at=joined_at,
         left_at=to_iso_or_none(left_at),
         duration=minutes(duration_ms),
-        created_at=to_iso(first.joined_at),
+        created_at=joined_at,
         updated_at=to_iso(max(p.updated_at for p in peers)),
         **({"peer_events": events} if with_events else {}),
     )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.ingest import repo as events_repo
-from rtk_sessions.ingest.repo import StoredEvent
+from rtk_sessions.ingest.repo import LifecycleEvent
 from rtk_sessions.ingest.schemas import Placement
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.sessions import derived_repo
@@ -32,51 +32,45 @@ from rtk_sessions.sessions.accounting import (
     parent_session_for,
     place_by_time,
 )
+from rtk_sessions.sessions.webhook_changes import owe_webhooks
 
 
-def _join(e: StoredEvent) -> Join:
-    b = e.body
+def _join(e: LifecycleEvent) -> Join:
     return Join(
         event_id=e.id,
         peer_id=e.peer_id or "",
         meeting_id=e.meeting_id,
         occurred_at=e.occurred_at,
         received_at=e.received_at,
-        user_id=b.get("user_id"),
-        custom_participant_id=b.get("custom_participant_id"),
-        display_name=b.get("display_name"),
-        preset_name=b.get("preset_name"),
-        preset_view_type=b.get("preset_view_type") or "GROUP_CALL",
-        socket_session_id=b.get("socket_session_id"),
-        meeting_title=b.get("meeting_title"),
-        parent_meeting_id=b.get("parent_meeting_id"),
-        session_id=b.get("session_id"),
+        user_id=e.user_id,
+        custom_participant_id=e.custom_participant_id,
+        display_name=e.display_name,
+        preset_name=e.preset_name,
+        preset_view_type=e.preset_view_type or "GROUP_CALL",
+        socket_session_id=e.socket_session_id,
+        meeting_title=e.meeting_title,
+        parent_meeting_id=e.parent_meeting_id,
+        session_id=e.session_id,
     )
 
 
-def meeting_events(app_id: str, meeting_id: str, stored: Iterable[StoredEvent]) -> MeetingEvents:
+def meeting_events(app_id: str, meeting_id: str, stored: Iterable[LifecycleEvent]) -> MeetingEvents:
     """Sort stored lifecycle events into the accounting inputs."""
     joins, leaves, ends, updates = [], [], [], []
     for e in stored:
         if e.type == "peer.joined":
             joins.append(_join(e))
         elif e.type == "peer.left":
-            leaves.append(Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, e.inferred))
+            leaves.append(
+                Leave(e.id, e.peer_id or "", e.occurred_at, e.received_at, bool(e.inferred))
+            )
         elif e.meeting_id != meeting_id:
             continue
         elif e.type == "meeting.ended":
             ends.append(MeetingEnd(e.id, e.occurred_at, e.received_at))
         elif e.type == "meeting.updated":
-            b = e.body
             updates.append(
-                MeetingUpdate(
-                    e.id,
-                    e.occurred_at,
-                    e.received_at,
-                    b.get("title"),
-                    b.get("session_type"),
-                    b.get("meta"),
-                )
+                MeetingUpdate(e.id, e.occurred_at, e.received_at, e.title, e.session_type, e.meta)
             )
     return MeetingEvents(app_id, meeting_id, joins, leaves, ends, updates)
 
@@ -94,18 +88,22 @@ def _declared_parent(inputs: MeetingEvents) -> str | None:
 def _peers_to_place(
     old_maps: dict[str, dict[str, str]], new_maps: dict[str, dict[str, str]]
 ) -> tuple[set[str], set[str]]:
-    """(peers whose every event must be placed again, peers whose new events need a place).
+    """(peers whose every event must be placed again, new peers whose events need a place).
 
-    New peers' events are unplaced anyway; only meetings where a peer moved or vanished need
-    every event of their peers placed again.
+    Only meetings where a peer moved or vanished need every event of their peers placed again.
+    A peer that keeps its session needs nothing: its events are placed in it already, the
+    batch's own ones since they were stored (`insert_new_events`). A new peer's events are
+    pending (or placed by time) until now.
     """
     everything: set[str] = set()
     new_only: set[str] = set()
     for meeting_id, new_map in new_maps.items():
         old_map = old_maps.get(meeting_id, {})
         moved = any(peer in old_map and old_map[peer] != sid for peer, sid in new_map.items())
-        changed = moved or bool(set(old_map) - set(new_map))
-        (everything if changed else new_only).update(set(old_map) | set(new_map))
+        if moved or set(old_map) - set(new_map):
+            everything.update(set(old_map) | set(new_map))
+        else:
+            new_only.update(set(new_map) - set(old_map))
     return everything, new_only - everything
 
 
@@ -139,7 +137,11 @@ async def _unclaimed_ids(
 
 
 async def rederive_meetings(
-    conn: AsyncConnection, app: AppRef, meeting_ids: Sequence[str], grace_ms: int
+    conn: AsyncConnection,
+    app: AppRef,
+    meeting_ids: Sequence[str],
+    grace_ms: int,
+    notify: bool = True,
 ) -> set[str]:
     """Derive these meetings again; returns the meetings whose breakout links may have changed.
 
@@ -153,15 +155,22 @@ async def rederive_meetings(
     )
     new_parents = {m: _declared_parent(inputs[m]) for m in meeting_ids}
     old_parents = await derived_repo.parents_of(conn, app.pk, meeting_ids)
-    old_maps = await derived_repo.peer_sessions_of_meetings(conn, app.pk, meeting_ids)
     new_maps = {m: {p.peer_id: s.id for s in derived[m] for p in s.peers} for m in meeting_ids}
-    # A peer whose earliest join moved here from another meeting has events placed there.
-    known = await events_repo.sessions_of_peers(
-        conn, app.pk, sorted(p for new_map in new_maps.values() for p in new_map)
+    old_peers = await derived_repo.stored_peers(
+        conn, app.pk, meeting_ids, (p for new_map in new_maps.values() for p in new_map)
     )
+    old_maps: dict[str, dict[str, str]] = {}
+    for peer in old_peers.values():
+        old_maps.setdefault(peer.meeting_id, {})[peer.peer_id] = peer.session_id
+    # A peer whose earliest join moved here from another meeting has events placed there.
     for m, new_map in new_maps.items():
-        old_maps[m] = old_maps.get(m, {}) | {p: known[p] for p in new_map if p in known}
-    await derived_repo.replace_meetings(conn, app.pk, derived)
+        old_maps[m] = old_maps.get(m, {}) | {
+            p: old_peers[p].session_id for p in new_map if p in old_peers
+        }
+    if notify:  # webhook deliveries owed for the change, in this transaction
+        await owe_webhooks(conn, app, derived, inputs)
+    old_sessions = await derived_repo.stored_sessions(conn, app.pk, meeting_ids)
+    await derived_repo.replace_meetings(conn, app.pk, derived, old_sessions, old_peers)
     await derived_repo.set_parents(
         conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
     )
@@ -253,14 +262,18 @@ async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> None:
 
 
 async def rederive(
-    conn: AsyncConnection, app: AppRef, meeting_ids: Iterable[str], grace_ms: int
+    conn: AsyncConnection,
+    app: AppRef,
+    meeting_ids: Iterable[str],
+    grace_ms: int,
+    notify: bool = True,
 ) -> None:
     """Derive these meetings again, a chunk at a time, then fix the breakout links of every
-    family they touch."""
+    family they touch. `notify=False` (rebuild) owes no webhook deliveries."""
     ordered = sorted(set(meeting_ids))
     touched: set[str] = set()
     for start in range(0, len(ordered), MEETINGS_PER_CHUNK):
         chunk = ordered[start : start + MEETINGS_PER_CHUNK]
-        touched |= await rederive_meetings(conn, app, chunk, grace_ms)
+        touched |= await rederive_meetings(conn, app, chunk, grace_ms, notify)
     if touched:
         await relink(conn, app, touched)

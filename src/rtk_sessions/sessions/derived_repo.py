@@ -8,7 +8,7 @@ the app's history is (docs/ingestion.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import msgspec
@@ -19,22 +19,6 @@ from rtk_sessions.kit.rows import by_key, chunks, from_row
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Peer, Session, Span
 from rtk_sessions.sessions.folding import fold
-
-
-async def peer_sessions_of_meetings(
-    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
-) -> dict[str, dict[str, str]]:
-    """Per meeting: the session of each of its peers."""
-    found: dict[str, dict[str, str]] = {}
-    for chunk in chunks(meeting_ids):
-        rows = await conn.execute(
-            select(peers.c.id, peers.c.session_id, peers.c.meeting_id).where(
-                peers.c.app_pk == app_pk, peers.c.meeting_id.in_(chunk)
-            )
-        )
-        for r in rows:
-            found.setdefault(r.meeting_id, {})[r.id] = r.session_id
-    return found
 
 
 async def spans_of_meetings(
@@ -60,6 +44,10 @@ async def meetings_of_sessions(
     return await by_key(conn, sessions.c.id, sessions.c.meeting_id, app_pk, session_ids)
 
 
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
     return {
         "app_pk": app_pk,
@@ -68,7 +56,7 @@ def _session_row(app_pk: int, s: Session) -> dict[str, Any]:
         "parent_session_id": None,
         "title": s.title,
         "type": s.type,
-        "meta": None if s.meta is None else msgspec.json.encode(s.meta).decode(),
+        "meta": s.meta if s.meta is None or isinstance(s.meta, str) else _json(s.meta),
         "status": "LIVE" if s.is_live else "ENDED",
         "started_at": s.started_at,
         "ended_at": s.own_ended_at,
@@ -94,25 +82,86 @@ def _peer_row(app_pk: int, p: Peer) -> dict[str, Any]:
     return row
 
 
+_PEER_FIELDS = tuple(f.name for f in fields(Peer))
+_PEER_COLUMNS = tuple(peers.c.id if name == "peer_id" else peers.c[name] for name in _PEER_FIELDS)
+
+
+async def stored_peers(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str], peer_ids: Iterable[str]
+) -> dict[str, Peer]:
+    """The stored peers of these meetings, and these peers wherever they are: what a fresh
+    derivation of the meetings is compared with (one lookup per meeting, then per peer)."""
+    found: dict[str, Peer] = {}
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(*_PEER_COLUMNS).where(peers.c.app_pk == app_pk, peers.c.meeting_id.in_(chunk))
+        )
+        found.update((r[0], Peer(*r)) for r in rows)
+    for chunk in chunks(sorted(set(peer_ids) - found.keys())):
+        rows = await conn.execute(
+            select(*_PEER_COLUMNS).where(peers.c.app_pk == app_pk, peers.c.id.in_(chunk))
+        )
+        found.update((r[0], Peer(*r)) for r in rows)
+    return found
+
+
+# A session's own columns: what derivation writes. The breakout links (parent_session_id,
+# ended_at, status, updated_at) are `relink`'s, and the folds follow from title and meeting.
+_OWN_COLUMNS = (
+    "id", "meeting_id", "title", "type", "meta", "started_at", "own_ended_at", "max_concurrent",
+    "open_count", "closed_ms", "open_join_sum_ms", "own_updated_at",
+)  # fmt: skip
+
+
+def _own(s: Session) -> tuple[Any, ...]:
+    meta = s.meta if s.meta is None or isinstance(s.meta, str) else _json(s.meta)
+    return (s.id, s.meeting_id, s.title, s.type, meta, s.started_at, s.own_ended_at,
+            s.max_concurrent, s.open_count, s.closed_ms, s.open_join_sum_ms, s.updated_at)  # fmt: skip
+
+
+async def stored_sessions(
+    conn: AsyncConnection, app_pk: int, meeting_ids: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """The own columns of these meetings' stored sessions, by session id."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in chunks(meeting_ids):
+        rows = await conn.execute(
+            select(*(sessions.c[name] for name in _OWN_COLUMNS)).where(
+                sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(chunk)
+            )
+        )
+        found.update((r[0], tuple(r)) for r in rows)
+    return found
+
+
 async def replace_meetings(
-    conn: AsyncConnection, app_pk: int, derived: Mapping[str, Sequence[Session]]
+    conn: AsyncConnection,
+    app_pk: int,
+    derived: Mapping[str, Sequence[Session]],
+    old_sessions: Mapping[str, tuple[Any, ...]],
+    old_peers: Mapping[str, Peer],
 ) -> None:
-    """Swap these meetings' sessions and peers for freshly derived ones."""
-    session_rows = [_session_row(app_pk, s) for found in derived.values() for s in found]
-    peer_rows = [_peer_row(app_pk, p) for found in derived.values() for s in found for p in s.peers]
-    for chunk in chunks(sorted(derived)):
+    """Make these meetings' stored sessions and peers the freshly derived ones, writing only
+    the rows that differ (`old_*` as read by `stored_sessions` and `stored_peers`): a batch
+    usually changes the last session of a meeting, not its history."""
+    new_sessions = {s.id: s for found in derived.values() for s in found}
+    changed = [s for sid, s in new_sessions.items() if old_sessions.get(sid) != _own(s)]
+    gone = [sid for sid in old_sessions if sid not in new_sessions]
+    stale = sorted([*gone, *(s.id for s in changed if s.id in old_sessions)])
+    new_peers = {p.peer_id: p for s in new_sessions.values() for p in s.peers}
+    moved = [p for pid, p in new_peers.items() if old_peers.get(pid) != p]
+    left = [pid for pid, p in old_peers.items() if pid not in new_peers and p.meeting_id in derived]
+    stale_peers = sorted([*left, *(p.peer_id for p in moved if p.peer_id in old_peers)])
+    for ids in chunks(stale):
         await conn.execute(
-            delete(sessions).where(sessions.c.app_pk == app_pk, sessions.c.meeting_id.in_(chunk))
+            delete(sessions).where(sessions.c.app_pk == app_pk, sessions.c.id.in_(ids))
         )
-        await conn.execute(
-            delete(peers).where(peers.c.app_pk == app_pk, peers.c.meeting_id.in_(chunk))
-        )
-    for ids in chunks([r["id"] for r in peer_rows]):  # peers whose earliest join moved here
+    for ids in chunks(stale_peers):
         await conn.execute(delete(peers).where(peers.c.app_pk == app_pk, peers.c.id.in_(ids)))
-    if session_rows:
-        await conn.execute(insert(sessions), session_rows)
-    if peer_rows:
-        await conn.execute(insert(peers), peer_rows)
+    if changed:
+        await conn.execute(insert(sessions), [_session_row(app_pk, s) for s in changed])
+    if moved:
+        await conn.execute(insert(peers), [_peer_row(app_pk, p) for p in moved])
 
 
 async def set_parents(

@@ -51,6 +51,7 @@ class SessionOut(msgspec.Struct):
 def session_out(
     row: SessionRow, app_id: str, now: int, breakout_rooms: list[SessionOut] | None = None
 ) -> SessionOut:
+    started_at = to_iso(row.started_at)
     return SessionOut(
         id=row.id,
         associated_id=row.meeting_id,
@@ -63,8 +64,8 @@ def session_out(
             consumed_ms(row.closed_ms, row.open_count, row.open_join_sum_ms, now)
         ),
         organization_id=app_id,
-        started_at=to_iso(row.started_at),
-        created_at=to_iso(row.started_at),
+        started_at=started_at,
+        created_at=started_at,
         updated_at=to_iso(row.updated_at),
         ended_at=to_iso_or_none(row.ended_at),
         meta=row.meta or {},
@@ -87,12 +88,14 @@ class PeerEventOut(msgspec.Struct):
 
 def peer_events(peer: PeerRow) -> list[PeerEventOut]:
     """PEER_CREATED and PEER_JOINING at the join, PEER_LEAVING at the leave (docs/accounting.md)."""
-    moments: list[tuple[Literal["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"], int, float]] = [
-        ("PEER_CREATED", peer.joined_at, 0.0),
-        ("PEER_JOINING", peer.joined_at, 0.0),
+    joined = to_iso(peer.joined_at)
+    moments: list[tuple[Literal["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"], str, float]] = [
+        ("PEER_CREATED", joined, 0.0),
+        ("PEER_JOINING", joined, 0.0),
     ]
     if peer.left_at is not None:
-        moments.append(("PEER_LEAVING", peer.left_at, minutes(peer.left_at - peer.joined_at)))
+        consumed = minutes(peer.left_at - peer.joined_at)
+        moments.append(("PEER_LEAVING", to_iso(peer.left_at), consumed))
     return [
         PeerEventOut(
             id=peer_event_id(peer.id, name),
@@ -103,8 +106,8 @@ def peer_events(peer: PeerRow) -> list[PeerEventOut]:
             event_name=name,
             preset_view_type=peer.preset_view_type,  # type: ignore[arg-type]
             minutes_consumed=consumed,
-            created_at=to_iso(at),
-            updated_at=to_iso(at),
+            created_at=at,
+            updated_at=at,
         )
         for name, at, consumed in moments
     ]
@@ -125,16 +128,17 @@ class ParticipantOut(msgspec.Struct, omit_defaults=True):
 
 
 def participant_out(peer: PeerRow, now: int, with_events: bool) -> ParticipantOut:
+    joined_at = to_iso(peer.joined_at)
     return ParticipantOut(
         id=peer.id,
         user_id=peer.user_id,
         custom_participant_id=peer.custom_participant_id,
         display_name=peer.display_name,
         preset_name=peer.preset_name,
-        joined_at=to_iso(peer.joined_at),
+        joined_at=joined_at,
         left_at=to_iso_or_none(peer.left_at),
         duration=minutes(interval_ms(peer.joined_at, peer.left_at, now)),
-        created_at=to_iso(peer.joined_at),
+        created_at=joined_at,
         updated_at=to_iso(peer.updated_at),
         peer_events=peer_events(peer) if with_events else msgspec.UNSET,
     )

@@ -18,6 +18,7 @@ from rtk_sessions.config import Settings
 from rtk_sessions.files.service import (
     FileSpec,
     check_not_expired,
+    expiry_of,
     fingerprint_of,
     link_for,
     record_file,
@@ -34,6 +35,7 @@ from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.sessions.accounting import interval_ms
 from rtk_sessions.sessions.repo import SessionRow
 from rtk_sessions.sessions.service import find_session
+from rtk_sessions.sessions.webhook_changes import stored_state
 from rtk_sessions.summaries import repo
 from rtk_sessions.summaries.model import SummaryError, Utterance
 from rtk_sessions.summaries.render import file_name
@@ -49,6 +51,7 @@ from rtk_sessions.summaries.summarizers import summarizer_from_settings
 from rtk_sessions.transcripts.formats import speaker_name
 from rtk_sessions.transcripts.repo import SegmentRow
 from rtk_sessions.transcripts.service import load_transcript, transcript_fingerprint
+from rtk_sessions.webhooks.outbox import owe_file_ready
 
 log = redacted_logger("rtk_sessions.summaries")
 JOB = "summary"
@@ -195,6 +198,7 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
         await record_file(conn, built, now_ms())
         await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now_ms())
         await _mark_done(conn, app, intent, status=COMPLETED, error=None)
+        await _owe_webhooks(state, conn, app, session, built.key, fingerprint)
 
 
 async def store_imported_summary(
@@ -220,6 +224,22 @@ async def store_imported_summary(
         await repo.request(conn, app.pk, session.id, fingerprint, now)
         await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now)
         await repo.mark(conn, app.pk, session.id, now, status=COMPLETED)
+        await _owe_webhooks(state, conn, app, session, built.key, fingerprint)
+
+
+async def _owe_webhooks(
+    state: AppState,
+    conn: AsyncConnection,
+    app: AppRef,
+    session: SessionRow,
+    key: str,
+    fingerprint: str,
+) -> None:
+    """`meeting.summary` to the app's webhooks, in the transaction recording the summary."""
+    expiry = expiry_of(state, session, "summary")
+    await owe_file_ready(
+        conn, app, stored_state(session), "meeting.summary", fingerprint[:16], key, expiry, now_ms()
+    )
 
 
 async def _finish(state: AppState, app: AppRef, intent: SummaryRow, **values: object) -> None:

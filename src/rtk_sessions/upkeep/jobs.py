@@ -4,6 +4,7 @@ registered (each resource declares its own in its `jobs.py`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -13,11 +14,18 @@ from rtk_sessions.kit import cpu, metrics
 from rtk_sessions.kit.state import AppState, new_state, worker_state
 from rtk_sessions.quality import jobs as quality
 from rtk_sessions.summaries import jobs as summaries
+from rtk_sessions.upkeep.exports import export_for_webhook
+from rtk_sessions.webhooks import jobs as webhooks
 
 # A job answers False when it failed and recorded the failure itself instead of raising.
 Job = Callable[..., Coroutine[Any, Any, bool | None]]
 
-JOBS: dict[str, Job] = {**summaries.JOBS, **quality.JOBS, **integrations.JOBS}
+JOBS: dict[str, Job] = {
+    **summaries.JOBS,
+    **quality.JOBS,
+    **integrations.JOBS,
+    webhooks.JOB: functools.partial(webhooks.deliver, export=export_for_webhook),
+}
 # The queue knows a task as "<module of its function>.<name>"; the jobs were assembled in
 # `rtk_sessions.runtime` before this module, and keep that name so that tasks already queued
 # by an earlier version still find their function.

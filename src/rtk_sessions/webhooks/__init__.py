@@ -1,0 +1,1 @@
+"""Outgoing webhooks, RealtimeKit style: subscriptions, signed durable delivery (docs/webhooks.md)."""
