@@ -4,9 +4,14 @@ sessions, duplicates and open intervals, then rebuilt) and on the demo data."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -16,9 +21,11 @@ from rtk_sessions.demo.events import generate_demo_events
 from rtk_sessions.ingest import service as ingest
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
-from rtk_sessions.kit.tables import peers, sessions
+from rtk_sessions.kit.migrate import alembic_config
+from rtk_sessions.kit.tables import peers, sessions, usage_days
 from rtk_sessions.sessions.usage import DAY_MS, split_by_day
 from rtk_sessions.sessions.usage_service import daywise_usage
+from support import own_database
 
 T0 = 1_767_648_600_000  # 2026-01-05T21:30:00.000Z: meetings run across midnight
 GRID = 30 * 60_000
@@ -121,3 +128,41 @@ async def test_daywise_equals_the_participants_intervals_on_the_demo_data(db: Da
     expected = await brute_force(db, app, first, last, now)
     assert sum(n for _, n, _ in expected) >= 60 and sum(ms for *_, ms in expected) > 0
     assert await served(db, app, first, last, now) == expected
+
+
+@pytest.fixture
+def own_url(tmp_path: Path) -> Iterator[str]:
+    with own_database(tmp_path) as url:
+        yield url
+
+
+async def _load_and_read(url: str) -> tuple[AppRef, list[Any]]:
+    db = Database(url)
+    app = await new_app(db)
+    now = 1_767_657_600_000 + 11 * 3_600_000
+    events = generate_demo_events(now, seed=3, sessions=20)
+    await deliver(db, app, [events], now)
+    async with db.read() as conn:
+        rows = await conn.execute(select(usage_days).order_by(usage_days.c.day))
+        kept = [tuple(r) for r in rows]
+    await db.dispose()
+    return app, kept
+
+
+async def _usage_rows(url: str) -> list[Any]:
+    db = Database(url)
+    async with db.read() as conn:
+        kept = [tuple(r) for r in await conn.execute(select(usage_days).order_by(usage_days.c.day))]
+    await db.dispose()
+    return kept
+
+
+def test_migration_0013_backfills_the_sums_from_what_is_derived(own_url: str) -> None:
+    """The sums kept while ingesting are exactly what the migration computes afresh."""
+    config = alembic_config(own_url)
+    command.upgrade(config, "head")
+    _, kept = asyncio.run(_load_and_read(own_url))
+    assert kept and any(ms for *_, ms in kept)
+    command.downgrade(config, "0012")
+    command.upgrade(config, "head")
+    assert asyncio.run(_usage_rows(own_url)) == kept

@@ -19,6 +19,8 @@ from rtk_sessions.kit.rows import by_key, chunks, from_row
 from rtk_sessions.kit.tables import meetings, peers, sessions
 from rtk_sessions.sessions.accounting import Peer, Session, Span
 from rtk_sessions.sessions.folding import fold
+from rtk_sessions.sessions.usage import UsageChange
+from rtk_sessions.sessions.usage_repo import add_usage, clear_usage
 
 
 async def spans_of_meetings(
@@ -113,6 +115,9 @@ _OWN_COLUMNS = (
 )  # fmt: skip
 
 
+_STARTED_AT = _OWN_COLUMNS.index("started_at")
+
+
 def _own(s: Session) -> tuple[Any, ...]:
     meta = s.meta if s.meta is None or isinstance(s.meta, str) else _json(s.meta)
     return (s.id, s.meeting_id, s.title, s.type, meta, s.started_at, s.own_ended_at,
@@ -162,6 +167,17 @@ async def replace_meetings(
         await conn.execute(insert(sessions), [_session_row(app_pk, s) for s in changed])
     if moved:
         await conn.execute(insert(peers), [_peer_row(app_pk, p) for p in moved])
+    # The per-day usage sums follow: what was deleted subtracts, what was written adds.
+    usage = UsageChange()
+    for sid in stale:
+        usage.session(old_sessions[sid][_STARTED_AT], -1)
+    for s in changed:
+        usage.session(s.started_at, +1)
+    for pid in stale_peers:
+        usage.peer(old_peers[pid].joined_at, old_peers[pid].left_at, -1)
+    for p in moved:
+        usage.peer(p.joined_at, p.left_at, +1)
+    await add_usage(conn, app_pk, usage)
 
 
 async def set_parents(
@@ -275,5 +291,6 @@ async def set_links(conn: AsyncConnection, app_pk: int, links: Sequence[Link]) -
 
 
 async def clear_derived(conn: AsyncConnection, app_pk: int) -> None:
+    await clear_usage(conn, app_pk)
     await conn.execute(delete(peers).where(peers.c.app_pk == app_pk))
     await conn.execute(delete(sessions).where(sessions.c.app_pk == app_pk))

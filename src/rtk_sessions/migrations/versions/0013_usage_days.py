@@ -1,7 +1,7 @@
 """Per-day usage sums (sessions.usage), backfilled from the derived sessions and peers.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
@@ -30,11 +30,16 @@ def upgrade() -> None:
     )
     # The sums of what is already derived, read in a streamed pass (frozen here: this file
     # must keep meaning what it meant when it was written).
-    bind = op.get_bind().execution_options(stream_results=True, yield_per=_BATCH)
+    # (Streaming is set per statement: on the connection it would stay on for alembic's own
+    # version update, whose row count a server-side cursor does not report.)
+    bind, streamed = op.get_bind(), {"stream_results": True, "yield_per": _BATCH}
     sums: dict[tuple[int, int], list[int]] = {}
-    for app_pk, started_at in bind.execute(sa.text("SELECT app_pk, started_at FROM sessions")):
+    starts = sa.text("SELECT app_pk, started_at FROM sessions").execution_options(**streamed)
+    for app_pk, started_at in bind.execute(starts):
         sums.setdefault((app_pk, started_at // DAY_MS), [0, 0])[0] += 1
-    closed = sa.text("SELECT app_pk, joined_at, left_at FROM peers WHERE left_at IS NOT NULL")
+    closed = sa.text(
+        "SELECT app_pk, joined_at, left_at FROM peers WHERE left_at IS NOT NULL"
+    ).execution_options(**streamed)
     for app_pk, start, end in bind.execute(closed):
         while start < end:
             day = start // DAY_MS
