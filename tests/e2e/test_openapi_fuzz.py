@@ -66,5 +66,5 @@ def test_no_input_gets_a_server_error(server: Any, tmp_path: Path) -> None:
     # Every operation was exercised (sessions, files, summaries, peer reports, ingest, rtcstats
     # import, downloads by GET and HEAD, health, the LiveKit and RealtimeKit webhooks, live
     # rtcstats streams, their dumps and stream tokens, the active session and its write calls,
-    # webhook management, delivery log and public key).
-    assert "Tested: 33" in done.stdout and " passed" in done.stdout, done.stdout[-2000:]
+    # webhook management, delivery log and public key, daywise analytics).
+    assert "Tested: 34" in done.stdout and " passed" in done.stdout, done.stdout[-2000:]
