@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -42,3 +43,22 @@ def private_file(path: Path) -> Path:
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
     return path
+
+
+def publish_private_file(path: Path, content: bytes) -> None:
+    """Write `content` to a 0600 temporary file, fsync it, then link it to `path` unless `path`
+    exists: concurrent first starts all end up reading the one file that won, never a partial
+    one (the signing secret, the webhook key)."""
+    private_dir(path.parent)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        # link() fails when the name exists: the first process to finish wins, others reuse.
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)

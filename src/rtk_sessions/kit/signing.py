@@ -6,16 +6,14 @@ expiry, so changing either one, or signing with another key, makes the link inva
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from pathlib import Path
 
 from rtk_sessions.kit.errors import RtkError
-from rtk_sessions.kit.private import private_dir
+from rtk_sessions.kit.private import publish_private_file
 from rtk_sessions.kit.timeutil import to_iso
 
 SECRET_FILE = "signing.key"
@@ -59,19 +57,7 @@ def load_or_create_secret(data_dir: Path, configured: str) -> bytes:
 
 def _create_secret_file(path: Path) -> None:
     """Write the key in full before it appears, so concurrent starts all read the same key."""
-    private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_hex(32) + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        # link() fails when the name exists: the first process to finish wins, others reuse.
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    publish_private_file(path, (secrets.token_hex(32) + "\n").encode())
 
 
 def sign(secret: bytes, path: str, expires_s: int) -> str:

@@ -10,16 +10,13 @@ together all end up with the one key that won; processes on other machines need 
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from rtk_sessions.kit.private import FILE_MODE, private_dir
+from rtk_sessions.kit.private import publish_private_file
 
 KEY_FILE = "webhook-signing.pem"
 
@@ -53,19 +50,7 @@ def _create_key_file(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    private_dir(path.parent)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        # link() fails when the name exists: the first process to finish wins, others reuse.
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    publish_private_file(path, pem)
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> str:
