@@ -49,6 +49,7 @@ from rtk_sessions.quality.routes import PeerReportController
 from rtk_sessions.sessions.active_routes import ActiveSessionController
 from rtk_sessions.sessions.analytics_routes import AnalyticsController
 from rtk_sessions.sessions.routes import SessionsController
+from rtk_sessions.summaries.jobs import run_summary_pump
 from rtk_sessions.summaries.routes import SummaryController
 from rtk_sessions.transcripts.routes import TranscriptController
 from rtk_sessions.upkeep.jobs import build_state
@@ -136,6 +137,7 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
                 asyncio.create_task(run_sweeper(state)),
                 asyncio.create_task(run_maintenance(state, now_ms())),
                 asyncio.create_task(run_pump(state)),
+                asyncio.create_task(run_summary_pump(state)),
             ]
         try:
             yield

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
-from rtk_sessions.auth.repo import ensure_app
+from rtk_sessions.auth.repo import ensure_app, set_summarize_on_end
 from rtk_sessions.ingest import repo as events_repo
 from rtk_sessions.ingest import service as ingest
 from rtk_sessions.ingest.schemas import Placement
@@ -92,6 +92,7 @@ async def test_every_ingest_statement_is_an_index_lookup(db: Database, app_id: s
     grace = 0
     async with db.write() as conn:
         pk = await ensure_app(conn, "acct-plans", app_id, NOW)
+        await set_summarize_on_end(conn, pk, True, T0)  # its statements are explained too
     app = AppRef(pk, app_id)
     for start in range(0, len(history()), 100):
         async with db.write() as conn:

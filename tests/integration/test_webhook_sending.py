@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -217,3 +218,34 @@ async def test_the_pump_gives_a_failing_webhook_one_lane_at_a_time(
     finally:
         state.jobs.huey.flush()
         await state.db.dispose()
+
+
+async def test_a_webhook_deleted_while_a_delivery_is_out_records_nothing(
+    db: Database,
+    app_id: str,
+    key: rsa.RSAPrivateKey,
+    receiver: Receiver,
+) -> None:
+    """The delete wins: the attempt that comes back afterwards is not written (it would
+    refer to a webhook that is gone), and the job ends without an error."""
+    arrived, released = threading.Event(), threading.Event()
+
+    def answer(body: dict[str, object], rtk_uuid: str) -> int:
+        arrived.set()
+        released.wait(10)
+        return 200
+
+    receiver.answer = answer
+    app, hook = await _app_with_hook(db, app_id, receiver.url)
+    await _owe_a_meeting(db, app, "m")
+    sending = asyncio.create_task(
+        deliver_lane(db, key, POLICY, (hook, "m"), random.Random(), no_link)
+    )
+    assert await asyncio.to_thread(arrived.wait, 10)
+    await service.delete_webhook(db, app, hook)
+    released.set()
+    assert await sending == 1
+    async with db.read() as conn:
+        assert await repo.webhook_by_id(conn, hook) is None
+        log, total = await repo.attempts_log(conn, hook, 10, 0)
+    assert (log, total) == ([], 0)

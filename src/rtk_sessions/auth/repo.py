@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -142,6 +142,17 @@ async def ensure_app(conn: AsyncConnection, account_id: str, app_id: str, now: i
     if pk is None:  # cannot happen: inserted just now, or by a concurrent request
         raise RuntimeError(f"app {account_id}/{app_id} vanished while being created")
     return pk
+
+
+async def set_summarize_on_end(conn: AsyncConnection, app_pk: int, on: bool, now: int) -> None:
+    """On from `now` (or from when it was turned on, if it is on already); off."""
+    since = func.coalesce(apps.c.summarize_on_end_since, now) if on else None
+    await conn.execute(update(apps).where(apps.c.pk == app_pk).values(summarize_on_end_since=since))
+
+
+async def apps_summarizing_on_end(conn: AsyncConnection) -> set[int]:
+    rows = await conn.scalars(select(apps.c.pk).where(apps.c.summarize_on_end_since.is_not(None)))
+    return set(rows)
 
 
 async def list_apps(conn: AsyncConnection) -> list[tuple[int, str, str]]:

@@ -1,4 +1,5 @@
-"""`rtk-sessions app set-realtimekit|set-livekit|list`: where an app's webhooks come from."""
+"""`rtk-sessions app set|set-realtimekit|set-livekit|list`: an app's settings and where its
+webhooks come from."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from rtk_sessions.cli.common import DataDir, UserError, app, data_settings, run
 from rtk_sessions.config import Settings
 
-app_app = typer.Typer(help="Set up apps to take in RealtimeKit or LiveKit webhooks.",
+app_app = typer.Typer(help="Set up apps: their settings, and RealtimeKit or LiveKit webhooks in.",
                       no_args_is_help=True)  # fmt: skip
 app.add_typer(app_app, name="app")
 
@@ -29,6 +30,30 @@ def _read(path: Path, what: str) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: the {what} is not UTF-8 text") from None
+
+
+@app_app.command("set")
+def set_app(
+    account: Account,
+    app_id: AppId,
+    summarize_on_end: Annotated[
+        bool | None,
+        typer.Option(
+            "--summarize-on-end/--no-summarize-on-end",
+            help="Summarize each session with transcript segments when it ends.",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Change an app's settings."""
+    from rtk_sessions.cli.operations import set_app as set_it
+
+    if summarize_on_end is None:
+        raise UserError("nothing to set: give --summarize-on-end or --no-summarize-on-end")
+    settings = data_settings(data_dir)
+    run(lambda: set_it(settings, account, app_id, summarize_on_end))
+    state = "summarizes" if summarize_on_end else "does not summarize"
+    typer.echo(f"{account}/{app_id} {state} sessions with transcript segments when they end")
 
 
 @app_app.command("set-realtimekit")
@@ -77,8 +102,10 @@ def set_livekit(
 
 @app_app.command("list")
 def list_apps(data_dir: DataDir = None) -> None:
-    """Every app, with the webhook sources set up for it."""
+    """Every app, with the webhook sources set up for it and `summarize-on-end` if set."""
     from rtk_sessions.cli.operations import apps_with_integrations
 
-    for account, app_id, providers in run(lambda: apps_with_integrations(data_settings(data_dir))):
-        typer.echo(f"{account}/{app_id}  {', '.join(providers) or '-'}")
+    found = run(lambda: apps_with_integrations(data_settings(data_dir)))
+    for account, app_id, providers, summarizes in found:
+        setting = "  summarize-on-end" if summarizes else ""
+        typer.echo(f"{account}/{app_id}  {', '.join(providers) or '-'}{setting}")

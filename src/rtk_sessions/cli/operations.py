@@ -165,16 +165,30 @@ async def set_livekit(
         await db.dispose()
 
 
-async def apps_with_integrations(settings: Settings) -> list[tuple[str, str, list[str]]]:
-    """(account, app, webhook providers set up) of every app."""
+async def set_app(settings: Settings, account: str, app_id: str, summarize_on_end: bool) -> None:
+    """Change an app's settings, creating the app if missing."""
+    db = await _open(settings)
+    try:
+        async with db.write() as conn:
+            pk = await auth_repo.ensure_app(conn, account, app_id, now_ms())
+            await auth_repo.set_summarize_on_end(conn, pk, summarize_on_end, now_ms())
+    finally:
+        await db.dispose()
+
+
+async def apps_with_integrations(
+    settings: Settings,
+) -> list[tuple[str, str, list[str], bool]]:
+    """(account, app, webhook providers set up, summarizes on end) of every app."""
     db = await _open(settings)
     try:
         async with db.read() as conn:
             providers = await integrations_repo.providers_of_apps(conn)
+            summarizing = await auth_repo.apps_summarizing_on_end(conn)
             apps = await auth_repo.list_apps(conn)
     finally:
         await db.dispose()
-    return [(account, app, providers.get(pk, [])) for pk, account, app in apps]
+    return [(account, app, providers.get(pk, []), pk in summarizing) for pk, account, app in apps]
 
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

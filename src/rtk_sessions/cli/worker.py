@@ -40,6 +40,7 @@ async def work(settings: Settings, workers: int) -> None:
     from rtk_sessions.kit import cpu, metrics
     from rtk_sessions.kit.logging import configure_logging
     from rtk_sessions.kit.timeutil import now_ms
+    from rtk_sessions.summaries.jobs import run_summary_pump
     from rtk_sessions.upkeep.jobs import WORK
     from rtk_sessions.upkeep.maintenance import run_maintenance
     from rtk_sessions.webhooks.jobs import run_pump
@@ -53,23 +54,26 @@ async def work(settings: Settings, workers: int) -> None:
     state = await open_state(settings)
     cpu.configure(requests=settings.cpu_workers, jobs=workers, preload=WORK)
     await asyncio.to_thread(state.jobs.start, workers)
-    upkeep = asyncio.create_task(run_maintenance(state, now_ms()))
-    pump = asyncio.create_task(run_pump(state))
+    loops = {
+        asyncio.create_task(run_maintenance(state, now_ms())),
+        asyncio.create_task(run_pump(state)),
+        asyncio.create_task(run_summary_pump(state)),
+    }
     stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({upkeep, pump, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({*loops, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        upkeep.cancel()
-        pump.cancel()
-        stopped.cancel()
-        await asyncio.gather(upkeep, pump, stopped, return_exceptions=True)
+        for task in (*loops, stopped):
+            task.cancel()
+        await asyncio.gather(*loops, stopped, return_exceptions=True)
         await asyncio.to_thread(state.jobs.stop)
         await asyncio.to_thread(cpu.shutdown)
         await state.db.dispose()
         with contextlib.suppress(Exception):
             state.jobs.huey.storage.close()
-    if not upkeep.cancelled() and upkeep.exception() is not None:
-        raise RuntimeError("the upkeep loop ended") from upkeep.exception()
+    for task in loops:
+        if not task.cancelled() and task.exception() is not None:
+            raise RuntimeError("a background loop ended") from task.exception()
 
 
 def _stopping(sig: signal.Signals, stop: asyncio.Event) -> None:

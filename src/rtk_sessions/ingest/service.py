@@ -33,6 +33,8 @@ from rtk_sessions.quality.service import enqueue_reports
 from rtk_sessions.sessions.derivation import place_meetings_by_time, rederive
 from rtk_sessions.sessions.derived_repo import clear_derived
 from rtk_sessions.sessions.repo import open_peers_of_meeting
+from rtk_sessions.summaries.service import owe_summaries_on_end
+from rtk_sessions.transcripts.repo import SEGMENT
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,24 @@ def _first_of_each_id(valid: Sequence[ValidEvent]) -> list[ValidEvent]:
 
 
 async def store(
-    conn: AsyncConnection, app: AppRef, valid: Sequence[ValidEvent], now: int, grace_ms: int
+    conn: AsyncConnection,
+    app: AppRef,
+    valid: Sequence[ValidEvent],
+    now: int,
+    grace_ms: int,
+    notify: bool = True,
 ) -> IngestResult:
-    """Store what is new, derive what it touches, and report the counts."""
+    """Store what is new, derive what it touches, and report the counts. `notify=False`
+    (history imports) owes neither webhook deliveries nor summaries on end."""
     await repo.lock_app(conn, app.pk)
     candidates = _first_of_each_id(valid)
     inserted = await repo.insert_new_events(conn, app.pk, candidates, now)
     new = [e for e in candidates if e.id in inserted]
     await repo.touch_meetings(conn, app.pk, (e.meeting_id for e in new), now)
-    await _derive(conn, app, new, grace_ms)
+    written = await _derive(conn, app, new, grace_ms, notify)
+    if notify:
+        segments = [e.id for e in new if e.type == SEGMENT]
+        await owe_summaries_on_end(conn, app, written, segments, now)
     return IngestResult(len(new), len(valid) - len(new), await repo.count_pending(conn, app.pk))
 
 
@@ -87,11 +98,12 @@ async def accept(
     valid: Sequence[ValidEvent],
     now: int,
     grace_ms: int,
+    notify: bool = True,
 ) -> IngestResult:
     """Store a validated batch for an app, creating the app on its first events."""
     check_ids(account_id=account_id, app_id=app_id)
     pk = await ensure_app(conn, account_id, app_id, now)
-    result = await store(conn, AppRef(pk, app_id), valid, now, grace_ms)
+    result = await store(conn, AppRef(pk, app_id), valid, now, grace_ms, notify)
     metrics.events_stored(result.accepted, result.duplicates)
     return result
 
@@ -111,20 +123,22 @@ async def accept_batch(
 
 
 async def _derive(
-    conn: AsyncConnection, app: AppRef, new: Sequence[ValidEvent], grace_ms: int
-) -> None:
+    conn: AsyncConnection, app: AppRef, new: Sequence[ValidEvent], grace_ms: int, notify: bool
+) -> set[str]:
+    """Derive what the batch's lifecycle events change; returns the sessions written."""
     lifecycle = [e for e in new if e.type in LIFECYCLE_TYPES]
     meetings = {e.meeting_id for e in lifecycle}
     joined = sorted({e.peer_id for e in lifecycle if e.type == "peer.joined" and e.peer_id})
     left = sorted({e.peer_id for e in lifecycle if e.type == "peer.left" and e.peer_id})
     meetings |= await repo.join_meetings_of_peers(conn, app.pk, joined + left)
-    await rederive(conn, app, meetings, grace_ms)
+    written = await rederive(conn, app, meetings, grace_ms, notify)
     # Events that cannot change sessions only need a place of their own. A peer's events are
     # in its session whenever it has one: those of peers with a session were stored placed,
     # and a peer that got its session in this batch was placed by `rederive`. The rest wait
     # for their peer, or are placed by time.
     others = [e for e in new if e.type not in LIFECYCLE_TYPES]
     await place_meetings_by_time(conn, app, sorted({e.meeting_id for e in others} - meetings))
+    return written
 
 
 # --- idle sweep -------------------------------------------------------------------------
@@ -160,7 +174,8 @@ async def sweep_meeting(
     last = await repo.last_event_at_of_peers(conn, app.pk, open_peers)
     leaves = [inferred_leave(p, meeting_id, last[p]) for p in sorted(open_peers) if p in last]
     inserted = await repo.insert_new_events(conn, app.pk, leaves, now, inferred=True)
-    await rederive(conn, app, {meeting_id}, grace_ms)
+    written = await rederive(conn, app, {meeting_id}, grace_ms)
+    await owe_summaries_on_end(conn, app, written, (), now)
     return len(inserted)
 
 

@@ -340,6 +340,7 @@ class _Run:
                     valid,
                     now,
                     self.state.settings.session_end_grace_ms,
+                    notify=False,  # history: no webhooks, no summaries on end
                 )
             accepted += result.accepted
             duplicates += result.duplicates
@@ -364,7 +365,9 @@ class _Run:
         accepted, duplicates = await self.ingest(events)
         now = now_ms()
         if summary is not None:
-            await store_imported_summary(self.state, self.app, session.id, summary, now)
+            await store_imported_summary(
+                self.state, self.app, session.id, summary, now, notify=False
+            )
         async with self.state.db.write() as conn:
             for peer_id, report_json in reports.items():
                 await quality_repo.store_imported_report(

@@ -142,8 +142,9 @@ async def rederive_meetings(
     meeting_ids: Sequence[str],
     grace_ms: int,
     notify: bool = True,
-) -> set[str]:
-    """Derive these meetings again; returns the meetings whose breakout links may have changed.
+) -> tuple[set[str], list[str]]:
+    """Derive these meetings again; returns the meetings whose breakout links may have changed
+    and the sessions written.
 
     The result is the one of deriving them one by one: derived rows depend only on each
     meeting's events, and placement reads each peer's session after all are replaced.
@@ -170,7 +171,7 @@ async def rederive_meetings(
     if notify:  # webhook deliveries owed for the change, in this transaction
         await owe_webhooks(conn, app, derived, inputs)
     old_sessions = await derived_repo.stored_sessions(conn, app.pk, meeting_ids)
-    await derived_repo.replace_meetings(conn, app.pk, derived, old_sessions, old_peers)
+    written = await derived_repo.replace_meetings(conn, app.pk, derived, old_sessions, old_peers)
     await derived_repo.set_parents(
         conn, app.pk, [(m, p) for m, p in new_parents.items() if old_parents.get(m) != p]
     )
@@ -178,7 +179,8 @@ async def rederive_meetings(
     await events_repo.place_by_peer(conn, app.pk, sorted(everything), everything=True)
     await events_repo.place_by_peer(conn, app.pk, sorted(new_only), everything=False)
     await place_meetings_by_time(conn, app, meeting_ids)
-    return {m for mid in meeting_ids for m in (mid, old_parents.get(mid), new_parents[mid]) if m}
+    touched = {m for mid in meeting_ids for m in (mid, old_parents.get(mid), new_parents[mid]) if m}
+    return touched, written
 
 
 async def place_meetings_by_time(
@@ -226,8 +228,9 @@ def _changed(row: derived_repo.FamilyRow, link: derived_repo.Link) -> bool:
     return stored != (link.parent_session_id, link.ended_at, link.status, link.updated_at)
 
 
-async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> None:
-    """Fix the breakout links of every family these meetings belong to.
+async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> list[str]:
+    """Fix the breakout links of every family these meetings belong to; returns the ids of
+    the sessions whose links (parent, effective end, status) changed.
 
     A meeting whose parent changed also changes whether its own rooms count as rooms, so
     their families are relinked too. One level of nesting: a room whose declared parent is
@@ -259,6 +262,7 @@ async def relink(conn: AsyncConnection, app: AppRef, touched: set[str]) -> None:
         if _changed(stored[link.session_id], link)
     ]
     await derived_repo.set_links(conn, app.pk, links)
+    return [link.session_id for link in links]
 
 
 async def rederive(
@@ -267,13 +271,18 @@ async def rederive(
     meeting_ids: Iterable[str],
     grace_ms: int,
     notify: bool = True,
-) -> None:
+) -> set[str]:
     """Derive these meetings again, a chunk at a time, then fix the breakout links of every
-    family they touch. `notify=False` (rebuild) owes no webhook deliveries."""
+    family they touch. `notify=False` (rebuild) owes no webhook deliveries. Returns the ids
+    of the sessions whose stored row changed (including breakout parents relinked)."""
     ordered = sorted(set(meeting_ids))
     touched: set[str] = set()
+    written: set[str] = set()
     for start in range(0, len(ordered), MEETINGS_PER_CHUNK):
         chunk = ordered[start : start + MEETINGS_PER_CHUNK]
-        touched |= await rederive_meetings(conn, app, chunk, grace_ms, notify)
+        meetings, sessions = await rederive_meetings(conn, app, chunk, grace_ms, notify)
+        touched |= meetings
+        written.update(sessions)
     if touched:
-        await relink(conn, app, touched)
+        written.update(await relink(conn, app, touched))
+    return written

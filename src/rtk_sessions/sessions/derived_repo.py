@@ -145,10 +145,11 @@ async def replace_meetings(
     derived: Mapping[str, Sequence[Session]],
     old_sessions: Mapping[str, tuple[Any, ...]],
     old_peers: Mapping[str, Peer],
-) -> None:
+) -> list[str]:
     """Make these meetings' stored sessions and peers the freshly derived ones, writing only
     the rows that differ (`old_*` as read by `stored_sessions` and `stored_peers`): a batch
-    usually changes the last session of a meeting, not its history."""
+    usually changes the last session of a meeting, not its history. Returns the ids of the
+    sessions written."""
     new_sessions = {s.id: s for found in derived.values() for s in found}
     changed = [s for sid, s in new_sessions.items() if old_sessions.get(sid) != _own(s)]
     gone = [sid for sid in old_sessions if sid not in new_sessions]
@@ -178,6 +179,7 @@ async def replace_meetings(
     for p in moved:
         usage.peer(p.joined_at, p.left_at, +1)
     await add_usage(conn, app_pk, usage)
+    return [s.id for s in changed]
 
 
 async def set_parents(

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.kit.rows import from_row
-from rtk_sessions.kit.tables import summaries
+from rtk_sessions.kit.rows import chunks, from_row
+from rtk_sessions.kit.tables import apps, events, sessions, summaries
+from rtk_sessions.transcripts.repo import SEGMENT
 
 PROCESSING, COMPLETED, FAILED = "PROCESSING", "COMPLETED", "FAILED"
+# The requested fingerprint of a request that summarize-on-end wrote: the transcript was not
+# read then (that is the job's work), so it never equals a real one.
+ON_END = "on-end"
 
 # The stored reason of a failed summary is served to clients by GET summary, so it names the
 # failure's class only; the details went to the log (docs/security.md).
@@ -107,3 +112,54 @@ async def intents_without_job(
         )
     )
     return [from_row(SummaryRow, r) for r in rows]
+
+
+async def summarizing_since(conn: AsyncConnection, app_pk: int) -> int | None:
+    """Since when the app summarizes sessions on end; None = it does not."""
+    return await conn.scalar(select(apps.c.summarize_on_end_since).where(apps.c.pk == app_pk))
+
+
+async def ended_with_segments(
+    conn: AsyncConnection, app_pk: int, session_ids: Collection[str], segment_ids: Collection[str]
+) -> set[str]:
+    """The ENDED sessions among these that have transcript segments, and the ENDED sessions
+    these segments were placed in."""
+    s, e = sessions.c, events.c
+    owed: set[str] = set()
+    has_segment = (
+        select(literal(1))
+        .where(e.app_pk == s.app_pk, e.session_id == s.id, e.type == SEGMENT)
+        .exists()
+    )
+    for ids in chunks(sorted(session_ids)):
+        ended = await conn.scalars(
+            select(s.id).where(s.app_pk == app_pk, s.id.in_(ids), s.status == "ENDED", has_segment)
+        )
+        owed.update(ended)
+    for ids in chunks(sorted(segment_ids)):
+        placed = await conn.scalars(
+            select(s.id)
+            .select_from(events.join(sessions, and_(s.app_pk == e.app_pk, s.id == e.session_id)))
+            .where(e.app_pk == app_pk, e.id.in_(ids), s.status == "ENDED")
+            .distinct()
+        )
+        owed.update(placed)
+    return owed
+
+
+async def unenqueued(conn: AsyncConnection, requested_before: int) -> list[SummaryRow]:
+    """PROCESSING requests written before `requested_before` and never handed to the queue."""
+    c = summaries.c
+    rows = await conn.execute(
+        select(summaries).where(
+            c.status == PROCESSING, c.enqueued_at.is_(None), c.requested_at < requested_before
+        )
+    )
+    return [from_row(SummaryRow, r) for r in rows]
+
+
+async def drop(conn: AsyncConnection, app_pk: int, session_id: str, requested_at: int) -> None:
+    """Withdraw this request: the finished summary, if any, stands; else no row remains."""
+    this = [*_this(app_pk, session_id), summaries.c.requested_at == requested_at]
+    await conn.execute(delete(summaries).where(*this, summaries.c.ready_key.is_(None)))
+    await conn.execute(update(summaries).where(*this).values(status=COMPLETED, error=None))

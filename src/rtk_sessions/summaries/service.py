@@ -9,6 +9,7 @@ as 404 "summary generation failed: <reason>; POST to retry", and a POST retries 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +44,7 @@ from rtk_sessions.summaries.repo import (
     COMPLETED,
     FAILED,
     INTERNAL_REASON,
+    ON_END,
     PROCESSING,
     SummaryRow,
     public_reason,
@@ -165,6 +167,15 @@ async def run_summary(state: AppState, app: AppRef, session_id: str) -> bool:
     try:
         await _summarize(state, app, intent)
         return True
+    except NotFound as exc:
+        if intent.requested_fingerprint != ON_END:
+            error = public_reason(exc)
+        else:
+            # Summarize-on-end asked before the transcript was read: a session whose segments
+            # are all interim (or that a merge took away) has nothing to summarize.
+            async with state.db.write() as conn:
+                await repo.drop(conn, app.pk, session_id, intent.requested_at)
+            return True
     except (SummaryError, RtkError) as exc:  # reasons fit for clients (docs/security.md)
         error = public_reason(exc)
     except Exception:
@@ -179,6 +190,9 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
     async with state.db.read() as conn:  # step 2: read the transcript
         session, rows = await load_transcript(state, conn, app, intent.session_id, now_ms())
     fingerprint = summary_fingerprint(state, session, rows)
+    if intent.ready_fingerprint == fingerprint:  # e.g. an end after a POST: nothing new
+        await _finish(state, app, intent, status=COMPLETED, error=None)
+        return
     text = await asyncio.to_thread(
         summarizer_from_settings(s).summarize,
         utterances(session, rows),
@@ -202,10 +216,11 @@ async def _summarize(state: AppState, app: AppRef, intent: SummaryRow) -> None:
 
 
 async def store_imported_summary(
-    state: AppState, app: AppRef, session_id: str, text: str, now: int
+    state: AppState, app: AppRef, session_id: str, text: str, now: int, notify: bool = True
 ) -> None:
     """A summary made elsewhere (RealtimeKit's `meeting.summary`, or its history) becomes the
-    session's summary as it is, until a POST asks for one made here (docs/integrations.md)."""
+    session's summary as it is, until a POST asks for one made here (docs/integrations.md).
+    `notify=False` (history imports) owes no `meeting.summary`."""
     fingerprint = fingerprint_of("imported", text)
     async with state.db.read() as conn:
         session = await find_session(conn, app, session_id)
@@ -224,7 +239,8 @@ async def store_imported_summary(
         await repo.request(conn, app.pk, session.id, fingerprint, now)
         await repo.store_ready(conn, app.pk, session.id, built.key, fingerprint, now)
         await repo.mark(conn, app.pk, session.id, now, status=COMPLETED)
-        await _owe_webhooks(state, conn, app, session, built.key, fingerprint)
+        if notify:
+            await _owe_webhooks(state, conn, app, session, built.key, fingerprint)
 
 
 async def _owe_webhooks(
@@ -255,6 +271,40 @@ async def _mark_done(
     await repo.mark(
         conn, app.pk, intent.session_id, intent.requested_at, updated_at=now_ms(), **values
     )
+
+
+async def owe_summaries_on_end(
+    conn: AsyncConnection,
+    app: AppRef,
+    written_sessions: Collection[str],
+    segment_ids: Collection[str],
+    now: int,
+) -> None:
+    """In an ingesting transaction, with the sessions it wrote and the transcript segments it
+    stored: if the app summarizes on end, ask for the summary of each of those sessions that
+    is ENDED and has segments (docs/summaries.md, "Summaries on end"). The summary pump
+    enqueues the requests once this commits."""
+    if not written_sessions and not segment_ids:
+        return
+    if await repo.summarizing_since(conn, app.pk) is None:
+        return
+    for session_id in sorted(
+        await repo.ended_with_segments(conn, app.pk, written_sessions, segment_ids)
+    ):
+        await serialize_on(conn, app.pk, f"summary:{session_id}")  # as a POST does
+        await repo.request(conn, app.pk, session_id, ON_END, now)
+
+
+async def enqueue_new(state: AppState, requested_before: int) -> int:
+    """Enqueue every request written before `requested_before` that nobody enqueued (those
+    summarize-on-end wrote; a POST enqueues its own at once); returns how many."""
+    async with state.db.read() as conn:
+        new = await repo.unenqueued(conn, requested_before)
+        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)} if new else {}
+    for intent in new:
+        await enqueue(state, AppRef(intent.app_pk, apps[intent.app_pk]), intent.session_id,
+                      intent.requested_at)  # fmt: skip
+    return len(new)
 
 
 async def reconcile(state: AppState, enqueued_before: int, started_before: int) -> int:

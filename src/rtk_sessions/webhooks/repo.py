@@ -66,7 +66,9 @@ async def update_webhook(conn: AsyncConnection, webhook_id: str, **values: objec
 
 
 async def delete_webhook(conn: AsyncConnection, webhook_id: str) -> None:
-    """The subscription with its log and every delivery still owed to it."""
+    """The subscription with its log and every delivery still owed to it. The row is locked
+    first, so an attempt being recorded meanwhile is either deleted too or never written."""
+    await webhook_by_id(conn, webhook_id, lock=True)
     await conn.execute(delete(webhook_attempts).where(webhook_attempts.c.webhook_id == webhook_id))
     await conn.execute(delete(webhook_outbox).where(webhook_outbox.c.webhook_id == webhook_id))
     await conn.execute(delete(webhooks).where(webhooks.c.id == webhook_id))
@@ -197,8 +199,13 @@ async def due_lanes(conn: AsyncConnection, now: int, limit: int) -> list[tuple[L
     ]
 
 
-async def webhook_by_id(conn: AsyncConnection, webhook_id: str) -> WebhookRow | None:
-    row = (await conn.execute(select(webhooks).where(webhooks.c.id == webhook_id))).first()
+async def webhook_by_id(
+    conn: AsyncConnection, webhook_id: str, *, lock: bool = False
+) -> WebhookRow | None:
+    """`lock` holds the row until the transaction ends (PostgreSQL; SQLite has one writer),
+    so that a delete cannot interleave with writing an attempt of this webhook."""
+    query = select(webhooks).where(webhooks.c.id == webhook_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     return None if row is None else from_row(WebhookRow, row)
 
 

@@ -136,6 +136,8 @@ async def deliver_lane(
                 )
         made += 1
         async with db.write() as conn:
+            if await repo.webhook_by_id(conn, hook.id, lock=True) is None:
+                return made  # deleted while this attempt was out: its log went with it
             await _record(conn, hook, head, outcome, policy, now_ms(), rng)
         if not outcome.delivered and outcome.retry and head.attempts + 1 < policy.max_attempts:
             return made  # the head waits for its retry, and the lane behind it
