@@ -367,12 +367,12 @@ def _pct(sorted_values: list[float], p: float) -> float:
 
 async def drive(
     client: httpx.AsyncClient, prefix: str, make: Callable[[str, random.Random], str],
-    concurrency: int, duration: float, requests: int, seed: int,
+    concurrency: int, duration: float, requests: int, seed: int, mix: dict[str, int],
 ) -> tuple[Results, float]:  # fmt: skip
     """`concurrency` workers send the mix until `duration` s or `requests` requests, whichever
     comes first; (results, wall seconds)."""
     results, left = Results(), [requests]
-    kinds, weights = list(MIX), list(MIX.values())
+    kinds, weights = list(mix), list(mix.values())
     deadline = time.monotonic() + duration
 
     async def worker(n: int) -> None:
@@ -651,6 +651,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--trace-memory", action="store_true",
                    help="with --start-server and --soak: run the server under tracemalloc "
                         "(slower) and print what grew in its Python allocations during the soak")  # fmt: skip
+    p.add_argument("--mix", default="", help="kind=weight,... instead of the default read mix, "
+                   "e.g. list=1 for the sessions list only; kinds: " + ", ".join(MIX))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--settle", type=float, default=900,
                    help="after loading, wait at most this long for the job queue to drain")  # fmt: skip
@@ -670,6 +672,10 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0 <= args.sessions <= 1_000_000:
         p.error("--sessions: 0 to 1,000,000")
     try:
+        args.mix = dict(_weight(part) for part in args.mix.split(",")) if args.mix else MIX
+    except ValueError:
+        p.error(f"--mix: kind=weight pairs, e.g. list=3,details=1; kinds: {', '.join(MIX)}")
+    try:
         args.levels = [int(c) for c in args.concurrency.split(",")]
     except ValueError:
         p.error("--concurrency: comma-separated whole numbers, e.g. 1,16")
@@ -680,6 +686,13 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     if not 1 <= args.requests <= MAX_REQUESTS or args.rss_every < 0.1:
         p.error("--requests: 1 to 10,000,000; --rss-every: at least 0.1")
     return args
+
+
+def _weight(part: str) -> tuple[str, int]:
+    kind, _, weight = part.partition("=")
+    if kind.strip() not in MIX:
+        raise ValueError(kind)
+    return kind.strip(), int(weight or 1)
 
 
 async def run(args: argparse.Namespace, base: str, token: str, pid: int | None) -> None:
@@ -717,7 +730,7 @@ async def run(args: argparse.Namespace, base: str, token: str, pid: int | None) 
             cpu = time.process_time()
             server_cpu = cpu_seconds(pid) if pid else 0.0
             results, took = await drive(client, prefix, make, level, duration, args.requests,
-                                        args.seed)  # fmt: skip
+                                        args.seed, args.mix)  # fmt: skip
             used = time.process_time() - cpu
             if sampler:
                 sampler.cancel()

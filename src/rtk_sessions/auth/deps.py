@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.auth.service import (
     Credentials,
-    authenticate,
+    authenticate_for,
     authorize,
+    known_app,
     record_use,
-    resolve_app,
 )
 from rtk_sessions.auth.tokens import Principal
 from rtk_sessions.files.links import allowed_hosts, host_allowed
@@ -44,9 +44,14 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 
 async def _principal(
-    rtk: AppState, request: Request[Any, Any, Any], conn: AsyncConnection, permission: str
-) -> Principal:
-    """The token's principal (401 otherwise), within the address's and the token's budgets.
+    rtk: AppState,
+    request: Request[Any, Any, Any],
+    conn: AsyncConnection,
+    permission: str,
+    app: tuple[str, str] | None = None,
+) -> tuple[Principal, int | None]:
+    """The token's principal (401 otherwise), within the address's and the token's budgets,
+    and with `app` that app's key (None: no such app), read in the same statement.
 
     The caller checked the address before opening `conn`, so refusals cost no database work;
     it is checked again after the lookup, because requests in flight together all passed
@@ -54,13 +59,13 @@ async def _principal(
     """
     address = client_address(request)
     try:
-        principal = await authenticate(conn, request_credentials(request))
+        principal, pk = await authenticate_for(conn, request_credentials(request), app)
     except Unauthorized:
         await rtk.limits.count_failure(address)  # 429 instead if the budget filled meanwhile
         raise
     await rtk.limits.check_address(address)
     await rtk.limits.spend(principal.token_id, permission)
-    return principal
+    return principal, pk
 
 
 async def require(
@@ -69,7 +74,7 @@ async def require(
     """401, 403 or 429 unless the request's token may use `permission` on this account and app."""
     await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
-        principal = await _principal(rtk, request, conn, permission)
+        principal, _ = await _principal(rtk, request, conn, permission)
     authorize(principal, account_id, app_id, permission)
     await record_use(rtk.db, principal, now_ms())
 
@@ -79,11 +84,11 @@ async def _app_access(
 ) -> AppRef:
     await rtk.limits.check_address(client_address(request))
     async with rtk.db.read() as conn:
-        principal = await _principal(rtk, request, conn, permission)
-        authorize(principal, account_id, app_id, permission)
-        pk = await resolve_app(conn, account_id, app_id)
+        principal, pk = await _principal(rtk, request, conn, permission, (account_id, app_id))
+    authorize(principal, account_id, app_id, permission)
+    app = AppRef(known_app(pk, account_id, app_id), app_id)
     await record_use(rtk.db, principal, now_ms())
-    return AppRef(pk, app_id)
+    return app
 
 
 @dataclass(frozen=True)
@@ -109,10 +114,11 @@ async def _checked_reading(
     await rtk.limits.check_address(client_address(request))
     async with AsyncExitStack() as stack:
         conn = await stack.enter_async_context(rtk.db.read())
-        principal = await _principal(rtk, request, conn, permission)
+        app = (account_id, app_id) if resolve else None
+        principal, pk = await _principal(rtk, request, conn, permission, app)
         authorize(principal, account_id, app_id, permission)
-        pk = await resolve_app(conn, account_id, app_id) if resolve else 0
-        yield AppReading(conn, stack.aclose, AppRef(pk, app_id))
+        known = known_app(pk, account_id, app_id) if resolve else 0
+        yield AppReading(conn, stack.aclose, AppRef(known, app_id))
     await record_use(rtk.db, principal, now_ms())
 
 

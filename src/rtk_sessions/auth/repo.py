@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,6 +22,7 @@ class StoredToken:
     secret_sha256: str
     revoked_at: int | None
     last_used_at: int | None = None
+    app_pk: int | None = None  # of the app asked for with the token, when it exists
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,18 @@ class TokenInfo:
     revoked_at: int | None
 
 
-async def get_token(conn: AsyncConnection, token_id: str) -> StoredToken | None:
-    row = (await conn.execute(select(api_tokens).where(api_tokens.c.id == token_id))).first()
+async def get_token(
+    conn: AsyncConnection, token_id: str, app: tuple[str, str] | None = None
+) -> StoredToken | None:
+    """The token; with `app` (account id, app id), also that app's key in the same statement,
+    so that a request's token and app checks cost one lookup."""
+    query = select(api_tokens).where(api_tokens.c.id == token_id)
+    if app is not None:
+        on_app = and_(apps.c.account_id == app[0], apps.c.app_id == app[1])
+        query = query.add_columns(apps.c.pk.label("app_pk")).select_from(
+            api_tokens.outerjoin(apps, on_app)
+        )
+    row = (await conn.execute(query)).first()
     if row is None:
         return None
     return StoredToken(
@@ -50,6 +61,7 @@ async def get_token(conn: AsyncConnection, token_id: str) -> StoredToken | None:
         secret_sha256=row.secret_sha256,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        app_pk=row.app_pk if app is not None else None,
     )
 
 

@@ -28,6 +28,15 @@ class Credentials:
 
 
 async def authenticate(conn: AsyncConnection, creds: Credentials) -> Principal:
+    principal, _ = await authenticate_for(conn, creds, None)
+    return principal
+
+
+async def authenticate_for(
+    conn: AsyncConnection, creds: Credentials, app: tuple[str, str] | None
+) -> tuple[Principal, int | None]:
+    """The principal (401 otherwise) and, with `app` (account id, app id), that app's key or
+    None when it does not exist, read together. Authorize before using the key."""
     if creds.has_legacy_headers:
         raise Unauthorized(
             f"X-Auth-Email/X-Auth-Key/X-Auth-User-Service-Key are not supported. {ONLY_BEARER}"
@@ -38,16 +47,17 @@ async def authenticate(conn: AsyncConnection, creds: Credentials) -> Principal:
     parts = split_token(value.strip()) if scheme.lower() == "bearer" else None
     if parts is None:
         raise Unauthorized(f"Malformed credentials. {ONLY_BEARER}")
-    token = await repo.get_token(conn, parts[0])
+    token = await repo.get_token(conn, parts[0], app)
     if (
         token is None
         or token.revoked_at is not None
         or not secret_matches(parts[1], token.secret_sha256)
     ):
         raise Unauthorized(f"Invalid or revoked API token. {ONLY_BEARER}")
-    return Principal(
+    principal = Principal(
         token.id, token.account_id, token.app_id, token.permissions, token.last_used_at
     )
+    return principal, token.app_pk
 
 
 def authorize(principal: Principal, account_id: str, app_id: str, permission: str) -> None:
@@ -61,7 +71,10 @@ def authorize(principal: Principal, account_id: str, app_id: str, permission: st
 
 async def resolve_app(conn: AsyncConnection, account_id: str, app_id: str) -> int:
     """The app's key; 404 for an app the (authorized) caller's account does not have."""
-    pk = await repo.get_app_pk(conn, account_id, app_id)
+    return known_app(await repo.get_app_pk(conn, account_id, app_id), account_id, app_id)
+
+
+def known_app(pk: int | None, account_id: str, app_id: str) -> int:
     if pk is None:
         raise NotFound(f"No app found with id {app_id} in account {account_id}.")
     return pk

@@ -45,8 +45,8 @@ apps = Table(
     Column("account_id", String(128), ForeignKey("accounts.id"), nullable=False),
     Column("app_id", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
-    # Since when a session with transcript segments that ends gets its summary job started by
-    # itself; NULL = never (migration 0014). Sessions that ended before are left alone.
+    # Since when sessions of the app that end with transcript segments are summarized without
+    # a POST (`app set --summarize-on-end`, migration 0014); NULL = they are not.
     Column("summarize_on_end_since", BigInteger, nullable=True),
     UniqueConstraint("account_id", "app_id"),
 )
