@@ -17,6 +17,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, YamlRenderPlugin
+from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 
 from rtk_sessions import __version__
@@ -42,6 +44,7 @@ from rtk_sessions.kit.http import (
     rtk_error_handler,
 )
 from rtk_sessions.kit.observe import RequestObserver, TransactionCounter
+from rtk_sessions.kit.page_policy import SameOriginPages
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.monitoring import metrics_endpoint
@@ -65,6 +68,9 @@ from rtk_sessions.webhooks.routes import (
 
 log = logging.getLogger("rtk_sessions")
 RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
+# Front-end files vendored into the package (static/README.md), served without authentication.
+STATIC_PATH = "/static"
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 class Health(msgspec.Struct):
@@ -179,6 +185,9 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             healthz,
             metrics_endpoint,
             openapi_json,
+            create_static_files_router(
+                path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False
+            ),
         ],
         dependencies={"rtk": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers={
@@ -187,8 +196,23 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             Exception: internal_error_handler,
         },
         lifespan=[lifespan],
-        middleware=[EdgeCheck()],
-        openapi_config=OpenAPIConfig(title="rtk-sessions", version=__version__, path="/docs"),
+        middleware=[EdgeCheck(), SameOriginPages(["/docs"])],
+        openapi_config=OpenAPIConfig(
+            title="rtk-sessions",
+            version=__version__,
+            path="/docs",
+            # Only viewers whose files are served from here (docs/api.md, "The reference").
+            render_plugins=[
+                RedocRenderPlugin(
+                    js_url=f"{STATIC_PATH}/redoc/redoc.standalone.js",
+                    google_fonts=False,
+                    favicon="<link rel='icon' href='data:,'>",  # not Litestar's, from a CDN
+                    path=["/", "/redoc"],
+                ),
+                JsonRenderPlugin(),
+                YamlRenderPlugin(),
+            ],
+        ),
         request_max_body_size=None,
         logging_config=None,  # kit/logging.py configures every logger, once per process
     )
