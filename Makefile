@@ -9,16 +9,16 @@ STAMP := $(VENV)/.installed
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/ -/'
 
-LOCK := requirements/lock.txt
+LOCK := requirements.txt
 UV := uv==0.13.9
 
 # Installs come from the committed lock only, so a new release of any dependency cannot
 # change what a fresh clone runs: --no-deps installs exactly its pins and nothing else, and
 # `pip check` fails the install if the lock ever lacks a dependency. `make lock` is the one
 # way to move the pins.
-$(STAMP): pyproject.toml $(LOCK) requirements/build.txt
+$(STAMP): pyproject.toml $(LOCK) requirements-build.txt
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements/build.txt
+	$(BIN)/pip install -q -r requirements-build.txt
 	$(BIN)/pip install -q --no-deps -r $(LOCK)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
@@ -49,7 +49,7 @@ lint: $(STAMP)  ## ruff, mypy and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 
-lock: $(STAMP)  ## re-resolve requirements/lock.txt to the newest versions pyproject.toml allows
+lock: $(STAMP)  ## re-resolve requirements.txt to the newest versions pyproject.toml allows
 	$(BIN)/pip install -q $(UV)
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --universal \
 		--upgrade -o $(LOCK)

@@ -8,7 +8,7 @@ import tomllib
 
 from support import ROOT
 
-LOCK = ROOT / "requirements" / "lock.txt"
+LOCK = ROOT / "requirements.txt"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -33,6 +33,6 @@ def test_every_package_of_the_lock_is_pinned_and_every_requirement_is_locked() -
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"]["test"]]
     missing = [w for w in wanted if _normal(NAME.match(w).group(0)) not in pins]  # type: ignore[union-attr]
-    assert not missing, f"not in requirements/lock.txt (run `make lock`): {missing}"
-    build = (ROOT / "requirements" / "build.txt").read_text().splitlines()
+    assert not missing, f"not in requirements.txt (run `make lock`): {missing}"
+    build = (ROOT / "requirements-build.txt").read_text().splitlines()
     assert all("==" in line for line in build if line.strip() and not line.startswith("#"))
