@@ -162,6 +162,12 @@ async def set_summarize_on_end(conn: AsyncConnection, app_pk: int, on: bool, now
     await conn.execute(update(apps).where(apps.c.pk == app_pk).values(summarize_on_end_since=since))
 
 
+async def summarizes_on_end(conn: AsyncConnection, app_pk: int) -> bool:
+    """Whether the app's ended sessions are summarized without a POST."""
+    since = await conn.scalar(select(apps.c.summarize_on_end_since).where(apps.c.pk == app_pk))
+    return since is not None
+
+
 async def apps_summarizing_on_end(conn: AsyncConnection) -> set[int]:
     rows = await conn.scalars(select(apps.c.pk).where(apps.c.summarize_on_end_since.is_not(None)))
     return set(rows)

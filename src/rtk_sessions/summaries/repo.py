@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.rows import chunks, from_row
-from rtk_sessions.kit.tables import apps, events, sessions, summaries
+from rtk_sessions.kit.tables import events, sessions, summaries
 from rtk_sessions.transcripts.repo import SEGMENT
 
 PROCESSING, COMPLETED, FAILED = "PROCESSING", "COMPLETED", "FAILED"
@@ -112,11 +112,6 @@ async def intents_without_job(
         )
     )
     return [from_row(SummaryRow, r) for r in rows]
-
-
-async def summarizing_since(conn: AsyncConnection, app_pk: int) -> int | None:
-    """Since when the app summarizes sessions on end; None = it does not."""
-    return await conn.scalar(select(apps.c.summarize_on_end_since).where(apps.c.pk == app_pk))
 
 
 async def ended_with_segments(

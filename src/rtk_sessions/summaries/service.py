@@ -9,12 +9,12 @@ as 404 "summary generation failed: <reason>; POST to retry", and a POST retries 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.auth.repo import list_apps
+from rtk_sessions.auth.repo import list_apps, summarizes_on_end
 from rtk_sessions.config import Settings
 from rtk_sessions.files.service import (
     FileSpec,
@@ -286,7 +286,7 @@ async def owe_summaries_on_end(
     enqueues the requests once this commits."""
     if not written_sessions and not segment_ids:
         return
-    if await repo.summarizing_since(conn, app.pk) is None:
+    if not await summarizes_on_end(conn, app.pk):
         return
     for session_id in sorted(
         await repo.ended_with_segments(conn, app.pk, written_sessions, segment_ids)
@@ -295,26 +295,30 @@ async def owe_summaries_on_end(
         await repo.request(conn, app.pk, session_id, ON_END, now)
 
 
+async def _enqueue_found(
+    state: AppState, find: Callable[[AsyncConnection], Awaitable[list[SummaryRow]]]
+) -> int:
+    """Enqueue the requests `find` reads; returns how many."""
+    async with state.db.read() as conn:
+        found = await find(conn)
+        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)} if found else {}
+    for intent in found:
+        app = AppRef(intent.app_pk, apps[intent.app_pk])
+        await enqueue(state, app, intent.session_id, intent.requested_at)
+    return len(found)
+
+
 async def enqueue_new(state: AppState, requested_before: int) -> int:
     """Enqueue every request written before `requested_before` that nobody enqueued (those
     summarize-on-end wrote; a POST enqueues its own at once); returns how many."""
-    async with state.db.read() as conn:
-        new = await repo.unenqueued(conn, requested_before)
-        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)} if new else {}
-    for intent in new:
-        await enqueue(state, AppRef(intent.app_pk, apps[intent.app_pk]), intent.session_id,
-                      intent.requested_at)  # fmt: skip
-    return len(new)
+    return await _enqueue_found(state, lambda conn: repo.unenqueued(conn, requested_before))
 
 
 async def reconcile(state: AppState, enqueued_before: int, started_before: int) -> int:
     """Enqueue every PROCESSING request without a live job; returns how many."""
-    async with state.db.read() as conn:
-        orphans = await repo.intents_without_job(conn, enqueued_before, started_before)
-        apps = {pk: app_id for pk, _, app_id in await list_apps(conn)}
-    for intent in orphans:
-        app = AppRef(intent.app_pk, apps[intent.app_pk])
-        await enqueue(state, app, intent.session_id, intent.requested_at)
+    orphans = await _enqueue_found(
+        state, lambda conn: repo.intents_without_job(conn, enqueued_before, started_before)
+    )
     if orphans:
-        log.info("re-enqueued %d summary requests without a live job", len(orphans))
-    return len(orphans)
+        log.info("re-enqueued %d summary requests without a live job", orphans)
+    return orphans
