@@ -44,7 +44,7 @@ from rtk_sessions.kit.http import (
     rtk_error_handler,
 )
 from rtk_sessions.kit.observe import RequestObserver, TransactionCounter
-from rtk_sessions.kit.page_policy import SameOriginPages
+from rtk_sessions.kit.page_policy import DASHBOARD_POLICY, REFERENCE_POLICY, SameOriginPages
 from rtk_sessions.kit.state import AppState
 from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.monitoring import metrics_endpoint
@@ -55,6 +55,7 @@ from rtk_sessions.sessions.routes import SessionsController
 from rtk_sessions.summaries.jobs import run_summary_pump
 from rtk_sessions.summaries.routes import SummaryController
 from rtk_sessions.transcripts.routes import TranscriptController
+from rtk_sessions.ui.routes import ui_router
 from rtk_sessions.upkeep.jobs import build_state
 from rtk_sessions.upkeep.maintenance import run_maintenance
 from rtk_sessions.upkeep.sweep import run_sweeper
@@ -71,6 +72,9 @@ RTK_PREFIX = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
 # Front-end files vendored into the package (static/README.md), served without authentication.
 STATIC_PATH = "/static"
 STATIC_DIR = Path(__file__).parent / "static"
+# The dashboard's own stylesheet and script (not vendored: ours).
+UI_ASSETS_PATH = "/ui/assets"
+UI_ASSETS_DIR = Path(__file__).parent / "ui" / "assets"
 
 
 class Health(msgspec.Struct):
@@ -188,6 +192,10 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             create_static_files_router(
                 path=STATIC_PATH, directories=[STATIC_DIR], include_in_schema=False
             ),
+            create_static_files_router(
+                path=UI_ASSETS_PATH, directories=[UI_ASSETS_DIR], include_in_schema=False
+            ),
+            ui_router,
         ],
         dependencies={"rtk": Provide(lambda: state, use_cache=True, sync_to_thread=False)},
         exception_handlers={
@@ -196,7 +204,10 @@ def create_app(settings: Settings, *, background: bool = True) -> Litestar:
             Exception: internal_error_handler,
         },
         lifespan=[lifespan],
-        middleware=[EdgeCheck(), SameOriginPages(["/docs"])],
+        middleware=[
+            EdgeCheck(),
+            SameOriginPages([("/docs", REFERENCE_POLICY), ("/ui", DASHBOARD_POLICY)]),
+        ],
         openapi_config=OpenAPIConfig(
             title="rtk-sessions",
             version=__version__,

@@ -419,6 +419,12 @@ class Settings:
         _check_edge_settings(self)
 
     @property
+    def on_loopback(self) -> bool:
+        """Whether only this machine can reach the server (`make run`'s default host): the
+        demo banner's dashboard link then carries the token, and that sign-in is automatic."""
+        return self.host in ("127.0.0.1", "::1", "localhost")
+
+    @property
     def session_end_grace_ms(self) -> int:
         return int(self.session_end_grace * 1000)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rtk_sessions.kit.tables import accounts, api_tokens, apps
+from rtk_sessions.kit.tables import accounts, api_tokens, apps, ui_sign_ins
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,10 @@ async def get_token(
             api_tokens.outerjoin(apps, on_app)
         )
     row = (await conn.execute(query)).first()
-    if row is None:
-        return None
+    return None if row is None else _stored_token(row, app is not None)
+
+
+def _stored_token(row: Any, with_app: bool) -> StoredToken:
     return StoredToken(
         id=row.id,
         account_id=row.account_id,
@@ -61,7 +63,7 @@ async def get_token(
         secret_sha256=row.secret_sha256,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
-        app_pk=row.app_pk if app is not None else None,
+        app_pk=row.app_pk if with_app else None,
     )
 
 
@@ -179,3 +181,56 @@ async def list_apps(conn: AsyncConnection) -> list[tuple[int, str, str]]:
         select(apps.c.pk, apps.c.account_id, apps.c.app_id).order_by(apps.c.pk)
     )
     return [(r.pk, r.account_id, r.app_id) for r in rows]
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A dashboard sign-in as a page request finds it: its token and CSRF secret."""
+
+    token: StoredToken
+    csrf: str
+    expires_at: int
+
+
+async def insert_sign_in(
+    conn: AsyncConnection, key_sha256: str, token_id: str, csrf: str, now: int, expires_at: int
+) -> None:
+    """Record a sign-in; sign-ins that expired are removed on the way (they are few)."""
+    await conn.execute(delete(ui_sign_ins).where(ui_sign_ins.c.expires_at <= now))
+    await conn.execute(
+        insert(ui_sign_ins).values(
+            key_sha256=key_sha256, token_id=token_id, csrf=csrf, created_at=now,
+            expires_at=expires_at,
+        )
+    )  # fmt: skip
+
+
+async def get_sign_in(
+    conn: AsyncConnection, key_sha256: str, now: int, app_id: str | None
+) -> SignIn | None:
+    """The unexpired sign-in with its token and, with `app_id`, the key of that app of the
+    token's account: one statement, as for an API request's token."""
+    s = ui_sign_ins.c
+    joined = ui_sign_ins.join(api_tokens, api_tokens.c.id == s.token_id)
+    query = select(api_tokens, s.csrf, s.expires_at)
+    if app_id is not None:
+        on_app = and_(apps.c.account_id == api_tokens.c.account_id, apps.c.app_id == app_id)
+        joined = joined.outerjoin(apps, on_app)
+        query = query.add_columns(apps.c.pk.label("app_pk"))
+    where = (s.key_sha256 == key_sha256, s.expires_at > now)
+    row = (await conn.execute(query.select_from(joined).where(*where))).first()
+    if row is None:
+        return None
+    return SignIn(_stored_token(row, app_id is not None), row.csrf, row.expires_at)
+
+
+async def delete_sign_in(conn: AsyncConnection, key_sha256: str) -> None:
+    await conn.execute(delete(ui_sign_ins).where(ui_sign_ins.c.key_sha256 == key_sha256))
+
+
+async def apps_of_account(conn: AsyncConnection, account_id: str) -> list[str]:
+    """The app ids of an account, in creation order."""
+    rows = await conn.scalars(
+        select(apps.c.app_id).where(apps.c.account_id == account_id).order_by(apps.c.pk)
+    )
+    return list(rows)

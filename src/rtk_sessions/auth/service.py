@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,10 +56,13 @@ async def authenticate_for(
         or not secret_matches(parts[1], token.secret_sha256)
     ):
         raise Unauthorized(f"Invalid or revoked API token. {ONLY_BEARER}")
-    principal = Principal(
+    return _principal_of(token), token.app_pk
+
+
+def _principal_of(token: repo.StoredToken) -> Principal:
+    return Principal(
         token.id, token.account_id, token.app_id, token.permissions, token.last_used_at
     )
-    return principal, token.app_pk
 
 
 def authorize(principal: Principal, account_id: str, app_id: str, permission: str) -> None:
@@ -153,3 +158,46 @@ async def record_use(db: Database, principal: Principal, now: int) -> None:
     _recorded[principal.token_id] = now
     async with db.write() as conn:
         await repo.mark_used(conn, principal.token_id, now, USE_RESOLUTION_MS)
+
+
+SIGN_IN_MS = 12 * 3_600_000  # a dashboard sign-in lasts 12 hours, then asks for the token again
+
+
+@dataclass(frozen=True)
+class DashboardVisit:
+    """Who a dashboard page is for: the signed-in token, the app asked for (its key, or None
+    when the account has no such app) and the sign-in's CSRF secret."""
+
+    principal: Principal
+    app_pk: int | None
+    csrf: str
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def sign_in(conn: AsyncConnection, token: str, now: int) -> tuple[str, Principal]:
+    """A new dashboard sign-in for a valid token: (the cookie's key, shown only to the
+    browser; the principal). 401 for a token the API would refuse."""
+    principal = await authenticate(conn, Credentials(f"Bearer {token.strip()}", False))
+    key = secrets.token_urlsafe(32)
+    await repo.insert_sign_in(
+        conn, _key_hash(key), principal.token_id, secrets.token_urlsafe(32), now, now + SIGN_IN_MS
+    )
+    return key, principal
+
+
+async def signed_in(
+    conn: AsyncConnection, key: str | None, app_id: str | None, now: int
+) -> DashboardVisit:
+    """The sign-in behind a cookie's key, with its token checked again (a revoked token ends
+    its sign-ins at once); 401 when there is none."""
+    found = await repo.get_sign_in(conn, _key_hash(key), now, app_id) if key else None
+    if found is None or found.token.revoked_at is not None:
+        raise Unauthorized("Not signed in, or the sign-in expired: sign in with an API token")
+    return DashboardVisit(_principal_of(found.token), found.token.app_pk, found.csrf)
+
+
+async def sign_out(conn: AsyncConnection, key: str) -> None:
+    await repo.delete_sign_in(conn, _key_hash(key))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from sqlalchemy import and_, cast, func, select
@@ -44,7 +44,7 @@ async def chat_state(conn: AsyncConnection, app_pk: int, session_id: str) -> tup
 
 async def stream_messages(
     conn: AsyncConnection, dialect: str, app_pk: int, session_id: str, batch: int = 2000
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     """The session's messages in send order, one row per message id, in batches.
 
     Per message id the earliest event gives the sender and `created_at`, the latest gives the

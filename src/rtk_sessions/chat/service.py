@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,16 @@ async def chat_export(
 
         built = await publish(state, app.pk, session.id, spec, write, now, reading.end)
     return session, built
+
+
+async def chat_messages(
+    dialect: str, conn: AsyncConnection, app_pk: int, session: SessionRow, limit: int
+) -> tuple[list[ChatRow], bool]:
+    """The session's first `limit` messages in send order, as the export has them, and
+    whether there are more (the dashboard shows a page and offers the CSV for the rest)."""
+    async with aclosing(
+        repo.stream_messages(conn, dialect, app_pk, session.id, limit + 1)
+    ) as parts:
+        async for part in parts:
+            return [chat_row(r, session) for r in part[:limit]], len(part) > limit
+    return [], False

@@ -387,12 +387,17 @@ async def _demo_token(db: Database, path: Path) -> str:
 
 def _banner(settings: Settings, token: str) -> str:
     base = f"http://{settings.host}:{settings.port}"
+    if settings.on_loopback:  # the token rides in the link only on this machine
+        dashboard = f"{base}/ui/sign-in#token={token}   (opens signed in)"
+    else:
+        dashboard = f"{base}/ui/   (sign in with the token above)"
     return f"""
 rtk-sessions is starting on {base}
 
   API token   {token}
   account id  {DEMO_ACCOUNT}
   app id      {DEMO_APP}
+  dashboard   {dashboard}
 
 Official SDK (pip install cloudflare==5.9.0):
 

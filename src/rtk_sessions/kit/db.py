@@ -36,10 +36,12 @@ from rtk_sessions.kit.private import private_file
 
 
 class Tally:
-    """How many transactions one request began (RTK_TEST_COUNT_TRANSACTIONS, tests only)."""
+    """How many transactions one request began, and how many statements it ran
+    (RTK_TEST_COUNT_TRANSACTIONS, tests only)."""
 
     def __init__(self) -> None:
         self.begun = 0
+        self.statements = 0
 
 
 TALLY: ContextVar[Tally | None] = ContextVar("rtk_transaction_tally", default=None)
@@ -49,6 +51,12 @@ def _count_begin(_conn: Any) -> None:
     tally = TALLY.get()
     if tally is not None:
         tally.begun += 1
+
+
+def _count_statement(*_args: Any) -> None:
+    tally = TALLY.get()
+    if tally is not None:
+        tally.statements += 1
 
 
 class _OneHopCursor:
@@ -292,6 +300,7 @@ class Database:
             self.writer = self.reader
         for engine in {self.reader, self.writer}:
             event.listen(engine.sync_engine, "begin", _count_begin)
+            event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
         self._write_lock = asyncio.Lock()
 
     @property

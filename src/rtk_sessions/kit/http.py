@@ -104,13 +104,17 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Log the route template, never the path (raw input); the body names the request id so
-    the log line can be found, never the exception."""
+    return _response(500, logged_internal_error(request, exc), 500, [])
+
+
+def logged_internal_error(request: Request[Any, Any, Any], exc: Exception) -> str:
+    """Log the route template, never the path (raw input); the message for the client names
+    the request id so the log line can be found, never the exception."""
     ctx = current_request()
     route = (ctx.route if ctx else None) or "unmatched route"
     log.error("unhandled error on %s %s", request.method, route, exc_info=exc)
     found = f" (request id {ctx.id})" if ctx else ""
-    return _response(500, f"Internal error; the server log has the details{found}.", 500, [])
+    return f"Internal error; the server log has the details{found}."
 
 
 async def read_body_limited(request: Request[Any, Any, Any], limit: int, what: str) -> bytes:

@@ -97,8 +97,9 @@ class RequestObserver:
 
 
 class TransactionCounter:
-    """ASGI middleware (RTK_TEST_COUNT_TRANSACTIONS, tests only): `X-RTK-Transactions` on
-    every response, the database transactions its request began before answering."""
+    """ASGI middleware (RTK_TEST_COUNT_TRANSACTIONS, tests only): `X-RTK-Transactions` and
+    `X-RTK-Statements` on every response, the database transactions its request began and
+    the statements it ran before answering."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -111,8 +112,11 @@ class TransactionCounter:
 
         async def send_with_count(message: Message) -> None:
             if message["type"] == "http.response.start":
-                count = (b"x-rtk-transactions", str(tally.begun).encode())
-                message = {**message, "headers": [*message.get("headers", ()), count]}
+                counts = [
+                    (b"x-rtk-transactions", str(tally.begun).encode()),
+                    (b"x-rtk-statements", str(tally.statements).encode()),
+                ]
+                message = {**message, "headers": [*message.get("headers", ()), *counts]}
             await send(message)
 
         token = TALLY.set(tally)

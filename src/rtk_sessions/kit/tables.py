@@ -65,6 +65,20 @@ api_tokens = Table(
     Column("last_used_at", BigInteger, nullable=True),  # stamped at most once a minute
 )
 
+# Dashboard sign-ins (docs/dashboard.md): the browser holds a random key in an HTTP-only cookie;
+# only its SHA-256 is stored, with the token it was made from (checked again on every page, so
+# revoking the token signs its dashboard sessions out) and the sign-in's CSRF secret.
+ui_sign_ins = Table(
+    "ui_sign_ins",
+    metadata,
+    Column("key_sha256", String(64), primary_key=True),
+    Column("token_id", String(32), ForeignKey("api_tokens.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "expires_at"),
+)
+
 # Every accepted event, as received. `session_id` is its placement (NULL = pending, except for
 # meeting-level types that are never pending); `placement` says how it was placed.
 events = Table(

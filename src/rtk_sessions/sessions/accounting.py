@@ -169,16 +169,37 @@ def max_concurrent(intervals: Iterable[tuple[int, int | None]]) -> int:
 
     A zero-length interval still counts for its instant: its own leave sorts after the joins.
     """
+    best = current = 0
+    for _, _, delta in _changes(intervals):
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def _changes(intervals: Iterable[tuple[int, int | None]]) -> list[tuple[int, int, int]]:
+    """(instant, order, +1 join or -1 leave), in the order `max_concurrent` applies them."""
     points: list[tuple[int, int, int]] = []
     for joined, left in intervals:
         points.append((joined, 1, +1))
         if left is not None:
             points.append((left, 2 if left == joined else 0, -1))
-    best = current = 0
-    for _, _, delta in sorted(points):
+    points.sort()
+    return points
+
+
+def concurrency_steps(intervals: Iterable[tuple[int, int | None]]) -> list[tuple[int, int]]:
+    """(instant, intervals open from then on) at every instant the count changes, counted as
+    `max_concurrent` counts, so the highest step is the session's max_concurrent; a count
+    that only peaks within one instant (a zero-length visit) is kept as its own step."""
+    steps: list[tuple[int, int]] = []
+    current = 0
+    for at, _, delta in _changes(intervals):
         current += delta
-        best = max(best, current)
-    return best
+        if steps and steps[-1][0] == at and not (delta < 0 and steps[-1][1] > current):
+            steps[-1] = (at, current)
+        else:
+            steps.append((at, current))
+    return steps
 
 
 def _latest(updates: Sequence[MeetingUpdate], until: int | None, attr: str) -> MeetingUpdate | None:

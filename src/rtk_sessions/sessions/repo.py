@@ -543,3 +543,28 @@ async def open_peers_of_meeting(
         )
     )
     return [(r.id, r.session_id) for r in rows]
+
+
+@dataclass(frozen=True)
+class MeetingUsage:
+    meeting_id: str
+    title: str
+    sessions: int
+    consumed_ms: int
+
+
+async def busiest_meetings(
+    conn: AsyncConnection, app_pk: int, start: int, end: int, now: int, limit: int
+) -> list[MeetingUsage]:
+    """Top meetings by milliseconds consumed (as served at `now`) over the sessions that
+    started in [start, end), breakout rooms included, with one of their titles."""
+    c = sessions.c
+    consumed = func.sum(minutes_ms_expr(now))
+    rows = await conn.execute(
+        select(c.meeting_id, func.max(c.title), func.count(), consumed)
+        .where(c.app_pk == app_pk, c.started_at >= start, c.started_at < end)
+        .group_by(c.meeting_id)
+        .order_by(consumed.desc(), c.meeting_id)
+        .limit(limit)
+    )
+    return [MeetingUsage(r[0], r[1], int(r[2]), int(r[3])) for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rtk_sessions.kit.apps import AppRef
@@ -10,7 +12,7 @@ from rtk_sessions.kit.ids import is_uuid
 from rtk_sessions.sessions import repo
 from rtk_sessions.sessions.consolidation import consolidate
 from rtk_sessions.sessions.queries import ParticipantsRequest
-from rtk_sessions.sessions.repo import SessionQuery, SessionRow
+from rtk_sessions.sessions.repo import MeetingUsage, PeerRow, SessionQuery, SessionRow
 from rtk_sessions.sessions.schemas import (
     Paging,
     ParticipantOut,
@@ -99,3 +101,37 @@ async def get_participant(
     if peer is None:
         raise NotFound(f"No user found with id {participant_id} in session {session.id}")
     return participant_out(peer, now, include_peer_events)
+
+
+@dataclass(frozen=True)
+class SessionOverview:
+    """A session with everything the dashboard's session page shows of it, read with one
+    statement per table: the session as the API serves it (breakout rooms included), its
+    rows and its rooms' rows, and every peer of all of them."""
+
+    session: SessionOut
+    row: SessionRow
+    rooms: list[SessionRow]
+    peers: list[PeerRow]
+
+    def people(self, now: int) -> list[ParticipantOut]:
+        """The consolidated view, as `view=consolidated` answers it (joined first)."""
+        return consolidate(self.peers, now, search=None, sort_by="joinedAt", descending=False,
+                           with_events=False)  # fmt: skip
+
+
+async def session_overview(
+    conn: AsyncConnection, app: AppRef, session_id: str, now: int
+) -> SessionOverview:
+    row = await find_session(conn, app, session_id)
+    rooms = await repo.child_sessions(conn, app.pk, row.id)
+    peers = await repo.peers_of_sessions(conn, app.pk, [row.id, *(c.id for c in rooms)])
+    out = session_out(row, app.app_id, now, [session_out(c, app.app_id, now) for c in rooms])
+    return SessionOverview(out, row, rooms, peers)
+
+
+async def busiest_meetings(
+    conn: AsyncConnection, app: AppRef, start: int, end: int, now: int, limit: int = 10
+) -> list[MeetingUsage]:
+    """The meetings whose sessions started in [start, end) consumed the most minutes."""
+    return await repo.busiest_meetings(conn, app.pk, start, end, now, limit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +28,7 @@ from rtk_sessions.files.service import (
 )
 from rtk_sessions.kit import cpu
 from rtk_sessions.kit.apps import AppRef
-from rtk_sessions.kit.blobs import Link
+from rtk_sessions.kit.blobs import BlobMissing, Link
 from rtk_sessions.kit.db import Reading, serialize_on
 from rtk_sessions.kit.errors import NotFound, RtkError
 from rtk_sessions.kit.redact import redacted_logger
@@ -133,6 +134,36 @@ async def ready_summary(
     if row.ready_key is None:
         raise NotFound(f"The summary of session {session.id} is being generated; try again soon")
     return session, row.ready_key
+
+
+SHOWN_SUMMARY_BYTES = 200_000  # a summary is a few hundred words; a page shows at most this
+
+
+@dataclass(frozen=True)
+class SummaryView:
+    """What the dashboard shows of a session's summary: `status` is PROCESSING, COMPLETED,
+    FAILED or None (never asked for); `text` is the latest finished one, if any."""
+
+    status: str | None
+    text: str | None
+    error: str | None
+
+
+async def summary_view(
+    state: AppState, conn: AsyncConnection, app: AppRef, session: SessionRow
+) -> SummaryView:
+    row = await repo.get(conn, app.pk, session.id)
+    if row is None:
+        return SummaryView(None, None, None)
+    text = None
+    if row.ready_key is not None:
+        try:
+            content = await asyncio.to_thread(state.blobs.read_bytes, row.ready_key)
+        except BlobMissing:  # purged after its retention: the status still says it was made
+            content = None
+        if content is not None:
+            text = content[:SHOWN_SUMMARY_BYTES].decode("utf-8", "replace")
+    return SummaryView(row.status, text, row.error)
 
 
 async def summary_link(

@@ -297,3 +297,38 @@ async def app_of_webhook(conn: AsyncConnection, webhook_id: str) -> tuple[int, s
         )
     ).first()
     return None if row is None else (row.pk, row.app_id)
+
+
+@dataclass(frozen=True)
+class SessionDelivery:
+    """A delivery owed or made because of a session, as its dashboard page lists it."""
+
+    delivery_id: str
+    webhook_id: str
+    webhook_name: str
+    event: str
+    state: str
+    attempts: int
+    created_at: int
+    finished_at: int | None
+
+
+async def session_deliveries(
+    conn: AsyncConnection, app_pk: int, meeting_id: str, session_id: str, limit: int
+) -> list[SessionDelivery]:
+    """The deliveries of the app's webhooks about this session, oldest first: those of its
+    meeting whose signed body names it (every event about a session carries its id)."""
+    o, w = webhook_outbox.c, webhooks.c
+    rows = await conn.execute(
+        select(o.id, o.webhook_id, w.name, o.event, o.state, o.attempts, o.created_at,
+               o.finished_at)
+        .select_from(webhook_outbox.join(webhooks, w.id == o.webhook_id))
+        .where(
+            w.app_pk == app_pk,
+            o.meeting_id == meeting_id,
+            o.body.contains(session_id, autoescape=True),
+        )
+        .order_by(o.pk)
+        .limit(limit)
+    )
+    return [SessionDelivery(*r) for r in rows]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import NotFound
 from rtk_sessions.webhooks import repo
 from rtk_sessions.webhooks.model import WebhookSpec, full_spec, patched_spec
-from rtk_sessions.webhooks.repo import AttemptRow, WebhookRow
+from rtk_sessions.webhooks.repo import AttemptRow, SessionDelivery, WebhookRow
 
 
 def _not_found(webhook_id: str) -> NotFound:
@@ -110,3 +112,10 @@ async def redeliver(db: Database, app: AppRef, webhook_id: str, delivery_id: str
                 f"No delivery {delivery_id[:64]!r} of this webhook: the ids are the rtk-uuid "
                 "values listed by GET .../deliveries"
             )
+
+
+async def session_deliveries(
+    conn: AsyncConnection, app: AppRef, meeting_id: str, session_id: str, limit: int
+) -> list[SessionDelivery]:
+    """What the app's webhooks were sent (or are owed) about this session, oldest first."""
+    return await repo.session_deliveries(conn, app.pk, meeting_id, session_id, limit)

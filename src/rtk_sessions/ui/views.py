@@ -1,0 +1,227 @@
+"""What the dashboard's pages draw, from what the services read: the timeline's bars, the
+charts' series, and the small formatting the templates share. Pure functions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rtk_sessions.sessions.accounting import concurrency_steps
+from rtk_sessions.sessions.consolidation import person_key
+from rtk_sessions.sessions.repo import PeerRow, SessionRow
+from rtk_sessions.transcripts.formats import speaker_name
+
+TIMELINE_WIDTH = 1000  # the bars' coordinate space; the SVG stretches it to the page's width
+
+
+def clock(ms: int | None) -> str:
+    """A time as support staff read it in a log: 2026-12-06 10:04:05 UTC."""
+    if ms is None:
+        return "—"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+
+
+def figure(value: float) -> str:
+    """A figure as the pages show it: two decimals, thousands separated (1,234.57)."""
+    return f"{value:,.2f}"
+
+
+def span(ms: int) -> str:
+    """A duration: 45 s, 12 min 5 s, 2 h 3 min."""
+    seconds = max(0, round(ms / 1000))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def iso_ms(text: str | None) -> int | None:
+    """Epoch ms of the API's ISO 8601 times (`...Z`)."""
+    if text is None:
+        return None
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Bar:
+    peer_id: str
+    x: float
+    width: float
+    title: str  # shown on hover
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    label: str
+    peer_id: str  # the row's first peer, whose page the label links to
+    bars: list[Bar]
+    reconnects: int
+
+
+@dataclass(frozen=True)
+class TimelineGroup:
+    title: str  # "" for the session itself, the room's title for a breakout room
+    session_id: str
+    rows: list[TimelineRow]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    start: int
+    end: int
+    groups: list[TimelineGroup]
+    ticks: list[tuple[float, str]]
+
+
+def timeline(
+    session: SessionRow, rooms: Sequence[SessionRow], peers: Sequence[PeerRow], now: int
+) -> Timeline:
+    """One row per person (their reconnects on it), the session's people first, then each
+    breakout room's under its title; bars from join to leave (or now) on a shared axis."""
+    start = min([session.started_at, *(p.joined_at for p in peers)])
+    end = max(
+        [
+            start + 1,
+            *(p.left_at or now for p in peers),
+            *(s.ended_at or now for s in (session, *rooms)),
+        ]
+    )
+    scale = TIMELINE_WIDTH / (end - start)
+    groups = []
+    for room in (session, *rooms):
+        people: dict[str, list[PeerRow]] = {}
+        for peer in peers:
+            if peer.session_id == room.id:
+                people.setdefault(person_key(peer), []).append(peer)
+        rows = []
+        for visits in people.values():
+            visits.sort(key=lambda p: (p.joined_at, p.id))
+            latest = visits[-1]
+            label = speaker_name(latest.display_name, latest.custom_participant_id, latest.id)
+            bars = []
+            for p in visits:
+                until = p.left_at if p.left_at is not None else now
+                hover = f"{label}: {clock(p.joined_at)} – "
+                hover += clock(p.left_at) if p.left_at is not None else "still connected"
+                x = (p.joined_at - start) * scale
+                bars.append(
+                    Bar(
+                        p.id,
+                        round(x, 2),
+                        round(max(2.0, (until - p.joined_at) * scale), 2),
+                        f"{hover} ({span(until - p.joined_at)})",
+                    )
+                )
+            rows.append(TimelineRow(label, visits[0].id, bars, len(visits) - 1))
+        if room is session or rows:
+            groups.append(TimelineGroup("" if room is session else room.title, room.id, rows))
+    ticks = [
+        (TIMELINE_WIDTH * i / 4, short_clock(start + (end - start) * i // 4)) for i in range(5)
+    ]
+    return Timeline(start, end, groups, ticks)
+
+
+def concurrency_chart(
+    session: SessionRow, rooms: Sequence[SessionRow], peers: Sequence[PeerRow], now: int
+) -> dict[str, Any]:
+    """uPlot's data for people connected over time: the session, and each breakout room,
+    as step series on one time axis (seconds), counted as the API's max_concurrent is."""
+    names = [session.title or "session", *(r.title or r.id for r in rooms)]
+    series: list[list[tuple[int, int]]] = []
+    for room in (session, *rooms):
+        intervals = [(p.joined_at, p.left_at) for p in peers if p.session_id == room.id]
+        steps = concurrency_steps(intervals)
+        if intervals and any(left is None for _, left in intervals):
+            steps.append((now, steps[-1][1]))  # still connected: the line reaches now
+        series.append(steps)
+    times = sorted({at for steps in series for at, _ in steps})
+    columns: list[list[float | None]] = [[t / 1000 for t in times]]
+    for steps in series:
+        column: list[float | None] = []
+        index, current = 0, 0
+        for t in times:
+            while index < len(steps) and steps[index][0] <= t:
+                current = steps[index][1]
+                index += 1
+            column.append(current)
+        columns.append(column)
+    return {"names": names, "data": columns, "unit": "people", "steps": True}
+
+
+def series_chart(
+    title: str,
+    unit: str,
+    entries: Iterable[dict[str, Any]],
+    fields: Sequence[tuple[str, str, float]],
+) -> dict[str, Any] | None:
+    """uPlot's data for a peer report section: one series per (field, label, factor) over the
+    entries' timestamps, values scaled by the factor (seconds to ms, bit/s to kbit/s); None
+    when no entry carries any of the fields."""
+    rows = [e for e in entries if e.get("timestamp")]
+    times = [iso_ms(e["timestamp"]) or 0 for e in rows]
+    columns: list[list[float | None]] = [[t / 1000 for t in times]]
+    names = []
+    for name, label, factor in fields:
+        values = [_number(e.get(name), factor) for e in rows]
+        if any(v is not None for v in values):
+            columns.append(values)
+            names.append(label)
+    if not names:
+        return None
+    return {"title": title, "names": names, "data": columns, "unit": unit, "steps": False}
+
+
+def _number(value: Any, factor: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return round(value * factor, 3)
+
+
+def usage_chart(days: Sequence[Any]) -> dict[str, Any]:
+    """uPlot's data for the usage page: minutes and sessions per UTC day."""
+    return {
+        "names": ["minutes", "sessions"],
+        "data": [
+            [d.day * 86_400 for d in days],
+            [round(d.ms / 60_000, 2) for d in days],
+            [d.sessions for d in days],
+        ],
+        "unit": "per day",
+        "steps": False,
+        "bars": True,
+    }
+
+
+def peer_events(participant: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(time, what, details) of a peer's lifecycle events and the events its SDK reported
+    (`metadata.events` of its report), in time order."""
+    found = [
+        (e.get("created_at") or "", e.get("event_name") or "", "")
+        for e in participant.get("peer_events") or []
+    ]
+    metadata = (participant.get("peer_report") or {}).get("metadata") or {}
+    for e in metadata.get("events") or []:
+        details = ", ".join(f"{k}: {v}" for k, v in (e.get("metadata") or {}).items())
+        found.append((e.get("timestamp") or "", str(e.get("name")), details))
+    return sorted(found)
+
+
+def facts(values: Any) -> list[tuple[str, str]]:
+    """A report section's scalar fields as (label, text) pairs, blanks left out."""
+    if not isinstance(values, dict):
+        return []
+    return [
+        (k.replace("_", " "), str(v))
+        for k, v in values.items()
+        if v not in (None, "", [], {}) and not isinstance(v, dict | list)
+    ]
