@@ -142,20 +142,33 @@ def static_site(root: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[Any]:
+def chromium(profile: Path, **options: Any) -> Iterator[Any]:
     """Debian's Chromium (never a downloaded one), headless, fake camera and microphone, a
-    fresh profile in `profile`; yields a Playwright BrowserContext. Closed, with Playwright's
-    driver, however the block ends."""
+    fresh profile in `profile`; yields a Playwright BrowserContext (`options` are its
+    settings, e.g. viewport). Closed, with Playwright's driver, however the block ends."""
+    with playwright_driver() as pw, chromium_context(pw, profile, **options) as context:
+        yield context
+
+
+@contextmanager
+def playwright_driver() -> Iterator[Any]:
+    """Playwright's driver (sync API), for several browser contexts of one test."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        yield pw
+
+
+@contextmanager
+def chromium_context(pw: Any, profile: Path, **options: Any) -> Iterator[Any]:
+    """One Chromium with its own profile, closed however the block ends."""
+    context = pw.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True, **options
+    )
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def browser_leftovers() -> list[str]:

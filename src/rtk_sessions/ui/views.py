@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rtk_sessions.sessions.accounting import concurrency_steps
+from rtk_sessions.sessions.accounting import concurrency_steps, minutes
 from rtk_sessions.sessions.consolidation import person_key
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
 from rtk_sessions.transcripts.formats import speaker_name
@@ -193,7 +193,7 @@ def usage_chart(days: Sequence[Any]) -> dict[str, Any]:
         "names": ["minutes", "sessions"],
         "data": [
             [d.day * 86_400 for d in days],
-            [round(d.ms / 60_000, 2) for d in days],
+            [minutes(d.ms) for d in days],
             [d.sessions for d in days],
         ],
         "unit": "per day",
