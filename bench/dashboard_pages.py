@@ -34,7 +34,7 @@ def _pages(client: httpx.Client, token: str) -> dict[str, str]:
                         headers=auth).json()["data"]["sessions"][0]["id"]  # fmt: skip
     peers = client.get(f"{api}/sessions/{recent}/participants", headers=auth).json()
     peer = peers["data"]["participants"][0]["id"]
-    ui = f"/ui/{APP}"
+    ui = f"/ui/apps/{APP}"
     return {
         "usage (30 days)": f"{ui}/",
         "sessions (page of 25)": f"{ui}/sessions",

@@ -25,7 +25,7 @@ class Demo:
     reader: str  # a token with read only
 
     def page(self, path: str) -> str:
-        return f"/ui/{self.app}{path}"
+        return f"/ui/apps/{self.app}{path}"
 
 
 @contextmanager

@@ -60,7 +60,7 @@ class Site:
                           _strict_response_validation=True)  # fmt: skip
 
     def url(self, path: str) -> str:
-        return f"{self.server.base_url}/ui/{APP}{path}"
+        return f"{self.server.base_url}/ui/apps/{APP}{path}"
 
     def visit(self, path: str, shot: str | None = None) -> Any:
         """Open a page, let its charts draw, check it with axe-core, take its screenshot."""
@@ -154,7 +154,7 @@ def test_the_banner_link_signs_in_with_one_click(site: Site) -> None:
     assert banner and banner.group(2) == site.token
     page = site.page
     page.goto(banner.group(1))
-    page.wait_for_url(f"{site.server.base_url}/ui/{APP}/")
+    page.wait_for_url(f"{site.server.base_url}/ui/apps/{APP}/")
     [cookie] = [c for c in site.context.cookies() if c["name"] == "rtk_dashboard"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/ui"
     assert site.token not in cookie["value"] and "#" not in page.url
@@ -339,7 +339,7 @@ def test_pages_read_without_javascript(site: Site, tmp_path: Path) -> None:
     session = _ended_session(site)
     with chromium_context(site.driver, tmp_path / "plain", java_script_enabled=False) as context:
         page = context.new_page()
-        page.goto(f"{site.server.base_url}/ui/{APP}/sessions/{session.id}")
+        page.goto(f"{site.server.base_url}/ui/apps/{APP}/sessions/{session.id}")
         page.fill("#token", site.token)
         page.click("#sign-in button[type=submit]")
         page.wait_for_url(f"**/sessions/{session.id}")

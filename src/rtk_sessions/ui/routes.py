@@ -83,7 +83,7 @@ def _frame(reading: PageReading | Action, active: str) -> dict[str, Any]:
 
 
 def _home(app_id: str) -> str:
-    return f"/ui/{app_id}/"
+    return f"/ui/apps/{app_id}/"
 
 
 # --- signing in and out ---------------------------------------------------------------------
@@ -164,7 +164,7 @@ async def home(request: Request[Any, Any, Any], rtk: NamedDependency[AppState]) 
 # --- usage ----------------------------------------------------------------------------------
 
 
-@get("/{app_id:str}/", dependencies=READING)
+@get("/apps/{app_id:str}/", dependencies=READING)
 async def usage_page(
     reading: NamedDependency[PageReading], start_date: Q = None, end_date: Q = None
 ) -> Response[str]:
@@ -193,7 +193,7 @@ async def usage_page(
 # --- sessions -------------------------------------------------------------------------------
 
 
-@get("/{app_id:str}/sessions", dependencies=READING)
+@get("/apps/{app_id:str}/sessions", dependencies=READING)
 async def sessions_page(
     request: Request[Any, Any, Any], reading: NamedDependency[PageReading]
 ) -> Response[str]:
@@ -246,7 +246,7 @@ def _paging_links(
     return links
 
 
-@get("/{app_id:str}/sessions/{session_id:str}", dependencies=READING)
+@get("/apps/{app_id:str}/sessions/{session_id:str}", dependencies=READING)
 async def session_page(
     request: Request[Any, Any, Any],
     rtk: NamedDependency[AppState],
@@ -301,7 +301,7 @@ async def session_page(
     )
 
 
-@get("/{app_id:str}/sessions/{session_id:str}/summary", dependencies=READING)
+@get("/apps/{app_id:str}/sessions/{session_id:str}/summary", dependencies=READING)
 async def summary_part(
     rtk: NamedDependency[AppState], reading: NamedDependency[PageReading], session_id: FromPath[str]
 ) -> Response[str]:
@@ -318,7 +318,7 @@ async def summary_part(
     )
 
 
-@post("/{app_id:str}/sessions/{session_id:str}/summary", dependencies=ACTION)
+@post("/apps/{app_id:str}/sessions/{session_id:str}/summary", dependencies=ACTION)
 async def generate_summary(
     request: Request[Any, Any, Any],
     rtk: NamedDependency[AppState],
@@ -327,13 +327,13 @@ async def generate_summary(
 ) -> Response[Any]:
     """Start a summary (admin), as POST .../summary does; back to the session's summary."""
     found, _ = await request_summary(rtk, action.app, session_id, now_ms())
-    target = f"/ui/{action.app.app_id}/sessions/{found}"
+    target = f"/ui/apps/{action.app.app_id}/sessions/{found}"
     if is_partial(request):
         return Redirect(f"{target}/summary", status_code=303)
     return Redirect(f"{target}#summary", status_code=303)
 
 
-@get("/{app_id:str}/sessions/{session_id:str}/files/{kind:str}", dependencies=READING)
+@get("/apps/{app_id:str}/sessions/{session_id:str}/files/{kind:str}", dependencies=READING)
 async def download(
     request: Request[Any, Any, Any],
     rtk: NamedDependency[AppState],
@@ -372,7 +372,7 @@ CHARTS = (
 )
 
 
-@get("/{app_id:str}/peers/{peer_id:str}", dependencies=READING)
+@get("/apps/{app_id:str}/peers/{peer_id:str}", dependencies=READING)
 async def peer_page(
     rtk: NamedDependency[AppState], reading: NamedDependency[PageReading], peer_id: FromPath[str]
 ) -> Response[str]:
@@ -424,7 +424,7 @@ def _admin_only(reading: PageReading) -> None:
         raise Forbidden("Webhooks are managed with an admin token; this token can only read")
 
 
-@get("/{app_id:str}/webhooks", dependencies=READING)
+@get("/apps/{app_id:str}/webhooks", dependencies=READING)
 async def webhooks_page(
     rtk: NamedDependency[AppState], reading: NamedDependency[PageReading]
 ) -> Response[str]:
@@ -441,7 +441,7 @@ async def webhooks_page(
     )
 
 
-@post("/{app_id:str}/webhooks", dependencies=ACTION)
+@post("/apps/{app_id:str}/webhooks", dependencies=ACTION)
 async def create_webhook(
     rtk: NamedDependency[AppState], action: NamedDependency[Action]
 ) -> Response[Any]:
@@ -467,20 +467,20 @@ async def create_webhook(
             error=exc.message,
             form=form,
         )
-    return Redirect(f"/ui/{action.app.app_id}/webhooks", status_code=303)
+    return Redirect(f"/ui/apps/{action.app.app_id}/webhooks", status_code=303)
 
 
-@post("/{app_id:str}/webhooks/{webhook_id:str}/enabled", dependencies=ACTION)
+@post("/apps/{app_id:str}/webhooks/{webhook_id:str}/enabled", dependencies=ACTION)
 async def switch_webhook(
     rtk: NamedDependency[AppState], action: NamedDependency[Action], webhook_id: FromPath[str]
 ) -> Response[Any]:
     """Enable or disable (the form's `enabled` is on or off), as PATCH does."""
     body = {"enabled": action.form.get("enabled") == "on"}
     await webhooks.change_webhook(rtk.db, action.app, webhook_id, body, now_ms(), replace=False)
-    return Redirect(f"/ui/{action.app.app_id}/webhooks", status_code=303)
+    return Redirect(f"/ui/apps/{action.app.app_id}/webhooks", status_code=303)
 
 
-@get("/{app_id:str}/webhooks/{webhook_id:str}", dependencies=READING)
+@get("/apps/{app_id:str}/webhooks/{webhook_id:str}", dependencies=READING)
 async def deliveries_page(
     rtk: NamedDependency[AppState],
     reading: NamedDependency[PageReading],
@@ -505,7 +505,7 @@ async def deliveries_page(
 
 
 @post(
-    "/{app_id:str}/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
+    "/apps/{app_id:str}/webhooks/{webhook_id:str}/deliveries/{delivery_id:str}/redeliver",
     dependencies=ACTION,
 )
 async def redeliver(
@@ -515,7 +515,7 @@ async def redeliver(
     delivery_id: FromPath[str],
 ) -> Response[Any]:
     await webhooks.redeliver(rtk.db, action.app, webhook_id, delivery_id, now_ms())
-    return Redirect(f"/ui/{action.app.app_id}/webhooks/{webhook_id}", status_code=303)
+    return Redirect(f"/ui/apps/{action.app.app_id}/webhooks/{webhook_id}", status_code=303)
 
 
 # --- errors ---------------------------------------------------------------------------------
