@@ -137,8 +137,12 @@ def test_wrong_tokens_and_malformed_forms_get_pages_that_say_what_to_fix(demo: D
     assert big.status_code == 413
     as_json = client.post("/ui/sign-in", json={"token": demo.reader})
     assert as_json.status_code == 400 and "form" in as_json.text
-    elsewhere = client.post("/ui/sign-in", data={"token": demo.reader, "next": "//evil.example/"})
-    assert elsewhere.headers["location"] == "/ui/"
+    for away in ("//evil.example/", "https://evil.example/ui/", "/ui//evil.example",
+                 "/ui/x\r\nSet-Cookie: a=b", "/ui/\\evil.example"):  # fmt: skip
+        elsewhere = client.post("/ui/sign-in", data={"token": demo.reader, "next": away})
+        assert elsewhere.headers["location"] == "/ui/", away
+    back = client.post("/ui/sign-in", data={"token": demo.reader, "next": demo.page("/sessions?status=LIVE")})
+    assert back.headers["location"] == demo.page("/sessions?status=LIVE")
     # Pages answer in HTML, not the API's JSON envelope, and never echo exception text.
     client = signed_in(demo.server.base_url, demo.reader)
     missing = client.get(demo.page("/sessions/00000000-0000-4000-8000-000000000000"))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rtk_sessions.quality.verdict import verdict
 from rtk_sessions.sessions.accounting import concurrency_steps, max_concurrent
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
-from rtk_sessions.ui.views import concurrency_chart, timeline
+from rtk_sessions.ui.views import concurrency_chart, series_chart, timeline
 
 T0 = 1_790_000_000_000
 
@@ -86,6 +86,22 @@ def test_the_verdict_names_the_worst_metric_how_bad_and_when() -> None:
     found = verdict({"audio_producer": audio, "video_consumer": video, "audio_consumer": []}, "Bob")
     assert found.level == "poor" and (found.section, found.metric) == ("audio_producer", "loss")
     assert found.headline == "Audio from Bob lost 12 % of packets between 10:04 and 10:06; MOS fell to 2.1."
+
+
+def test_a_stretch_is_one_streams_even_when_the_list_interleaves_two() -> None:
+    start = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    bad = _samples([20.0] * 13, [2.0] * 13, start)
+    good = _samples([0.0] * 13, [4.4] * 13, start)
+    for e in bad:
+        e.update(ssrc=1, peer_id="peer-bad")
+    for e in good:
+        e.update(ssrc=2, peer_id="peer-good")
+    interleaved = [e for pair in zip(bad, good, strict=True) for e in pair]
+    found = verdict({"audio_consumer": interleaved}, "Ann")
+    assert found.headline == "Audio received by Ann lost 20 % of packets between 10:00 and 10:02; MOS fell to 2.0."
+    chart = series_chart("Packet loss", "%", interleaved, [("packet_loss_pct", "loss %", 1.0)])
+    assert chart is not None and chart["names"] == ["loss % · from peer-bad", "loss % · from peer-goo"]
+    assert chart["data"][1] == [20.0] * 13 and chart["data"][2] == [0.0] * 13
 
 
 def test_a_clean_call_and_a_silent_peer_get_plain_verdicts() -> None:

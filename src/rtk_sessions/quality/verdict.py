@@ -55,7 +55,15 @@ def _hhmm(entry: dict[str, Any]) -> str:
 
 
 def _runs(section: str, entries: Sequence[dict[str, Any]]) -> list[_Run]:
-    """Maximal stretches of consecutive samples beyond a metric's threshold."""
+    """Maximal stretches of one stream's consecutive samples beyond a metric's threshold (a
+    section's list interleaves its streams by time; a stream is its SSRC)."""
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        streams.setdefault(str(entry.get("ssrc")), []).append(entry)
+    return [r for samples in streams.values() for r in _stream_runs(section, samples)]
+
+
+def _stream_runs(section: str, entries: Sequence[dict[str, Any]]) -> list[_Run]:
     found = []
     for metric, (field, factor, threshold, higher_worse, _) in _METRICS.items():
         if metric == "fps" and not section.startswith(("video", "screenshare")):

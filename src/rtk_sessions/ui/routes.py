@@ -4,6 +4,7 @@ template; what to draw is shaped by ui/views.py and quality/verdict.py."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -35,6 +36,8 @@ from rtk_sessions.transcripts.formats import FORMATS, speaker_name
 from rtk_sessions.transcripts.service import load_transcript, transcript_export
 from rtk_sessions.ui import views
 from rtk_sessions.ui.access import (
+    COOKIE,
+    COOKIE_PATH,
     CSRF_FIELD,
     Action,
     PageReading,
@@ -94,11 +97,13 @@ async def sign_in_page(rtk: NamedDependency[AppState], next: Q = None) -> Respon
     return html("sign_in.html", next=_local(next), error=None, loopback=rtk.settings.on_loopback)
 
 
+_LOCAL = re.compile(r"/ui/(?!/)[A-Za-z0-9._~:/?=&%+-]{0,500}")
+
+
 def _local(target: str | None) -> str:
-    """Where to go after signing in: a dashboard path, never another site."""
-    if target and target.startswith("/ui/") and not target.startswith("/ui//"):
-        return target
-    return "/ui/"
+    """Where to go after signing in: a dashboard path (plain URL characters only, so nothing
+    can end the Location header or name another site); else the dashboard's start."""
+    return target if target and _LOCAL.fullmatch(target) else "/ui/"
 
 
 @post("/sign-in")
@@ -135,7 +140,7 @@ async def sign_out(
             check_csrf(visit, request, form)
             await auth.sign_out(conn, key)
     response: Response[Any] = Redirect("/ui/sign-in", status_code=303)
-    response.delete_cookie(cookie_settings(request, rtk)["key"], path="/ui")
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
 
 

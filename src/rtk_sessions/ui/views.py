@@ -158,27 +158,52 @@ def concurrency_chart(
     return {"names": names, "data": columns, "unit": "people", "steps": True}
 
 
+MAX_STREAMS = 6  # series per chart: more lines than this cannot be told apart
+
+
+def stream_of(entry: dict[str, Any]) -> str:
+    """The stream a peer report entry belongs to: its SSRC (docs/quality.md)."""
+    return str(entry.get("ssrc"))
+
+
 def series_chart(
     title: str,
     unit: str,
     entries: Iterable[dict[str, Any]],
     fields: Sequence[tuple[str, str, float]],
 ) -> dict[str, Any] | None:
-    """uPlot's data for a peer report section: one series per (field, label, factor) over the
-    entries' timestamps, values scaled by the factor (seconds to ms, bit/s to kbit/s); None
-    when no entry carries any of the fields."""
+    """uPlot's data for a peer report section: a series per stream and (field, label, factor),
+    on the union of the streams' timestamps (a stream has no value at another's), values
+    scaled by the factor (seconds to ms, bit/s to kbit/s). A section's first MAX_STREAMS
+    streams are drawn; None when no entry carries any of the fields."""
     rows = [e for e in entries if e.get("timestamp")]
-    times = [iso_ms(e["timestamp"]) or 0 for e in rows]
+    streams = list(dict.fromkeys(stream_of(e) for e in rows))[:MAX_STREAMS]
+    times = sorted({iso_ms(e["timestamp"]) or 0 for e in rows})
+    at = {t: i for i, t in enumerate(times)}
     columns: list[list[float | None]] = [[t / 1000 for t in times]]
     names = []
     for name, label, factor in fields:
-        values = [_number(e.get(name), factor) for e in rows]
-        if any(v is not None for v in values):
-            columns.append(values)
-            names.append(label)
+        for stream in streams:
+            values: list[float | None] = [None] * len(times)
+            for e in rows:
+                if stream_of(e) == stream:
+                    values[at[iso_ms(e["timestamp"]) or 0]] = _number(e.get(name), factor)
+            if any(v is not None for v in values):
+                columns.append(values)
+                names.append(
+                    label if len(streams) == 1 else f"{label} · {_stream_label(rows, stream)}"
+                )
     if not names:
         return None
     return {"title": title, "names": names, "data": columns, "unit": unit, "steps": False}
+
+
+def _stream_label(rows: Sequence[dict[str, Any]], stream: str) -> str:
+    """A consumer's stream by the peer it comes from, a producer's by its SSRC."""
+    remote = next(
+        (e.get("peer_id") for e in rows if stream_of(e) == stream and e.get("peer_id")), None
+    )
+    return f"from {str(remote)[:8]}" if remote else f"ssrc {stream}"
 
 
 def _number(value: Any, factor: float) -> float | None:

@@ -25,7 +25,7 @@
     var scales = { x: { time: true } };
     spec.names.forEach(function (name, i) {
       var colour = COLOURS[i % COLOURS.length];
-      var s = { label: name, stroke: colour, width: 2 };
+      var s = { label: name, stroke: colour, width: 2, spanGaps: true };
       if (spec.steps) s.paths = uPlot.paths.stepped({ align: 1 });
       if (spec.bars && i === 0) {
         s.paths = uPlot.paths.bars({ size: [0.7, 40] });
