@@ -64,6 +64,8 @@ def test_reconnects_share_a_row_and_rooms_come_under_their_parent() -> None:
     ada = drawn.groups[0].rows[0].bars
     assert ada[0].x == 0 and ada[1].x == 500 and ada[1].width == 500  # on a 0–1000 axis
     assert ada[0].title == "Ada: 2026-09-21 14:13:20 UTC – 2026-09-21 14:16:40 UTC (3 min 20 s)"
+    capped = timeline(main, [room], peers, T0 + 10**9, max_rows=1)
+    assert [[r.label for r in g.rows] for g in capped.groups] == [["Ada"]] and capped.hidden == 2
     chart = concurrency_chart(main, [room], peers, T0 + 10**9)
     assert chart["names"] == ["Standup", "Room A"]
     assert max(v for v in chart["data"][1] if v is not None) == max_concurrent(

@@ -68,7 +68,11 @@ SESSION_FILTERS = (
     "meeting_id",
     "participants",
 )
+# A page shows at most this much of a session (the files have it all), so that a webinar of
+# thousands or a day-long transcript still renders in milliseconds.
 CHAT_SHOWN = 300
+TRANSCRIPT_SHOWN = 2000
+ROWS_SHOWN = 500  # people, connections, timeline rows
 DELIVERIES_SHOWN = 100
 
 
@@ -270,6 +274,7 @@ async def session_page(
     except NotFound:
         segments = []
     term = (q or "").strip()[:200]
+    matching = [s for s in segments if not term or term.lower() in s.text.lower()]
     transcript = [
         {
             "at": s.started_at,
@@ -278,9 +283,9 @@ async def session_page(
             "peer_id": s.peer_id,
             "text": s.text,
         }
-        for s in segments
-        if not term or term.lower() in s.text.lower()
+        for s in matching[:TRANSCRIPT_SHOWN]
     ]
+    people = overview.people(now)
     summary = await summary_view(rtk, conn, app, row)
     deliveries = await webhooks.session_deliveries(
         conn, app, row.meeting_id, row.id, DELIVERIES_SHOWN
@@ -290,14 +295,17 @@ async def session_page(
         **_frame(reading, "sessions"),
         s=overview.session,
         row=row,
-        raw=[participant_out(p, now, False) for p in overview.peers],
-        people=overview.people(now),
-        timeline=views.timeline(row, overview.rooms, overview.peers, now),
+        raw=[participant_out(p, now, False) for p in overview.peers[:ROWS_SHOWN]],
+        raw_total=len(overview.peers),
+        people=people[:ROWS_SHOWN],
+        people_total=len(people),
+        timeline=views.timeline(row, overview.rooms, overview.peers, now, ROWS_SHOWN),
         concurrency=views.concurrency_chart(row, overview.rooms, overview.peers, now),
         messages=messages,
         more_chat=more_chat,
         transcript=transcript,
         transcript_total=len(segments),
+        transcript_matches=len(matching),
         term=term,
         summary=summary,
         deliveries=deliveries,

@@ -81,54 +81,56 @@ class Timeline:
     end: int
     groups: list[TimelineGroup]
     ticks: list[tuple[float, str]]
+    hidden: int = 0  # people beyond the rows drawn
 
 
 def timeline(
-    session: SessionRow, rooms: Sequence[SessionRow], peers: Sequence[PeerRow], now: int
+    session: SessionRow,
+    rooms: Sequence[SessionRow],
+    peers: Sequence[PeerRow],
+    now: int,
+    max_rows: int = 500,
 ) -> Timeline:
     """One row per person (their reconnects on it), the session's people first, then each
-    breakout room's under its title; bars from join to leave (or now) on a shared axis."""
+    breakout room's under its title; bars from join to leave (or now) on a shared axis. At
+    most `max_rows` rows are drawn; `hidden` says how many more people there were."""
     start = min([session.started_at, *(p.joined_at for p in peers)])
-    end = max(
-        [
-            start + 1,
-            *(p.left_at or now for p in peers),
-            *(s.ended_at or now for s in (session, *rooms)),
-        ]
-    )
+    ends = [*(p.left_at or now for p in peers), *(s.ended_at or now for s in (session, *rooms))]
+    end = max([start + 1, *ends])
     scale = TIMELINE_WIDTH / (end - start)
-    groups = []
+    groups, shown, hidden = [], 0, 0
     for room in (session, *rooms):
         people: dict[str, list[PeerRow]] = {}
         for peer in peers:
             if peer.session_id == room.id:
                 people.setdefault(person_key(peer), []).append(peer)
-        rows = []
-        for visits in people.values():
-            visits.sort(key=lambda p: (p.joined_at, p.id))
-            latest = visits[-1]
-            label = speaker_name(latest.display_name, latest.custom_participant_id, latest.id)
-            bars = []
-            for p in visits:
-                until = p.left_at if p.left_at is not None else now
-                hover = f"{label}: {clock(p.joined_at)} – "
-                hover += clock(p.left_at) if p.left_at is not None else "still connected"
-                x = (p.joined_at - start) * scale
-                bars.append(
-                    Bar(
-                        p.id,
-                        round(x, 2),
-                        round(max(2.0, (until - p.joined_at) * scale), 2),
-                        f"{hover} ({span(until - p.joined_at)})",
-                    )
-                )
-            rows.append(TimelineRow(label, visits[0].id, bars, len(visits) - 1))
+        rows = [
+            _row(visits, start, scale, now) for visits in list(people.values())[: max_rows - shown]
+        ]
+        shown += len(rows)
+        hidden += len(people) - len(rows)
         if room is session or rows:
             groups.append(TimelineGroup("" if room is session else room.title, room.id, rows))
     ticks = [
         (TIMELINE_WIDTH * i / 4, short_clock(start + (end - start) * i // 4)) for i in range(5)
     ]
-    return Timeline(start, end, groups, ticks)
+    return Timeline(start, end, groups, ticks, hidden)
+
+
+def _row(visits: list[PeerRow], start: int, scale: float, now: int) -> TimelineRow:
+    """A person's row: a bar per connection, labelled with their latest name."""
+    visits.sort(key=lambda p: (p.joined_at, p.id))
+    latest = visits[-1]
+    label = speaker_name(latest.display_name, latest.custom_participant_id, latest.id)
+    bars = []
+    for p in visits:
+        until = p.left_at if p.left_at is not None else now
+        hover = f"{label}: {clock(p.joined_at)} – "
+        hover += clock(p.left_at) if p.left_at is not None else "still connected"
+        width = max(2.0, (until - p.joined_at) * scale)  # a short visit stays visible
+        title = f"{hover} ({span(until - p.joined_at)})"
+        bars.append(Bar(p.id, round((p.joined_at - start) * scale, 2), round(width, 2), title))
+    return TimelineRow(label, visits[0].id, bars, len(visits) - 1)
 
 
 def concurrency_chart(
