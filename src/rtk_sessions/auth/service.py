@@ -177,15 +177,19 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def sign_in(conn: AsyncConnection, token: str, now: int) -> tuple[str, Principal]:
-    """A new dashboard sign-in for a valid token: (the cookie's key, shown only to the
-    browser; the principal). 401 for a token the API would refuse."""
-    principal = await authenticate(conn, Credentials(f"Bearer {token.strip()}", False))
+async def pasted_token(conn: AsyncConnection, token: str) -> Principal:
+    """The principal of a token pasted into the sign-in form; 401 as the API would answer."""
+    return await authenticate(conn, Credentials(f"Bearer {token.strip()}", False))
+
+
+async def sign_in(conn: AsyncConnection, principal: Principal, now: int) -> str:
+    """A new dashboard sign-in for an authenticated token: the cookie's key, shown only to
+    the browser (the store keeps its hash)."""
     key = secrets.token_urlsafe(32)
     await repo.insert_sign_in(
         conn, _key_hash(key), principal.token_id, secrets.token_urlsafe(32), now, now + SIGN_IN_MS
     )
-    return key, principal
+    return key
 
 
 async def signed_in(

@@ -119,12 +119,15 @@ async def sign_in(request: Request[Any, Any, Any], rtk: NamedDependency[AppState
     form = await read_form(request)
     target = _local(form.get("next"))
     try:
-        async with rtk.db.write() as conn:
-            key, _ = await auth.sign_in(conn, form.get("token", ""), now_ms())
+        async with rtk.db.read() as conn:
+            principal = await auth.pasted_token(conn, form.get("token", ""))
     except Unauthorized:
         await rtk.limits.count_failure(address)
         error = "That token is not valid (or was revoked). Paste a whole rtk_… API token."
         return html("sign_in.html", status=401, next=target, error=error, loopback=False)
+    await rtk.limits.spend(principal.token_id, "read")  # a sign-in is a request of the token's
+    async with rtk.db.write() as conn:
+        key = await auth.sign_in(conn, principal, now_ms())
     response: Response[Any] = Redirect(target, status_code=303)
     response.set_cookie(value=key, max_age=auth.SIGN_IN_MS // 1000, **cookie_settings(request, rtk))
     return response
