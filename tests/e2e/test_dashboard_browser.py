@@ -357,6 +357,26 @@ def test_pages_read_without_javascript(site: Site, tmp_path: Path) -> None:
         assert 0 < len(shown) <= total and all(word in t.lower() for t in shown)
 
 
+def test_other_apps_and_missing_things_have_pages_too(site: Site) -> None:
+    """An account-wide token with two apps chooses one; a missing session is a page that
+    says so. Both pass axe-core too."""
+    site.server.token(ACCOUNT, "read", app="second-app")  # creates the account's second app
+    page = site.page
+    page.goto(f"{site.server.base_url}/ui/")
+    assert page.locator("ul.apps a").all_inner_texts() == [APP, "second-app"]
+    site.check_accessibility("/ui/")
+    page.click("ul.apps a:has-text('second-app')")
+    page.wait_for_url("**/ui/apps/second-app/")
+    assert _number(_text(page, "#fig-sessions")) == 0
+    answer = page.goto(site.url("/sessions/00000000-0000-4000-8000-000000000000"))
+    assert answer is not None and answer.status == 404
+    assert "No session found" in _text(page, "p.error")
+    site.check_accessibility("a missing session")
+    # The browser logs the page's own 404 status; nothing else may appear.
+    site.problems[:] = [p for p in site.problems if "status of 404" not in p]
+    assert site.problems == []
+
+
 def test_sign_out_ends_the_visit(site: Site) -> None:
     page = site.visit("/")
     page.click("form.signout button")
