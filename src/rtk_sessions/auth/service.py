@@ -203,5 +203,12 @@ async def signed_in(
     return DashboardVisit(_principal_of(found.token), found.token.app_pk, found.csrf)
 
 
+async def apps_of(conn: AsyncConnection, principal: Principal) -> list[str]:
+    """The apps a token may open: the one it is limited to, else its account's."""
+    if principal.app_id is not None:
+        return [principal.app_id]
+    return await repo.apps_of_account(conn, principal.account_id)
+
+
 async def sign_out(conn: AsyncConnection, key: str) -> None:
     await repo.delete_sign_in(conn, _key_hash(key))

@@ -109,14 +109,14 @@ def webhook_deliveries(
     from rtk_sessions.webhooks.service import delivery_log
 
     settings = data_settings(data_dir)
-    rows, total = run(
+    log = run(
         lambda: _with_app(
             settings, account, app_id,
             lambda db, a: delivery_log(db, a, webhook_id, 1, max(1, limit)),
         )
     )  # fmt: skip
-    typer.echo(f"{total} attempts")
-    for r in rows:
+    typer.echo(f"{log.total} attempts")
+    for r in log.attempts:
         status = "-" if r.status_code is None else str(r.status_code)
         typer.echo(
             f"{to_iso(r.attempted_at)}\t{r.event}\t{r.delivery_id}\t#{r.attempt}\t{status}"

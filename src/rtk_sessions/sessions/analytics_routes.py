@@ -13,21 +13,9 @@ from litestar.params import Parameter
 from rtk_sessions.auth.deps import AppReading, app_reading
 from rtk_sessions.kit.http import error_responses
 from rtk_sessions.kit.timeutil import now_ms
-from rtk_sessions.sessions.accounting import minutes
-from rtk_sessions.sessions.usage import DayUsage, day_iso, day_range
+from rtk_sessions.sessions.schemas import SessionStats, session_stats
+from rtk_sessions.sessions.usage import day_range
 from rtk_sessions.sessions.usage_service import daywise_usage
-
-
-class SessionDayStat(msgspec.Struct):
-    day: str
-    total_sessions: int
-    total_session_minutes: float
-
-
-class SessionStats(msgspec.Struct):
-    day_stats: list[SessionDayStat]
-    sessions_count: int
-    sessions_minutes_consumed: float
 
 
 class AnalyticsData(msgspec.Struct):
@@ -39,14 +27,6 @@ class AnalyticsData(msgspec.Struct):
 class AnalyticsResponse(msgspec.Struct):
     data: AnalyticsData
     success: bool = True
-
-
-def session_stats(days: list[DayUsage]) -> SessionStats:
-    return SessionStats(
-        day_stats=[SessionDayStat(day_iso(d.day), d.sessions, minutes(d.ms)) for d in days],
-        sessions_count=sum(d.sessions for d in days),
-        sessions_minutes_consumed=minutes(sum(d.ms for d in days)),
-    )
 
 
 DateParam = Annotated[str | None, Parameter(description="YYYY-MM-DD (UTC), inclusive")]

@@ -14,6 +14,7 @@ from rtk_sessions.kit.ids import peer_event_id
 from rtk_sessions.kit.timeutil import to_iso, to_iso_or_none
 from rtk_sessions.sessions.accounting import consumed_ms, interval_ms, minutes
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
+from rtk_sessions.sessions.usage import DayUsage, day_iso
 
 
 class Paging(msgspec.Struct):
@@ -179,3 +180,26 @@ class ParticipantData(msgspec.Struct):
 class ParticipantResponse(msgspec.Struct):
     data: ParticipantData
     success: bool = True
+
+
+# --- daywise usage (GET /analytics/daywise, and the dashboard's usage page) ---
+
+
+class SessionDayStat(msgspec.Struct):
+    day: str
+    total_sessions: int
+    total_session_minutes: float
+
+
+class SessionStats(msgspec.Struct):
+    day_stats: list[SessionDayStat]
+    sessions_count: int
+    sessions_minutes_consumed: float
+
+
+def session_stats(days: list[DayUsage]) -> SessionStats:
+    return SessionStats(
+        day_stats=[SessionDayStat(day_iso(d.day), d.sessions, minutes(d.ms)) for d in days],
+        sessions_count=sum(d.sessions for d in days),
+        sessions_minutes_consumed=minutes(sum(d.ms for d in days)),
+    )

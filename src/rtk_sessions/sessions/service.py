@@ -43,12 +43,19 @@ async def get_session(
     conn: AsyncConnection, app: AppRef, session_id: str, include_breakout_rooms: bool, now: int
 ) -> SessionOut:
     row = await find_session(conn, app, session_id)
-    rooms: list[SessionOut] = []
-    if include_breakout_rooms:
-        rooms = [
-            session_out(c, app.app_id, now) for c in await repo.child_sessions(conn, app.pk, row.id)
-        ]
-    return session_out(row, app.app_id, now, rooms)
+    if not include_breakout_rooms:
+        return session_out(row, app.app_id, now)
+    served, _ = await _with_rooms(conn, app, row, now)
+    return served
+
+
+async def _with_rooms(
+    conn: AsyncConnection, app: AppRef, row: SessionRow, now: int
+) -> tuple[SessionOut, list[SessionRow]]:
+    """The session as served with its breakout rooms, and the rooms' rows."""
+    rooms = await repo.child_sessions(conn, app.pk, row.id)
+    served = [session_out(c, app.app_id, now) for c in rooms]
+    return session_out(row, app.app_id, now, served), rooms
 
 
 async def active_session(
@@ -58,10 +65,8 @@ async def active_session(
     row = await repo.live_session_of_meeting(conn, app.pk, meeting_id)
     if row is None:
         raise NotFound(f"Meeting {meeting_id} has no active session (none of its sessions is LIVE)")
-    rooms = [
-        session_out(c, app.app_id, now) for c in await repo.child_sessions(conn, app.pk, row.id)
-    ]
-    return session_out(row, app.app_id, now, rooms)
+    served, _ = await _with_rooms(conn, app, row, now)
+    return served
 
 
 async def list_participants(
@@ -116,18 +121,18 @@ class SessionOverview:
 
     def people(self, now: int) -> list[ParticipantOut]:
         """The consolidated view, as `view=consolidated` answers it (joined first)."""
-        return consolidate(self.peers, now, search=None, sort_by="joinedAt", descending=False,
-                           with_events=False)  # fmt: skip
+        return consolidate(
+            self.peers, now, search=None, sort_by="joinedAt", descending=False, with_events=False
+        )
 
 
 async def session_overview(
     conn: AsyncConnection, app: AppRef, session_id: str, now: int
 ) -> SessionOverview:
     row = await find_session(conn, app, session_id)
-    rooms = await repo.child_sessions(conn, app.pk, row.id)
+    served, rooms = await _with_rooms(conn, app, row, now)
     peers = await repo.peers_of_sessions(conn, app.pk, [row.id, *(c.id for c in rooms)])
-    out = session_out(row, app.app_id, now, [session_out(c, app.app_id, now) for c in rooms])
-    return SessionOverview(out, row, rooms, peers)
+    return SessionOverview(served, row, rooms, peers)
 
 
 async def busiest_meetings(

@@ -63,11 +63,18 @@ async def load_transcript(
 ) -> tuple[SessionRow, list[SegmentRow]]:
     """The session and its final segments; 404 if expired or there are none."""
     session = await find_session(conn, app, session_id)
+    return session, await transcript_of(state, conn, app, session, now)
+
+
+async def transcript_of(
+    state: AppState, conn: AsyncConnection, app: AppRef, session: SessionRow, now: int
+) -> list[SegmentRow]:
+    """The final segments of a session already found; 404 if expired or there are none."""
     check_not_expired(state, session, "transcript", now)
     rows = await repo.final_segments(conn, app.pk, session.id)
     if not rows:
         raise NotFound(f"Session {session.id} has no transcript (no final transcript segments)")
-    return session, rows
+    return rows
 
 
 async def transcript_export(

@@ -88,9 +88,14 @@ class PageReading(Reading):
     app: AppRef
     visit: DashboardVisit
 
-    @property
-    def can_act(self) -> bool:
-        return self.visit.principal.can("admin")
+
+async def _admitted(rtk: AppState, visit: DashboardVisit, app_id: str, permission: str) -> AppRef:
+    """The app a signed-in visitor asked for, within the token's budget for `permission`
+    and its rights, in the API's order (429, 403, then 404 for an unknown app)."""
+    principal = visit.principal
+    await rtk.limits.spend(principal.token_id, permission)
+    authorize(principal, principal.account_id, app_id, permission)
+    return AppRef(known_app(visit.app_pk, principal.account_id, app_id), app_id)
 
 
 async def page_reading(
@@ -102,12 +107,9 @@ async def page_reading(
     async with AsyncExitStack() as stack:
         conn = await stack.enter_async_context(rtk.db.read())
         visit = await signed_in(conn, sign_in_key(request), app_id, now_ms())
-        principal = visit.principal
-        await rtk.limits.spend(principal.token_id, "read")
-        authorize(principal, principal.account_id, app_id, "read")
-        app = AppRef(known_app(visit.app_pk, principal.account_id, app_id), app_id)
+        app = await _admitted(rtk, visit, app_id, "read")
         yield PageReading(conn, stack.aclose, app, visit)
-    await record_use(rtk.db, principal, now_ms())
+    await record_use(rtk.db, visit.principal, now_ms())
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,8 @@ async def admin_action(
     async with rtk.db.read() as conn:
         visit = await signed_in(conn, sign_in_key(request), app_id, now_ms())
     check_csrf(visit, request, form)
-    principal = visit.principal
-    await rtk.limits.spend(principal.token_id, "admin")
-    authorize(principal, principal.account_id, app_id, "admin")
-    app = AppRef(known_app(visit.app_pk, principal.account_id, app_id), app_id)
-    await record_use(rtk.db, principal, now_ms())
+    app = await _admitted(rtk, visit, app_id, "admin")
+    await record_use(rtk.db, visit.principal, now_ms())
     return Action(app, form, visit)
 
 

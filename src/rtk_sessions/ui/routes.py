@@ -16,7 +16,6 @@ from litestar.response import Redirect
 
 from rtk_sessions.auth import service as auth
 from rtk_sessions.auth.deps import client_address, public_base_url
-from rtk_sessions.auth.repo import apps_of_account
 from rtk_sessions.chat.service import chat_export, chat_messages
 from rtk_sessions.files.service import link_for
 from rtk_sessions.kit.errors import BadRequest, Forbidden, NotFound, RtkError, Unauthorized
@@ -26,14 +25,13 @@ from rtk_sessions.kit.timeutil import now_ms
 from rtk_sessions.quality.service import peer_report, rebuild_peer_report
 from rtk_sessions.quality.verdict import verdict
 from rtk_sessions.sessions import service as sessions
-from rtk_sessions.sessions.analytics_routes import session_stats
-from rtk_sessions.sessions.queries import session_query
-from rtk_sessions.sessions.schemas import participant_out
+from rtk_sessions.sessions.queries import session_query, whole_number
+from rtk_sessions.sessions.schemas import participant_out, session_stats
 from rtk_sessions.sessions.usage import day_iso, day_range
 from rtk_sessions.sessions.usage_service import daywise_usage
 from rtk_sessions.summaries.service import request_summary, summary_link, summary_view
 from rtk_sessions.transcripts.formats import FORMATS, speaker_name
-from rtk_sessions.transcripts.service import load_transcript, transcript_export
+from rtk_sessions.transcripts.service import transcript_export, transcript_of
 from rtk_sessions.ui import views
 from rtk_sessions.ui.access import (
     COOKIE,
@@ -74,6 +72,7 @@ CHAT_SHOWN = 300
 TRANSCRIPT_SHOWN = 2000
 ROWS_SHOWN = 500  # people, connections, timeline rows
 DELIVERIES_SHOWN = 100
+DELIVERIES_PER_PAGE = 50  # of a webhook's delivery log
 
 
 def _frame(reading: PageReading | Action, active: str) -> dict[str, Any]:
@@ -87,10 +86,6 @@ def _frame(reading: PageReading | Action, active: str) -> dict[str, Any]:
         "can_act": principal.can("admin"),
         "active": active,
     }
-
-
-def _home(app_id: str) -> str:
-    return f"/ui/apps/{app_id}/"
 
 
 # --- signing in and out ---------------------------------------------------------------------
@@ -156,17 +151,12 @@ async def home(request: Request[Any, Any, Any], rtk: NamedDependency[AppState]) 
     """The token's app, or a choice among its account's apps."""
     async with rtk.db.read() as conn:
         visit = await auth.signed_in(conn, sign_in_key(request), None, now_ms())
-        principal = visit.principal
-        app_ids = (
-            [principal.app_id]
-            if principal.app_id
-            else await apps_of_account(conn, principal.account_id)
-        )
+        app_ids = await auth.apps_of(conn, visit.principal)
     if len(app_ids) == 1:
-        return Redirect(_home(app_ids[0]), status_code=303)
+        return Redirect(f"/ui/apps/{app_ids[0]}/", status_code=303)
     return html(
         "apps.html",
-        account_id=principal.account_id,
+        account_id=visit.principal.account_id,
         app_ids=app_ids,
         csrf=visit.csrf,
         csrf_field=CSRF_FIELD,
@@ -273,21 +263,11 @@ async def session_page(
     row = overview.row
     messages, more_chat = await chat_messages(rtk.db.dialect, conn, app.pk, row, CHAT_SHOWN)
     try:
-        _, segments = await load_transcript(rtk, conn, app, row.id, now)
-    except NotFound:
+        segments = await transcript_of(rtk, conn, app, row, now)
+    except NotFound:  # none, or past retention: the page says "No transcript"
         segments = []
     term = (q or "").strip()[:200]
-    matching = [s for s in segments if not term or term.lower() in s.text.lower()]
-    transcript = [
-        {
-            "at": s.started_at,
-            "offset": views.span(s.started_at - row.started_at),
-            "speaker": speaker_name(s.display_name, s.custom_participant_id, s.peer_id),
-            "peer_id": s.peer_id,
-            "text": s.text,
-        }
-        for s in matching[:TRANSCRIPT_SHOWN]
-    ]
+    transcript, matches = views.transcript_lines(segments, row.started_at, term, TRANSCRIPT_SHOWN)
     people = overview.people(now)
     summary = await summary_view(rtk, conn, app, row)
     deliveries = await webhooks.session_deliveries(
@@ -308,12 +288,11 @@ async def session_page(
         more_chat=more_chat,
         transcript=transcript,
         transcript_total=len(segments),
-        transcript_matches=len(matching),
+        transcript_matches=matches,
         term=term,
         summary=summary,
         deliveries=deliveries,
         formats=FORMATS,
-        polling=summary.status == "PROCESSING",
     )
 
 
@@ -329,8 +308,8 @@ async def summary_part(
         **_frame(reading, "sessions"),
         row=row,
         summary=summary,
-        polling=summary.status == "PROCESSING",
-        has_transcript=True,
+        # Only a session with a transcript was ever asked for a summary.
+        has_transcript=summary.status is not None,
     )
 
 
@@ -379,14 +358,6 @@ async def download(
 
 # --- a peer ---------------------------------------------------------------------------------
 
-CHARTS = (
-    ("MOS", "MOS (1–4.5)", (("mos_quality", "MOS", 1.0),)),
-    ("Packet loss", "%", (("packet_loss_pct", "loss %", 1.0),)),
-    ("Round trip and jitter", "ms", (("rtt", "RTT ms", 1000.0), ("jitter", "jitter ms", 1000.0))),
-    ("Bitrate", "kbit/s", (("bitrate_bps", "kbit/s", 0.001),)),
-    ("Frame rate", "fps", (("frames_per_second", "fps", 1.0),)),
-)
-
 
 @get("/apps/{app_id:str}/peers/{peer_id:str}", dependencies=READING)
 async def peer_page(
@@ -402,23 +373,6 @@ async def peer_page(
     report = served["peer_report"]
     quality = report.get("quality") or {}
     who = speaker_name(found.peer.display_name, found.peer.custom_participant_id, found.peer.id)
-    sections = []
-    for name, entries in quality.items():
-        if name.endswith("_cumulative") or not entries:
-            continue
-        charts = [
-            c
-            for title, unit, fields in CHARTS
-            if (c := views.series_chart(title, unit, entries, fields)) is not None
-        ]
-        sections.append(
-            {
-                "name": name,
-                "charts": charts,
-                "samples": len(entries),
-                "cumulative": quality.get(f"{name}_cumulative") or {},
-            }
-        )
     return html(
         "peer.html",
         **_frame(reading, "sessions"),
@@ -426,7 +380,7 @@ async def peer_page(
         who=who,
         session=session,
         report=report,
-        sections=sections,
+        sections=views.quality_sections(quality),
         events=views.peer_events(served),
         verdict=verdict(quality, who),
     )
@@ -436,7 +390,7 @@ async def peer_page(
 
 
 def _admin_only(reading: PageReading) -> None:
-    if not reading.can_act:
+    if not reading.visit.principal.can("admin"):
         raise Forbidden("Webhooks are managed with an admin token; this token can only read")
 
 
@@ -506,17 +460,16 @@ async def deliveries_page(
     """A webhook's delivery log, newest first, with redeliver buttons."""
     _admin_only(reading)
     await reading.end()
-    page = int(page_no) if page_no and page_no.isdigit() and 0 < int(page_no) < 10**6 else 1
-    hook = await webhooks.get_webhook(rtk.db, reading.app, webhook_id)
-    rows, total = await webhooks.delivery_log(rtk.db, reading.app, webhook_id, page, 50)
+    page = whole_number({"page_no": page_no or ""}, "page_no", 1, 1, 10**6)
+    log = await webhooks.delivery_log(rtk.db, reading.app, webhook_id, page, DELIVERIES_PER_PAGE)
     return html(
         "deliveries.html",
         **_frame(reading, "webhooks"),
-        hook=hook,
-        rows=rows,
-        total=total,
+        hook=log.webhook,
+        rows=log.attempts,
+        total=log.total,
         page=page,
-        per_page=50,
+        per_page=DELIVERIES_PER_PAGE,
     )
 
 

@@ -13,6 +13,7 @@ from rtk_sessions.sessions.accounting import concurrency_steps, minutes
 from rtk_sessions.sessions.consolidation import person_key
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
 from rtk_sessions.transcripts.formats import speaker_name
+from rtk_sessions.transcripts.repo import SegmentRow
 
 TIMELINE_WIDTH = 1000  # the bars' coordinate space; the SVG stretches it to the page's width
 
@@ -252,3 +253,67 @@ def facts(values: Any) -> list[tuple[str, str]]:
         for k, v in values.items()
         if v not in (None, "", [], {}) and not isinstance(v, dict | list)
     ]
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    at: int  # epoch ms
+    offset: str  # from the session's start, as a duration
+    speaker: str
+    peer_id: str
+    text: str
+
+
+def transcript_lines(
+    segments: Sequence[SegmentRow], started_at: int, term: str, limit: int
+) -> tuple[list[TranscriptLine], int]:
+    """The first `limit` segments whose text holds `term` (any case; all when empty), as the
+    page lists them, and how many hold it."""
+    needle = term.lower()
+    matching = [s for s in segments if needle in s.text.lower()]
+    lines = [
+        TranscriptLine(
+            s.started_at,
+            span(s.started_at - started_at),
+            speaker_name(s.display_name, s.custom_participant_id, s.peer_id),
+            s.peer_id,
+            s.text,
+        )
+        for s in matching[:limit]
+    ]
+    return lines, len(matching)
+
+
+# A peer report section's charts: (title, unit, (field, label, factor to the unit) ...).
+QUALITY_CHARTS = (
+    ("MOS", "MOS (1–4.5)", (("mos_quality", "MOS", 1.0),)),
+    ("Packet loss", "%", (("packet_loss_pct", "loss %", 1.0),)),
+    ("Round trip and jitter", "ms", (("rtt", "RTT ms", 1000.0), ("jitter", "jitter ms", 1000.0))),
+    ("Bitrate", "kbit/s", (("bitrate_bps", "kbit/s", 0.001),)),
+    ("Frame rate", "fps", (("frames_per_second", "fps", 1.0),)),
+)
+
+
+@dataclass(frozen=True)
+class QualitySection:
+    name: str
+    charts: list[dict[str, Any]]
+    samples: int
+    cumulative: dict[str, Any]
+
+
+def quality_sections(quality: dict[str, Any]) -> list[QualitySection]:
+    """Each section of a peer report's `quality` that has samples: its charts (those with a
+    series) and its whole-call figures."""
+    found = []
+    for name, entries in quality.items():
+        if name.endswith("_cumulative") or not entries:
+            continue
+        charts = [
+            chart
+            for title, unit, fields in QUALITY_CHARTS
+            if (chart := series_chart(title, unit, entries, fields)) is not None
+        ]
+        cumulative = quality.get(f"{name}_cumulative") or {}
+        found.append(QualitySection(name, charts, len(entries), cumulative))
+    return found

@@ -208,7 +208,8 @@ class WebhookDeliveriesController(Controller):
         rtk-uuid, attempt number, status code, latency, error."""
         page = _page_value("page_no", page_no, 1, 10**6)
         size = _page_value("per_page", per_page, 20, service.MAX_PAGE)
-        rows, total = await service.delivery_log(rtk.db, app, webhook_id, page, size)
+        log = await service.delivery_log(rtk.db, app, webhook_id, page, size)
+        rows, total = log.attempts, log.total
         start = (page - 1) * size
         out = [
             DeliveryOut(

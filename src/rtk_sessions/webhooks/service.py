@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -91,14 +92,24 @@ async def delete_webhook(db: Database, app: AppRef, webhook_id: str) -> WebhookR
 MAX_PAGE = 100
 
 
+@dataclass(frozen=True)
+class DeliveryLog:
+    webhook: WebhookRow
+    attempts: list[AttemptRow]  # this page's, newest first
+    total: int  # attempts in all
+
+
 async def delivery_log(
     db: Database, app: AppRef, webhook_id: str, page_no: int, per_page: int
-) -> tuple[list[AttemptRow], int]:
-    """A page of the webhook's attempts, newest first (our extension, docs/webhooks.md)."""
+) -> DeliveryLog:
+    """The webhook and a page of its attempts, newest first (our extension,
+    docs/webhooks.md), read in one transaction."""
     async with db.read() as conn:
-        if await repo.get_webhook(conn, app.pk, webhook_id) is None:
+        webhook = await repo.get_webhook(conn, app.pk, webhook_id)
+        if webhook is None:
             raise _not_found(webhook_id)
-        return await repo.attempts_log(conn, webhook_id, per_page, (page_no - 1) * per_page)
+        rows, total = await repo.attempts_log(conn, webhook_id, per_page, (page_no - 1) * per_page)
+    return DeliveryLog(webhook, rows, total)
 
 
 async def redeliver(db: Database, app: AppRef, webhook_id: str, delivery_id: str, now: int) -> None:
