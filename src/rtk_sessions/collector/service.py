@@ -54,6 +54,7 @@ from rtk_sessions.ingest.rtcstats import DumpError, DumpReader
 from rtk_sessions.ingest.rtcstats_lines import Unusable, decode_line
 from rtk_sessions.ingest.schemas import ValidEvent
 from rtk_sessions.ingest.validation import validate_events
+from rtk_sessions.kit.aio import uninterrupted
 from rtk_sessions.kit.apps import AppRef
 from rtk_sessions.kit.db import Database
 from rtk_sessions.kit.errors import BadRequest, NotFound, RtkError, Unauthorized
@@ -231,6 +232,9 @@ class Stream:
     owner: object = None
     ended: bool = False
     reported_at: int = 0
+    # A flush stored its chunk and read its lines but its transaction failed: its events,
+    # stored by the next flush with the row (which already counts them).
+    unrecorded: list[ValidEvent] | None = None
 
     def add(self, line: bytes) -> None:
         self.pending.append(line)
@@ -343,10 +347,13 @@ class Collector:
             for key, stream in list(self.streams.items()):
                 idle = now - stream.last_message > self.settings.rtcstats_idle_timeout
                 stale = now_ms() - stream.row.last_flush_at > HEARTBEAT_MS
-                if self.family is Family.JITSI and idle:
-                    await self._end(key, stream, NORMAL)
-                elif stream.pending or stale:
-                    await self._flush(stream, heartbeat=stale)
+                try:
+                    if self.family is Family.JITSI and idle:
+                        await self._end(key, stream, NORMAL)
+                    elif stream.pending or stale or stream.unrecorded is not None:
+                        await self._flush(stream, heartbeat=stale)
+                except Exception:  # the next tick flushes what came since; the socket goes on
+                    log.exception("could not flush a live rtcstats stream")
 
     # -- frames -----------------------------------------------------------------------
 
@@ -521,21 +528,39 @@ class Collector:
         end: tuple[int | None, bytes | None] | None = None,
         heartbeat: bool = False,
     ) -> None:
+        """Store the buffered lines as the next chunk, then their events and the row. It runs
+        to its end even if the socket's task is cancelled (its close stops the ticker; a
+        shutdown stops the socket): stopped between the two, the next flush would store its
+        chunk under the same number and the lines and events taken would be lost.
+
+        A flush that fails leaves its work to the next: lines not stored go back to the
+        buffer; a chunk stored whose transaction failed is counted in the row kept here, and
+        its events wait in `unrecorded`."""
+        await uninterrupted(self._flush_now(stream, end, heartbeat))
+
+    async def _flush_now(
+        self, stream: Stream, end: tuple[int | None, bytes | None] | None, heartbeat: bool
+    ) -> None:
         async with stream.lock:
             if stream.ended:
                 return
             if end is not None and stream.owner is not self:
                 end = None  # a reconnect took the stream over while this waited: not its end
-            lines, stream.pending, stream.pending_bytes = stream.pending, [], 0
-            if end is not None and end[1] is not None:
-                lines.append(end[1])
-            if not lines and end is None and not heartbeat:
+            taken, stream.pending, stream.pending_bytes = stream.pending, [], 0
+            lines = [*taken, end[1]] if end is not None and end[1] is not None else taken
+            if not lines and end is None and not heartbeat and stream.unrecorded is None:
                 return
             now = now_ms()
             who = stream.who
-            done = await asyncio.to_thread(
-                self._store_and_read, stream, lines, who, now, end is not None
-            )
+            try:
+                done = await asyncio.to_thread(
+                    self._store_and_read, stream, lines, who, now, end is not None
+                )
+            except Exception:
+                stream.pending[:0] = taken  # not stored: the next flush stores them
+                stream.pending_bytes += sum(len(line) + 1 for line in taken)
+                raise
+            valid = [*(stream.unrecorded or ()), *done.valid]
             row = stream.row
             values: dict[str, Any] = {
                 "chunks": row.chunks + (1 if done.written else 0),
@@ -549,18 +574,22 @@ class Collector:
             }
             if who is not None:
                 values.update(meeting_id=who.meeting_id, peer_id=who.peer_id, user_label=who.user)
-            assert self.app is not None
-            async with self.state.db.write() as conn:
-                if done.valid:
-                    await ingest_service.accept(
-                        conn, self.access.account_id, self.access.app_id, done.valid, now,
-                        self.settings.session_end_grace_ms,
-                    )  # fmt: skip
-                await repo.update_stream(conn, row.id, **values)
-            stream.row = replace(row, **values)
+            stream.row = replace(row, **values)  # its chunk is stored and its lines read
+            try:
+                async with self.state.db.write() as conn:
+                    if valid:
+                        await ingest_service.accept(
+                            conn, self.access.account_id, self.access.app_id, valid, now,
+                            self.settings.session_end_grace_ms,
+                        )  # fmt: skip
+                    await repo.update_stream(conn, row.id, **values)
+            except Exception:
+                stream.unrecorded = valid
+                raise
+            stream.unrecorded = None
             if end is not None:
                 stream.ended = True
-        if done.events and who is not None and (end or now - stream.reported_at > REPORT_EVERY_MS):
+        if valid and who is not None and (end or now - stream.reported_at > REPORT_EVERY_MS):
             stream.reported_at = now
             await enqueue_reports(
                 self.state, self.access.account_id, self.access.app_id, [who.peer_id]
@@ -591,7 +620,11 @@ class Collector:
         if who is not None:
             if stream.reader is None:
                 stream.reader = DumpReader(who.peer_id, who.meeting_id)
-                replayed = self._replay(stream)
+                try:
+                    replayed = self._replay(stream)
+                except Exception:
+                    stream.reader = None  # the next flush reads the stored chunks again
+                    raise
                 if not stream.replay_ingested:
                     events += replayed
             lineno = stream.row.lines

@@ -1,10 +1,11 @@
-"""Running blocking writers over rows that an async database cursor delivers."""
+"""Asyncio helpers: blocking writers over rows an async cursor delivers; steps that must
+not stop halfway."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,3 +35,21 @@ async def _next(rows: AsyncIterator[list[T]]) -> list[T] | None:
         return await rows.__anext__()
     except StopAsyncIteration:
         return None
+
+
+async def uninterrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to its end even when the caller is cancelled meanwhile; a cancelled caller
+    waits for it, then is cancelled (unless the work failed: its error comes first).
+
+    For a step that must not stop halfway, such as a flush that has taken lines from a buffer
+    and stored part of them: cancelled between two awaits it would lose the rest."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled and task.exception() is None:
+        raise asyncio.CancelledError
+    return task.result()
