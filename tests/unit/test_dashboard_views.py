@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rtk_sessions.quality.verdict import verdict
 from rtk_sessions.sessions.accounting import concurrency_steps, max_concurrent
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
-from rtk_sessions.ui.views import concurrency_chart, series_chart, timeline
+from rtk_sessions.ui.views import concurrency_chart, series_chart, timed_samples, timeline
 
 T0 = 1_790_000_000_000
 
@@ -101,7 +101,9 @@ def test_a_stretch_is_one_streams_even_when_the_list_interleaves_two() -> None:
     interleaved = [e for pair in zip(bad, good, strict=True) for e in pair]
     found = verdict({"audio_consumer": interleaved}, "Ann")
     assert found.headline == "Audio received by Ann lost 20 % of packets between 10:00 and 10:02; MOS fell to 2.0."
-    chart = series_chart("Packet loss", "%", interleaved, [("packet_loss_pct", "loss %", 1.0)])
+    chart = series_chart(
+        "Packet loss", "%", timed_samples(interleaved), [("packet_loss_pct", "loss %", 1.0)]
+    )
     assert chart is not None and chart["names"] == ["loss % · from peer-bad", "loss % · from peer-goo"]
     assert chart["data"][1] == [20.0] * 13 and chart["data"][2] == [0.0] * 13
 

@@ -43,23 +43,24 @@ def client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _principal(
+async def budgeted_principal(
     rtk: AppState,
-    request: Request[Any, Any, Any],
+    address: str,
+    credentials: Credentials,
     conn: AsyncConnection,
     permission: str,
     app: tuple[str, str] | None = None,
 ) -> tuple[Principal, int | None]:
-    """The token's principal (401 otherwise), within the address's and the token's budgets,
-    and with `app` that app's key (None: no such app), read in the same statement.
+    """The token's principal (401 otherwise, counted against the address), within the
+    address's and the token's budgets, and with `app` that app's key (None: no such app),
+    read in the same statement. The API's requests and the dashboard's sign-in use it.
 
     The caller checked the address before opening `conn`, so refusals cost no database work;
     it is checked again after the lookup, because requests in flight together all passed
     that first check (docs/security.md, "Rate limits").
     """
-    address = client_address(request)
     try:
-        principal, pk = await authenticate_for(conn, request_credentials(request), app)
+        principal, pk = await authenticate_for(conn, credentials, app)
     except Unauthorized:
         await rtk.limits.count_failure(address)  # 429 instead if the budget filled meanwhile
         raise
@@ -89,6 +90,20 @@ async def _app_access(
     app = AppRef(known_app(pk, account_id, app_id), app_id)
     await record_use(rtk.db, principal, now_ms())
     return app
+
+
+async def _principal(
+    rtk: AppState,
+    request: Request[Any, Any, Any],
+    conn: AsyncConnection,
+    permission: str,
+    app: tuple[str, str] | None = None,
+) -> tuple[Principal, int | None]:
+    """`budgeted_principal` of the request's Authorization header."""
+    credentials = request_credentials(request)
+    return await budgeted_principal(
+        rtk, client_address(request), credentials, conn, permission, app
+    )
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@ Pure: it reads the report's per-sample lists (docs/quality.md) and nothing else.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from rtk_sessions.quality.entries import entry_ms, figure_of, stream_of
 
 # (field, factor to the unit shown, threshold, higher is worse, sentence after the subject)
 _METRICS: dict[str, tuple[str, float, float, bool, str]] = {
@@ -18,7 +19,7 @@ _METRICS: dict[str, tuple[str, float, float, bool, str]] = {
     "mos": ("mos_quality", 1.0, 3.5, False, "scored a MOS of {v:.1f}"),
     "fps": ("frames_per_second", 1.0, 15.0, False, "ran at {v:.0f} frames per second"),
 }
-POOR_MOS = 3.5
+POOR_MOS = _METRICS["mos"][2]
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,18 @@ class _Run:
     weight: float
 
 
-def _value(entry: dict[str, Any], field: str, factor: float) -> float | None:
-    v = entry.get(field)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v) * factor
-
-
 def _subject(section: str, who: str) -> str:
     media = "screen share" if section.startswith("screenshare") else section.split("_")[-2]
     return f"{media} from {who}" if section.endswith("producer") else f"{media} received by {who}"
 
 
 def _hhmm(entry: dict[str, Any]) -> str:
-    return datetime.fromisoformat(str(entry["timestamp"]).replace("Z", "+00:00")).strftime("%H:%M")
+    at = entry_ms(entry)
+    return "?" if at is None else datetime.fromtimestamp(at / 1000, UTC).strftime("%H:%M")
+
+
+def _figures(entries: Iterable[dict[str, Any]], field: str) -> list[float]:
+    return [v for e in entries if (v := figure_of(e, field)) is not None]
 
 
 def _runs(section: str, entries: Sequence[dict[str, Any]]) -> list[_Run]:
@@ -59,7 +58,7 @@ def _runs(section: str, entries: Sequence[dict[str, Any]]) -> list[_Run]:
     section's list interleaves its streams by time; a stream is its SSRC)."""
     streams: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
-        streams.setdefault(str(entry.get("ssrc")), []).append(entry)
+        streams.setdefault(stream_of(entry), []).append(entry)
     return [r for samples in streams.values() for r in _stream_runs(section, samples)]
 
 
@@ -70,9 +69,8 @@ def _stream_runs(section: str, entries: Sequence[dict[str, Any]]) -> list[_Run]:
             continue
         run: list[tuple[dict[str, Any], float]] = []
         for entry in [*entries, {}]:
-            v = _value(entry, field, factor)
-            bad = v is not None and (v >= threshold if higher_worse else v < threshold)
-            if bad and v is not None:
+            v = figure_of(entry, field, factor)
+            if v is not None and (v >= threshold if higher_worse else v < threshold):
                 run.append((entry, v))
                 continue
             if run:
@@ -96,18 +94,8 @@ def verdict(quality: dict[str, Any], who: str) -> Verdict:
     for r in runs:
         totals[(r.section, r.metric)] = totals.get((r.section, r.metric), 0.0) + r.weight
     if not runs:
-        moses = [
-            v
-            for entries in sections.values()
-            for e in entries
-            if (v := _value(e, "mos_quality", 1.0)) is not None
-        ]
-        losses = [
-            v
-            for entries in sections.values()
-            for e in entries
-            if (v := _value(e, "packet_loss_pct", 1.0)) is not None
-        ]
+        every = [e for entries in sections.values() for e in entries]
+        moses, losses = _figures(every, "mos_quality"), _figures(every, "packet_loss_pct")
         figures = []
         if moses:
             figures.append(f"MOS stayed at {min(moses):.1f} or above")
@@ -124,7 +112,7 @@ def verdict(quality: dict[str, Any], who: str) -> Verdict:
     when = f"at {start}" if start == end else f"between {start} and {end}"
     sentence = f"{_subject(section, who)} {_METRICS[metric][4].format(v=mean)} {when}"
     if metric != "mos":
-        moses = [v for e in worst.entries if (v := _value(e, "mos_quality", 1.0)) is not None]
+        moses = _figures(worst.entries, "mos_quality")
         if moses and min(moses) < POOR_MOS:
             sentence += f"; MOS fell to {min(moses):.1f}"
     return Verdict("poor", sentence[0].upper() + sentence[1:] + ".", section, metric)

@@ -150,9 +150,12 @@ class SummaryView:
 
 
 async def summary_view(
-    state: AppState, conn: AsyncConnection, app: AppRef, session: SessionRow
+    state: AppState, reading: Reading, app: AppRef, session: SessionRow
 ) -> SummaryView:
-    row = await repo.get(conn, app.pk, session.id)
+    """The summary's state, read in the caller's read transaction, which this ends before
+    it reads the summary's file (a round trip on S3 holds no database connection)."""
+    row = await repo.get(reading.conn, app.pk, session.id)
+    await reading.end()
     if row is None:
         return SummaryView(None, None, None)
     text = None

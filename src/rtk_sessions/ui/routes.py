@@ -15,7 +15,7 @@ from litestar.params import FromPath, Parameter
 from litestar.response import Redirect
 
 from rtk_sessions.auth import service as auth
-from rtk_sessions.auth.deps import client_address, public_base_url
+from rtk_sessions.auth.deps import budgeted_principal, client_address, public_base_url
 from rtk_sessions.chat.service import chat_export, chat_messages
 from rtk_sessions.files.service import link_for
 from rtk_sessions.kit.errors import BadRequest, Forbidden, NotFound, RtkError, Unauthorized
@@ -113,14 +113,13 @@ async def sign_in(request: Request[Any, Any, Any], rtk: NamedDependency[AppState
     await rtk.limits.check_address(address)
     form = await read_form(request)
     target = _local(form.get("next"))
-    try:
+    credentials = auth.pasted_token(form.get("token", ""))
+    try:  # checked and budgeted as an API request with `read` is
         async with rtk.db.read() as conn:
-            principal = await auth.pasted_token(conn, form.get("token", ""))
+            principal, _ = await budgeted_principal(rtk, address, credentials, conn, "read")
     except Unauthorized:
-        await rtk.limits.count_failure(address)
         error = "That token is not valid (or was revoked). Paste a whole rtk_… API token."
         return html("sign_in.html", status=401, next=target, error=error, loopback=False)
-    await rtk.limits.spend(principal.token_id, "read")  # a sign-in is a request of the token's
     async with rtk.db.write() as conn:
         key = await auth.sign_in(conn, principal, now_ms())
     response: Response[Any] = Redirect(target, status_code=303)
@@ -269,10 +268,10 @@ async def session_page(
     term = (q or "").strip()[:200]
     transcript, matches = views.transcript_lines(segments, row.started_at, term, TRANSCRIPT_SHOWN)
     people = overview.people(now)
-    summary = await summary_view(rtk, conn, app, row)
     deliveries = await webhooks.session_deliveries(
         conn, app, row.meeting_id, row.id, DELIVERIES_SHOWN
     )
+    summary = await summary_view(rtk, reading, app, row)  # ends the read transaction
     return html(
         "session.html",
         **_frame(reading, "sessions"),
@@ -302,7 +301,7 @@ async def summary_part(
 ) -> Response[str]:
     """The summary section alone: what the page polls while a summary is being made."""
     row = await sessions.find_session(reading.conn, reading.app, session_id)
-    summary = await summary_view(rtk, reading.conn, reading.app, row)
+    summary = await summary_view(rtk, reading, reading.app, row)
     return html(
         "_summary.html",
         **_frame(reading, "sessions"),
@@ -340,11 +339,12 @@ async def download(
     transcript in each format, the summary."""
     now = now_ms()
     base = public_base_url(request, rtk)
+    what, _, file_format = kind.partition("-")
     if kind == "chat":
         session, built = await chat_export(rtk, reading, reading.app, session_id, now)
-    elif kind.startswith("transcript-") and kind[11:] in FORMATS:
+    elif what == "transcript" and file_format in FORMATS:
         session, built = await transcript_export(
-            rtk, reading, reading.app, session_id, kind[11:], now
+            rtk, reading, reading.app, session_id, file_format, now
         )
     elif kind == "summary":
         _, link = await summary_link(rtk, reading, reading.app, session_id, base, now)
@@ -352,7 +352,7 @@ async def download(
     else:
         raise NotFound(f"No file {kind[:40]!r}: chat, summary or transcript-CSV/JSON/SRT/VTT")
     await reading.end()
-    link = await link_for(rtk, session, built.key, base, now, kind.split("-")[0])
+    link = await link_for(rtk, session, built.key, base, now, what)
     return Redirect(link.url, status_code=303)
 
 

@@ -3,12 +3,12 @@ charts' series, and the small formatting the templates share. Pure functions."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rtk_sessions.quality.entries import entry_ms, figure_of, stream_of
 from rtk_sessions.sessions.accounting import concurrency_steps, minutes
 from rtk_sessions.sessions.consolidation import person_key
 from rtk_sessions.sessions.repo import PeerRow, SessionRow
@@ -44,13 +44,6 @@ def span(ms: int) -> str:
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def iso_ms(text: str | None) -> int | None:
-    """Epoch ms of the API's ISO 8601 times (`...Z`)."""
-    if text is None:
-        return None
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -164,55 +157,56 @@ def concurrency_chart(
 MAX_STREAMS = 6  # series per chart: more lines than this cannot be told apart
 
 
-def stream_of(entry: dict[str, Any]) -> str:
-    """The stream a peer report entry belongs to: its SSRC (docs/quality.md)."""
-    return str(entry.get("ssrc"))
+@dataclass(frozen=True)
+class TimedSamples:
+    """A peer report section's entries with their times read once, for all its charts: the
+    union of the times, and each stream's (time, entry) in list order."""
+
+    times: list[int]
+    streams: dict[str, list[tuple[int, dict[str, Any]]]]
+
+
+def timed_samples(entries: Iterable[dict[str, Any]]) -> TimedSamples:
+    streams: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for entry in entries:
+        at = entry_ms(entry)
+        if at is not None:
+            streams.setdefault(stream_of(entry), []).append((at, entry))
+    times = sorted({at for timed in streams.values() for at, _ in timed})
+    return TimedSamples(times, streams)
 
 
 def series_chart(
-    title: str,
-    unit: str,
-    entries: Iterable[dict[str, Any]],
-    fields: Sequence[tuple[str, str, float]],
+    title: str, unit: str, samples: TimedSamples, fields: Sequence[tuple[str, str, float]]
 ) -> dict[str, Any] | None:
     """uPlot's data for a peer report section: a series per stream and (field, label, factor),
-    on the union of the streams' timestamps (a stream has no value at another's), values
-    scaled by the factor (seconds to ms, bit/s to kbit/s). A section's first MAX_STREAMS
-    streams are drawn; None when no entry carries any of the fields."""
-    rows = [e for e in entries if e.get("timestamp")]
-    streams = list(dict.fromkeys(stream_of(e) for e in rows))[:MAX_STREAMS]
-    times = sorted({iso_ms(e["timestamp"]) or 0 for e in rows})
-    at = {t: i for i, t in enumerate(times)}
-    columns: list[list[float | None]] = [[t / 1000 for t in times]]
+    on the union of the streams' times (a stream has no value at another's), values scaled
+    by the factor (seconds to ms, bit/s to kbit/s). A section's first MAX_STREAMS streams
+    are drawn; None when no entry carries any of the fields."""
+    streams = list(samples.streams.items())[:MAX_STREAMS]
+    index = {t: i for i, t in enumerate(samples.times)}
+    columns: list[list[float | None]] = [[t / 1000 for t in samples.times]]
     names = []
     for name, label, factor in fields:
-        for stream in streams:
-            values: list[float | None] = [None] * len(times)
-            for e in rows:
-                if stream_of(e) == stream:
-                    values[at[iso_ms(e["timestamp"]) or 0]] = _number(e.get(name), factor)
+        for stream, timed in streams:
+            values: list[float | None] = [None] * len(samples.times)
+            for at, entry in timed:
+                value = figure_of(entry, name, factor)
+                values[index[at]] = None if value is None else round(value, 3)
             if any(v is not None for v in values):
                 columns.append(values)
                 names.append(
-                    label if len(streams) == 1 else f"{label} · {_stream_label(rows, stream)}"
+                    label if len(streams) == 1 else f"{label} · {_stream_label(stream, timed)}"
                 )
     if not names:
         return None
     return {"title": title, "names": names, "data": columns, "unit": unit, "steps": False}
 
 
-def _stream_label(rows: Sequence[dict[str, Any]], stream: str) -> str:
+def _stream_label(stream: str, timed: Sequence[tuple[int, dict[str, Any]]]) -> str:
     """A consumer's stream by the peer it comes from, a producer's by its SSRC."""
-    remote = next(
-        (e.get("peer_id") for e in rows if stream_of(e) == stream and e.get("peer_id")), None
-    )
+    remote = next((e["peer_id"] for _, e in timed if e.get("peer_id")), None)
     return f"from {str(remote)[:8]}" if remote else f"ssrc {stream}"
-
-
-def _number(value: Any, factor: float) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return round(value * factor, 3)
 
 
 def usage_chart(days: Sequence[Any]) -> dict[str, Any]:
@@ -309,10 +303,11 @@ def quality_sections(quality: dict[str, Any]) -> list[QualitySection]:
     for name, entries in quality.items():
         if name.endswith("_cumulative") or not entries:
             continue
+        samples = timed_samples(entries)
         charts = [
             chart
             for title, unit, fields in QUALITY_CHARTS
-            if (chart := series_chart(title, unit, entries, fields)) is not None
+            if (chart := series_chart(title, unit, samples, fields)) is not None
         ]
         cumulative = quality.get(f"{name}_cumulative") or {}
         found.append(QualitySection(name, charts, len(entries), cumulative))
